@@ -1,0 +1,190 @@
+//! Diagnostics: what went wrong in a policy, where, and what to do about it.
+
+use std::fmt;
+
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor::NoColor, Config};
+
+/// A byte range in a policy source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a policy, with the place it was found and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable short code, e.g. `unknown-action`.
+    pub code: &'static str,
+    pub message: String,
+    pub span: Span,
+    /// Text shown under the caret.
+    pub label: String,
+    pub hint: Option<String>,
+    /// Other places worth showing (a first definition, the other route).
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span,
+            label: String::new(),
+            hint: None,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn related(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.related.push((span, text.into()));
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A named policy source text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let offset = (offset as usize).min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The source text under a span.
+    pub fn snippet(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or("")
+    }
+
+    /// Renders diagnostics the way a compiler does: file:line:col, the line, a caret, a hint.
+    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+        let file = SimpleFile::new(self.name.as_str(), self.text.as_str());
+        let mut out = NoColor::new(Vec::new());
+        let config = Config::default();
+        for d in diagnostics {
+            let mut labels = vec![Label::primary((), clamp(d.span, self.text.len()))
+                .with_message(d.label.clone())];
+            for (span, text) in &d.related {
+                labels.push(
+                    Label::secondary((), clamp(*span, self.text.len())).with_message(text.clone()),
+                );
+            }
+            let base = match d.severity {
+                Severity::Error => CsDiagnostic::error(),
+                Severity::Warning => CsDiagnostic::warning(),
+            };
+            let mut cs = base
+                .with_code(d.code)
+                .with_message(d.message.clone())
+                .with_labels(labels);
+            if let Some(hint) = &d.hint {
+                cs = cs.with_notes(vec![format!("hint: {hint}")]);
+            }
+            // Writing into a Vec cannot fail; a rendering error would only lose the pretty form.
+            if term::emit(&mut out, &config, &file, &cs).is_err() {
+                let (line, col) = self.line_col(d.span.start);
+                let _ = std::io::Write::write_fmt(
+                    &mut out,
+                    format_args!("{}:{line}:{col}: {}\n", self.name, d.message),
+                );
+            }
+        }
+        String::from_utf8_lossy(out.get_ref()).into_owned()
+    }
+}
+
+fn clamp(span: Span, len: usize) -> std::ops::Range<usize> {
+    let start = (span.start as usize).min(len);
+    let end = (span.end as usize).clamp(start, len);
+    start..end
+}
+
+/// The diagnostics of a policy that failed to compile.
+#[derive(Debug, Clone)]
+pub struct Diagnostics {
+    pub source: Source,
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source.render(&self.items))
+    }
+}
+
+impl std::error::Error for Diagnostics {}

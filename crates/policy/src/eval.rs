@@ -1,0 +1,688 @@
+//! The reference evaluator: the definition of what a policy means. Any other engine (the
+//! compiled Wasm component) must agree with it on decision, reasons and obligations.
+//!
+//! Conditions are three-valued: a test on a value the request does not carry is *unknown*.
+//! An unknown allow grants nothing; an unknown deny denies (fail closed).
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+
+use crate::ir::*;
+use crate::request::{AttrValue, Decision, Obligation, Prepared, Reason, Request, Verdict};
+
+/// Three-valued truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tri {
+    True,
+    False,
+    Unknown,
+}
+
+impl Tri {
+    fn not(self) -> Tri {
+        match self {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        }
+    }
+
+    fn of(b: bool) -> Tri {
+        if b {
+            Tri::True
+        } else {
+            Tri::False
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Tri::True => "true",
+            Tri::False => "false",
+            Tri::Unknown => "unknown",
+        }
+    }
+}
+
+/// Notes for `explain`; evaluation without a trace records nothing.
+type Trace<'t> = Option<&'t mut Vec<String>>;
+
+fn note(trace: &mut Trace<'_>, f: impl FnOnce() -> String) {
+    if let Some(t) = trace.as_deref_mut() {
+        t.push(f());
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Val<'a> {
+    Missing,
+    Str(&'a str),
+    Dec(Decimal),
+    Bool(bool),
+    Dur(u64),
+}
+
+impl Val<'_> {
+    fn show(&self) -> String {
+        match self {
+            Val::Missing => "missing".into(),
+            Val::Str(s) => format!("\"{s}\""),
+            Val::Dec(d) => d.to_string(),
+            Val::Bool(b) => b.to_string(),
+            Val::Dur(s) => format!("{s}s"),
+        }
+    }
+}
+
+/// What the rules said about one request, before scopes and obligations.
+struct Outcome {
+    /// Deny rules that fired (true or unknown).
+    denies: Vec<RuleId>,
+    /// (role, rule) pairs that granted; role is `None` for a break-glass direct grant.
+    grants: Vec<(Option<RoleId>, RuleRef)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RuleRef {
+    Rule(RuleId),
+    BreakGlass(usize),
+}
+
+impl Policy {
+    /// Decides a request. A request that cannot be read is denied.
+    pub fn decide(&self, req: &Request) -> Decision {
+        match self.prepare(req) {
+            Ok(p) => self.decide_prepared(&p),
+            Err(e) => Decision::deny(Reason::new("invalid_request", e.to_string())),
+        }
+    }
+
+    pub fn decide_prepared(&self, p: &Prepared) -> Decision {
+        self.run(p, &mut None)
+    }
+
+    /// Decides and narrates, for `wardgate policy explain`.
+    pub fn explain(&self, req: &Request) -> (Decision, Vec<String>) {
+        let p = match self.prepare(req) {
+            Ok(p) => p,
+            Err(e) => {
+                let d = Decision::deny(Reason::new("invalid_request", e.to_string()));
+                return (d, vec![format!("denied: the request cannot be read: {e}")]);
+            }
+        };
+        let mut lines = Vec::new();
+        let d = self.run(&p, &mut Some(&mut lines));
+        (d, lines)
+    }
+
+    fn role_name(&self, r: RoleId) -> &str {
+        self.role(r).map_or("?", |r| r.name.as_str())
+    }
+
+    fn run(&self, p: &Prepared, trace: &mut Trace<'_>) -> Decision {
+        let Some(aid) = p.action else {
+            let hint = crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
+            note(trace, || {
+                format!(
+                    "denied: `{}` is not an action of policy \"{}\"{}",
+                    p.action_name,
+                    self.name,
+                    hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default()
+                )
+            });
+            return Decision::deny(Reason::new(
+                "unknown_action",
+                format!("`{}` is not an action of this policy", p.action_name),
+            ));
+        };
+        let action = self.action(aid).map_or("?", |a| a.name.as_str());
+        if let Some(m) = self.action(aid).and_then(|a| a.module) {
+            let module = self.modules.get(m as usize).map_or("?", String::as_str);
+            if !p.modules.iter().any(|x| x == module) {
+                note(trace, || {
+                    format!("denied: {action} belongs to module `{module}`, which the practice does not subscribe to (subscribed: {})", list_or_none(&p.modules))
+                });
+                return Decision::deny(Reason::new(
+                    "module_not_subscribed",
+                    format!("{action} needs a subscription to module `{module}`"),
+                ));
+            }
+        }
+        if trace.is_some() {
+            let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
+            note(trace, || format!("roles in effect: {}", list_or_none(&held)));
+            for r in &p.unknown_roles {
+                note(trace, || format!("role \"{r}\" is not defined in policy \"{}\"; it grants nothing", self.name));
+            }
+        }
+        let open = self.open_break_glass(p, trace);
+        let outcome = self.outcome(p, aid, &open, trace);
+
+        if !outcome.denies.is_empty() {
+            let mut reasons: Vec<Reason> = outcome
+                .denies
+                .iter()
+                .filter_map(|&id| self.rule(id).map(|r| (id, r)))
+                .map(|(_, r)| {
+                    let (code, message) = match r.origin {
+                        Origin::Require => ("requirement_not_met", format!("{action} requires: {}", r.text.trim_start_matches("require "))),
+                        _ => ("denied_by_rule", format!("denied by rule at line {}", r.line)),
+                    };
+                    let mut reason = Reason::new(code, message);
+                    reason.role = match r.origin {
+                        Origin::Role(role) => Some(self.role_name(role).to_string()),
+                        _ => None,
+                    };
+                    reason.rule = Some(r.text.clone());
+                    reason.line = Some(r.line);
+                    reason
+                })
+                .collect();
+            if outcome.grants.is_empty() {
+                reasons.push(Reason::new("no_grant", format!("no role in effect grants {action}")));
+            }
+            if let Some(step) = self.step_up(p, aid, &open, &outcome) {
+                reasons.push(step);
+            }
+            note(trace, || {
+                let rules: Vec<String> = outcome
+                    .denies
+                    .iter()
+                    .filter_map(|&id| self.rule(id))
+                    .map(|r| format!("`{}` (line {})", r.text, r.line))
+                    .collect();
+                format!("denied: {} forbids {action}; deny beats allow", rules.join(" and "))
+            });
+            return Decision {
+                decision: Verdict::Deny,
+                reasons,
+                obligations: Vec::new(),
+            };
+        }
+
+        if outcome.grants.is_empty() {
+            let mut reasons = vec![Reason::new("no_grant", format!("no role in effect grants {action}"))];
+            if let Some(step) = self.step_up(p, aid, &open, &outcome) {
+                reasons.push(step);
+            }
+            if trace.is_some() {
+                let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
+                let granted_to: Vec<String> = self
+                    .roles
+                    .iter()
+                    .filter_map(|role| {
+                        let mut conditional = true;
+                        let mut any = false;
+                        for g in &role.grants {
+                            if let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) {
+                                any = true;
+                                if rule.cond.is_none() && g.guards.is_empty() {
+                                    conditional = false;
+                                }
+                            }
+                        }
+                        any.then(|| {
+                            if conditional {
+                                format!("{} (conditionally)", role.name)
+                            } else {
+                                role.name.clone()
+                            }
+                        })
+                    })
+                    .collect();
+                let who = if held.is_empty() {
+                    "the principal holds no role of this policy and".to_string()
+                } else {
+                    held.join(", ")
+                };
+                note(trace, || {
+                    format!(
+                        "denied: {who} has no grant for {action} that applies; granted to: {}",
+                        list_or_none(&granted_to)
+                    )
+                });
+            }
+            return Decision {
+                decision: Verdict::Deny,
+                reasons,
+                obligations: Vec::new(),
+            };
+        }
+
+        if let Some(reason) = self.scope_check(p, aid) {
+            note(trace, || format!("denied: {}", reason.message));
+            return Decision::deny(reason);
+        }
+
+        let reasons: Vec<Reason> = outcome
+            .grants
+            .iter()
+            .map(|(role, r)| match *r {
+                RuleRef::Rule(id) => {
+                    let rule = self.rule(id);
+                    let role_name = role.map(|x| self.role_name(x).to_string());
+                    let mut reason = Reason::new(
+                        "granted",
+                        format!(
+                            "granted to role \"{}\" by rule at line {}",
+                            role_name.as_deref().unwrap_or("?"),
+                            rule.map_or(0, |r| r.line)
+                        ),
+                    );
+                    reason.role = role_name;
+                    reason.rule = rule.map(|r| r.text.clone());
+                    reason.line = rule.map(|r| r.line);
+                    reason
+                }
+                RuleRef::BreakGlass(i) => {
+                    let bg = self.break_glass.get(i);
+                    let mut reason = Reason::new(
+                        "break_glass",
+                        format!("opened by break_glass \"{}\"", bg.map_or("?", |b| b.name.as_str())),
+                    );
+                    reason.line = bg.map(|b| b.line);
+                    reason
+                }
+            })
+            .collect();
+        let obligations = self.obligations(p, aid, &open, trace);
+        note(trace, || {
+            let by: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
+            format!("allowed: {action} {}", by.join("; "))
+        });
+        Decision {
+            decision: Verdict::Allow,
+            reasons,
+            obligations,
+        }
+    }
+
+    fn outcome(&self, p: &Prepared, aid: ActionId, open: &[usize], trace: &mut Trace<'_>) -> Outcome {
+        // Roles in effect, plus those lent by an open break-glass.
+        let mut roles = p.roles.clone();
+        for &i in open {
+            for &r in self.break_glass.get(i).map(|b| b.roles.as_slice()).unwrap_or(&[]) {
+                if !roles.contains(&r) {
+                    roles.push(r);
+                }
+            }
+        }
+        let mut deny_ids: Vec<RuleId> = Vec::new();
+        for &r in &roles {
+            for &d in self.role(r).map(|x| x.denies.as_slice()).unwrap_or(&[]) {
+                if !deny_ids.contains(&d) {
+                    deny_ids.push(d);
+                }
+            }
+        }
+        deny_ids.extend(self.global_denies.iter().copied());
+        let mut denies = Vec::new();
+        for id in deny_ids {
+            let Some(rule) = self.rule(id).filter(|r| r.covers(aid)) else { continue };
+            let v = match &rule.cond {
+                None => Tri::True,
+                Some(c) => self.expr(c, p, trace),
+            };
+            note(trace, || format!("deny `{}` (line {}): condition {}", rule.text, rule.line, v.word()));
+            if v != Tri::False {
+                denies.push(id);
+            }
+        }
+        let mut grants = Vec::new();
+        for &r in &roles {
+            let Some(role) = self.role(r) else { continue };
+            for g in &role.grants {
+                let Some(rule) = self.rule(g.rule).filter(|x| x.covers(aid)) else { continue };
+                let cond = match &rule.cond {
+                    None => Tri::True,
+                    Some(c) => self.expr(c, p, trace),
+                };
+                let mut guard = Tri::True;
+                for &gr in &g.guards {
+                    if guard != Tri::True {
+                        break;
+                    }
+                    if let Some(e) = self.role(gr).and_then(|x| x.guard.as_ref()) {
+                        guard = self.expr(e, p, trace);
+                        if guard != Tri::True {
+                            let gname = self.role_name(gr);
+                            note(trace, || format!("role \"{gname}\" applies only under its constraints, which are {} here", guard.word()));
+                        }
+                    }
+                }
+                note(trace, || {
+                    format!(
+                        "\"{}\" has `{}` (line {}): condition {}",
+                        role.name,
+                        rule.text,
+                        rule.line,
+                        if cond == Tri::True { guard.word() } else { cond.word() }
+                    )
+                });
+                if cond == Tri::True && guard == Tri::True {
+                    grants.push((Some(r), RuleRef::Rule(g.rule)));
+                }
+            }
+        }
+        for &i in open {
+            if self
+                .break_glass
+                .get(i)
+                .is_some_and(|b| b.actions.binary_search(&aid).is_ok())
+            {
+                grants.push((None, RuleRef::BreakGlass(i)));
+            }
+        }
+        Outcome { denies, grants }
+    }
+
+    /// The break-glass blocks open for this request.
+    fn open_break_glass(&self, p: &Prepared, trace: &mut Trace<'_>) -> Vec<usize> {
+        let Some(em) = &p.emergency else { return Vec::new() };
+        let mut open = Vec::new();
+        for (i, bg) in self.break_glass.iter().enumerate() {
+            let who = bg.who.as_ref().map_or(Tri::False, |w| self.expr(w, p, &mut None));
+            let reason_ok = !bg.reason_required || em.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+            let expired = em.started_at.is_some_and(|s| {
+                let elapsed = p.instant.signed_duration_since(s).num_seconds();
+                elapsed < 0 || elapsed as u64 > bg.max_seconds
+            });
+            if who != Tri::True {
+                note(trace, || format!("break_glass \"{}\" not opened: the principal may not invoke it", bg.name));
+            } else if !reason_ok {
+                note(trace, || format!("break_glass \"{}\" not opened: a reason is required", bg.name));
+            } else if expired {
+                note(trace, || format!("break_glass \"{}\" not opened: it started more than {}s ago", bg.name, bg.max_seconds));
+            } else {
+                note(trace, || format!("break_glass \"{}\" is open (at most {}s)", bg.name, bg.max_seconds));
+                open.push(i);
+            }
+        }
+        open
+    }
+
+    /// If fresh authentication (and a second factor) would change a deny into an allow, says so.
+    fn step_up(&self, p: &Prepared, aid: ActionId, open: &[usize], before: &Outcome) -> Option<Reason> {
+        let passes = |fresh: &Prepared| {
+            let o = self.outcome(fresh, aid, open, &mut None);
+            o.denies.is_empty() && !o.grants.is_empty() && self.scope_check(fresh, aid).is_none()
+        };
+        let mut fresh = p.clone();
+        fresh.auth_age = Some(0);
+        let needs_mfa = if passes(&fresh) {
+            false
+        } else {
+            fresh.mfa = true;
+            if !passes(&fresh) {
+                return None;
+            }
+            !p.mfa
+        };
+        // The tightest age limit among the rules involved.
+        let mut limit: Option<u64> = None;
+        let o = self.outcome(&fresh, aid, open, &mut None);
+        let mut rules: Vec<&Rule> = before.denies.iter().filter_map(|&d| self.rule(d)).collect();
+        rules.extend(o.grants.iter().filter_map(|(_, r)| match r {
+            RuleRef::Rule(id) => self.rule(*id),
+            RuleRef::BreakGlass(_) => None,
+        }));
+        let mut exprs: Vec<&Expr> = rules.iter().filter_map(|r| r.cond.as_ref()).collect();
+        for (role, _) in &o.grants {
+            if let Some(g) = role.and_then(|r| self.role(r)).and_then(|r| r.guard.as_ref()) {
+                exprs.push(g);
+            }
+        }
+        for e in exprs {
+            age_limit(e, &mut limit);
+        }
+        let mut reason = Reason::new(
+            "step_up_required",
+            match limit {
+                Some(s) => format!("re-authenticate: this action needs a sign-in within the last {s}s"),
+                None => "re-authenticate with a second factor".to_string(),
+            },
+        );
+        reason.max_auth_age_seconds = limit;
+        reason.mfa = needs_mfa.then_some(true);
+        Some(reason)
+    }
+
+    fn scope_check(&self, p: &Prepared, aid: ActionId) -> Option<Reason> {
+        let action = self.action(aid)?;
+        match &p.scopes {
+            None if p.principal_type == "service" => Some(Reason::new(
+                "scope",
+                "a service principal without scopes may do nothing",
+            )),
+            None => None,
+            Some(scopes) => {
+                if scopes.iter().any(|s| self.scope_covers(s, action)) {
+                    None
+                } else {
+                    Some(Reason::new(
+                        "scope",
+                        format!("the key's scopes ({}) do not cover {}", list_or_none(scopes), action.name),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// `*`, `feature:*`, `module:*`, `feature:verb`, or a bare `feature`/`module`.
+    fn scope_covers(&self, scope: &str, action: &Action) -> bool {
+        let scope = scope.trim();
+        if scope == "*" || scope == "*:*" {
+            return true;
+        }
+        let (group, verb) = scope.split_once(':').unwrap_or((scope, "*"));
+        let (feature, action_verb) = action.name.split_once(':').unwrap_or((&action.name, ""));
+        let group_ok = group == "*"
+            || group == feature
+            || action
+                .module
+                .and_then(|m| self.modules.get(m as usize))
+                .is_some_and(|m| m == group);
+        group_ok && (verb == "*" || verb == action_verb)
+    }
+
+    fn obligations(&self, p: &Prepared, aid: ActionId, open: &[usize], trace: &mut Trace<'_>) -> Vec<Obligation> {
+        let mut out = Vec::new();
+        let feature = self.action(aid).map(|a| a.feature);
+        for r in &self.redactions {
+            if Some(r.feature) != feature {
+                continue;
+            }
+            let exempt = r.unless.as_ref().is_some_and(|u| self.expr(u, p, &mut None) == Tri::True);
+            note(trace, || {
+                if exempt {
+                    format!("field {} is shown (line {})", r.field, r.line)
+                } else {
+                    format!("field {} will be redacted from the response (line {})", r.field, r.line)
+                }
+            });
+            if !exempt {
+                out.push(Obligation::Redact { field: r.field.clone() });
+            }
+        }
+        for &i in open {
+            let Some(bg) = self.break_glass.get(i) else { continue };
+            out.push(Obligation::Audit {
+                level: "emergency".into(),
+                break_glass: Some(bg.name.clone()),
+                reason: p.emergency.as_ref().and_then(|e| e.reason.clone()),
+            });
+            if bg.alert {
+                out.push(Obligation::Alert {
+                    break_glass: bg.name.clone(),
+                    max_seconds: bg.max_seconds,
+                });
+            }
+        }
+        out
+    }
+
+    fn expr(&self, e: &Expr, p: &Prepared, trace: &mut Trace<'_>) -> Tri {
+        match e {
+            Expr::All(v) => {
+                let mut acc = Tri::True;
+                for x in v {
+                    match self.expr(x, p, trace) {
+                        Tri::False => return Tri::False,
+                        Tri::Unknown => acc = Tri::Unknown,
+                        Tri::True => {}
+                    }
+                }
+                acc
+            }
+            Expr::Any(v) => {
+                let mut acc = Tri::False;
+                for x in v {
+                    match self.expr(x, p, trace) {
+                        Tri::True => return Tri::True,
+                        Tri::Unknown => acc = Tri::Unknown,
+                        Tri::False => {}
+                    }
+                }
+                acc
+            }
+            Expr::Not(x) => self.expr(x, p, trace).not(),
+            Expr::Test(t) => {
+                let (v, detail) = self.test(&t.kind, p, trace.is_some());
+                note(trace, || format!("  `{}` is {}{}", t.text, v.word(), detail));
+                v
+            }
+        }
+    }
+
+    fn term<'a>(&'a self, t: &'a Term, p: &'a Prepared) -> Val<'a> {
+        let s = |o: &'a Option<String>| o.as_deref().map_or(Val::Missing, Val::Str);
+        match t {
+            Term::PrincipalId => Val::Str(&p.principal_id),
+            Term::PrincipalType => Val::Str(&p.principal_type),
+            Term::Practice => s(&p.practice),
+            Term::Location => s(&p.location),
+            Term::Owner => s(&p.owner),
+            Term::Patient => s(&p.patient),
+            Term::Country => s(&p.country),
+            Term::AuthAge => p.auth_age.map_or(Val::Missing, Val::Dur),
+            Term::Attr(a) => match p.attrs.get(*a as usize) {
+                Some(AttrValue::Str(x)) => Val::Str(x),
+                Some(AttrValue::Dec(d)) => Val::Dec(*d),
+                Some(AttrValue::Bool(b)) => Val::Bool(*b),
+                _ => Val::Missing,
+            },
+            Term::Str(x) => Val::Str(x),
+            Term::Dec(d) => Val::Dec(*d),
+            Term::Dur(d) => Val::Dur(*d),
+            Term::Bool(b) => Val::Bool(*b),
+        }
+    }
+
+    fn test(&self, kind: &TestKind, p: &Prepared, detail: bool) -> (Tri, String) {
+        let show = |vals: &[Val<'_>]| -> String {
+            if !detail {
+                return String::new();
+            }
+            let parts: Vec<String> = vals.iter().map(Val::show).collect();
+            format!(" ({})", parts.join(" vs "))
+        };
+        match kind {
+            TestKind::Cmp { op, lhs, rhs } => {
+                let (l, r) = (self.term(lhs, p), self.term(rhs, p));
+                let ord = match (l, r) {
+                    (Val::Str(a), Val::Str(b)) => Some(a.cmp(b)),
+                    (Val::Dec(a), Val::Dec(b)) => Some(a.cmp(&b)),
+                    (Val::Bool(a), Val::Bool(b)) => Some(a.cmp(&b)),
+                    (Val::Dur(a), Val::Dur(b)) => Some(a.cmp(&b)),
+                    _ => None,
+                };
+                let v = match ord {
+                    None => Tri::Unknown,
+                    Some(o) => Tri::of(match op {
+                        CmpOp::Eq => o == Ordering::Equal,
+                        CmpOp::Ne => o != Ordering::Equal,
+                        CmpOp::Lt => o == Ordering::Less,
+                        CmpOp::Le => o != Ordering::Greater,
+                        CmpOp::Gt => o == Ordering::Greater,
+                        CmpOp::Ge => o != Ordering::Less,
+                    }),
+                };
+                (v, show(&[l, r]))
+            }
+            TestKind::In { lhs, list } => {
+                let l = self.term(lhs, p);
+                let v = match l {
+                    Val::Missing => Tri::Unknown,
+                    Val::Str(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Str(b) if a == b))),
+                    Val::Dec(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Dec(b) if a == b))),
+                    Val::Bool(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Bool(b) if a == b))),
+                    Val::Dur(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Dur(b) if a == b))),
+                };
+                (v, show(&[l]))
+            }
+            TestKind::Network(nets) => match p.ip {
+                None => (Tri::Unknown, if detail { " (no client address)".into() } else { String::new() }),
+                Some(ip) => (
+                    Tri::of(nets.iter().any(|n| n.contains(&ip))),
+                    if detail { format!(" (client {ip})") } else { String::new() },
+                ),
+            },
+            TestKind::During(windows) => (
+                Tri::of(windows.iter().any(|w| w.contains(p.weekday, p.minute))),
+                if detail {
+                    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+                    format!(
+                        " (local time {} {:02}:{:02})",
+                        DAYS.get(p.weekday as usize).unwrap_or(&"?"),
+                        p.minute / 60,
+                        p.minute % 60
+                    )
+                } else {
+                    String::new()
+                },
+            ),
+            TestKind::Relation(r) => {
+                let name = self.relations.get(*r as usize).map_or("", String::as_str);
+                (
+                    Tri::of(p.relations.iter().any(|x| x == name)),
+                    if detail { format!(" (relations: {})", list_or_none(&p.relations)) } else { String::new() },
+                )
+            }
+            TestKind::Mfa => (Tri::of(p.mfa), String::new()),
+            TestKind::Flag(f) => (Tri::of(p.flags.iter().any(|x| x == f)), String::new()),
+            TestKind::Role(ids) => (Tri::of(ids.iter().any(|r| p.roles.contains(r))), String::new()),
+            TestKind::Const(b) => (Tri::of(*b), String::new()),
+        }
+    }
+}
+
+/// The tightest `auth_age` bound in an expression, in seconds.
+fn age_limit(e: &Expr, limit: &mut Option<u64>) {
+    match e {
+        Expr::All(v) | Expr::Any(v) => v.iter().for_each(|x| age_limit(x, limit)),
+        Expr::Not(x) => age_limit(x, limit),
+        Expr::Test(t) => {
+            if let TestKind::Cmp { op, lhs, rhs } = &t.kind {
+                let bound = match (lhs, op, rhs) {
+                    (Term::AuthAge, CmpOp::Le, Term::Dur(d)) | (Term::Dur(d), CmpOp::Ge, Term::AuthAge) => Some(*d),
+                    (Term::AuthAge, CmpOp::Lt, Term::Dur(d)) | (Term::Dur(d), CmpOp::Gt, Term::AuthAge) => {
+                        Some(d.saturating_sub(1))
+                    }
+                    _ => None,
+                };
+                if let Some(b) = bound {
+                    *limit = Some(limit.map_or(b, |l| l.min(b)));
+                }
+            }
+        }
+    }
+}
+
+fn list_or_none<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", ")
+    }
+}

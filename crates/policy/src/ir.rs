@@ -1,0 +1,295 @@
+//! The checked, lowered policy: names resolved to indices, inheritance flattened, conditions
+//! typed. The reference evaluator and the Wasm compiler both work from this form.
+
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+use ipnet::IpNet;
+use rust_decimal::Decimal;
+
+pub use crate::ast::CmpOp;
+
+pub type ActionId = u32;
+pub type RoleId = u32;
+pub type AttrId = u32;
+pub type ModuleId = u32;
+pub type RuleId = u32;
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub version: String,
+    /// The default practice time zone; a request's `context.timezone` overrides it.
+    pub timezone: Option<Tz>,
+    pub features: Vec<Feature>,
+    pub actions: Vec<Action>,
+    pub modules: Vec<String>,
+    pub attributes: Vec<Attribute>,
+    pub relations: Vec<String>,
+    pub roles: Vec<Role>,
+    pub rules: Vec<Rule>,
+    /// Top-level denies and `require` rules: they apply to every request.
+    pub global_denies: Vec<RuleId>,
+    pub redactions: Vec<Redaction>,
+    pub break_glass: Vec<BreakGlass>,
+    pub routes: Vec<Route>,
+    pub(crate) action_index: HashMap<String, ActionId>,
+    pub(crate) role_index: HashMap<String, RoleId>,
+}
+
+impl Policy {
+    pub fn action_id(&self, name: &str) -> Option<ActionId> {
+        self.action_index.get(name).copied()
+    }
+
+    pub fn role_id(&self, name: &str) -> Option<RoleId> {
+        self.role_index.get(name).copied()
+    }
+
+    pub fn action(&self, id: ActionId) -> Option<&Action> {
+        self.actions.get(id as usize)
+    }
+
+    pub fn role(&self, id: RoleId) -> Option<&Role> {
+        self.roles.get(id as usize)
+    }
+
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id as usize)
+    }
+
+    pub fn attribute_id(&self, name: &str) -> Option<AttrId> {
+        self.attributes
+            .iter()
+            .position(|a| a.name == name)
+            .and_then(|i| u32::try_from(i).ok())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub name: String,
+    pub verbs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// `feature:verb`
+    pub name: String,
+    pub feature: u32,
+    pub module: Option<ModuleId>,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Decimal,
+    String,
+    Bool,
+    Duration,
+}
+
+impl Type {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Type::Decimal => "decimal",
+            Type::String => "string",
+            Type::Bool => "bool",
+            Type::Duration => "duration",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub description: Option<String>,
+    pub parents: Vec<RoleId>,
+    /// Role-level constraints (`from`, `during`, `when`, `require`): all must hold for any
+    /// grant of this role, its own or inherited, to take effect.
+    pub guard: Option<Expr>,
+    /// Every allow this role carries, its own first, then inherited ones.
+    pub grants: Vec<Grant>,
+    /// Every deny this role carries, own and inherited.
+    pub denies: Vec<RuleId>,
+    pub line: u32,
+}
+
+/// An allow rule as held by a role: the rule plus the roles whose guards apply on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub rule: RuleId,
+    pub guards: Vec<RoleId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Role(RoleId),
+    Global,
+    /// From `require COND for ACTIONS`; the rule denies when COND does not hold.
+    Require,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub effect: Effect,
+    pub origin: Origin,
+    /// Sorted, deduplicated.
+    pub actions: Vec<ActionId>,
+    pub cond: Option<Expr>,
+    pub line: u32,
+    /// The statement as written, for reasons and explanations.
+    pub text: String,
+}
+
+impl Rule {
+    pub fn covers(&self, action: ActionId) -> bool {
+        self.actions.binary_search(&action).is_ok()
+    }
+}
+
+/// A typed condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    All(Vec<Expr>),
+    Any(Vec<Expr>),
+    Not(Box<Expr>),
+    Test(Box<Test>),
+}
+
+/// One test in a condition, with its source text for explanations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    pub kind: TestKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestKind {
+    Cmp { op: CmpOp, lhs: Term, rhs: Term },
+    In { lhs: Term, list: Vec<Term> },
+    Network(Vec<IpNet>),
+    During(Vec<Window>),
+    Relation(u32),
+    Mfa,
+    Flag(String),
+    Role(Vec<RoleId>),
+    Const(bool),
+}
+
+/// A value in a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    PrincipalId,
+    PrincipalType,
+    Practice,
+    Location,
+    Owner,
+    Patient,
+    Country,
+    AuthAge,
+    Attr(AttrId),
+    Str(String),
+    Dec(Decimal),
+    /// Seconds.
+    Dur(u64),
+    Bool(bool),
+}
+
+/// A weekly time window in the practice's local time. `end <= start` wraps past midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Bit 0 is Monday, bit 6 Sunday.
+    pub days: u8,
+    /// Minutes after midnight.
+    pub start: u16,
+    pub end: u16,
+}
+
+impl Window {
+    /// Whether a local weekday (0 = Monday) and minute of day fall in the window.
+    pub fn contains(&self, weekday: u8, minute: u16) -> bool {
+        let on = |d: u8| self.days & (1 << (d % 7)) != 0;
+        if self.start < self.end {
+            on(weekday) && minute >= self.start && minute < self.end
+        } else {
+            (on(weekday) && minute >= self.start) || (on((weekday + 6) % 7) && minute < self.end)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Redaction {
+    /// `feature.field`, as written.
+    pub field: String,
+    pub feature: u32,
+    pub unless: Option<Expr>,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    pub name: String,
+    pub who: Option<Expr>,
+    /// Sorted actions opened directly.
+    pub actions: Vec<ActionId>,
+    /// Roles whose permissions the principal takes on while it is open.
+    pub roles: Vec<RoleId>,
+    pub max_seconds: u64,
+    pub reason_required: bool,
+    pub alert: bool,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: String,
+    pub pattern: String,
+    pub segments: Vec<Segment>,
+    pub action: ActionId,
+    pub binds: Vec<RouteBind>,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteBind {
+    pub target: BindTarget,
+    pub source: BindSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindTarget {
+    Practice,
+    Location,
+    Owner,
+    Patient,
+    Attr(AttrId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindSource {
+    Path(String),
+    Query(String),
+    Header(String),
+    /// A JSON pointer into the request body.
+    Json(String),
+}

@@ -1,0 +1,81 @@
+//! Wardgate's policy language: parse -> check -> lower to an IR -> reference evaluator.
+//!
+//! ```
+//! let src = r#"
+//! policy "demo" version "1"
+//! feature notes verbs view
+//! role "Provider" { allow notes:view when own }
+//! "#;
+//! let policy = wardgate_policy::compile_str("demo.policy", src).unwrap().policy;
+//! let req = wardgate_policy::Request::from_json(r#"{
+//!   "principal": {"id": "u-7", "roles": ["Provider"]},
+//!   "action": "notes:view",
+//!   "resource": {"owner": "u-7"},
+//!   "context": {"time": "2026-11-23T10:15:00-05:00"}}"#).unwrap();
+//! assert!(policy.decide(&req).is_allow());
+//! ```
+
+pub mod ast;
+pub mod check;
+pub mod diag;
+pub mod eval;
+pub mod ir;
+pub mod lex;
+pub mod matrix;
+pub mod parse;
+pub mod request;
+pub mod route;
+pub mod suite;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use ir::Policy;
+pub use request::{Decision, Obligation, Reason, Request, RequestError, Verdict};
+
+/// A policy that compiled, with the warnings it drew.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub policy: Policy,
+    pub source: Source,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Compiles policy text. Errors come back all at once, with warnings, ready to render.
+pub fn compile(source: Source) -> Result<Compiled, Diagnostics> {
+    let (ast, mut diags) = parse::parse(&source.text);
+    let policy = check::check(&source, &ast, &mut diags);
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
+    match policy {
+        Some(policy) if !diags.iter().any(Diagnostic::is_error) => Ok(Compiled {
+            policy,
+            source,
+            warnings: diags,
+        }),
+        _ => Err(Diagnostics { source, items: diags }),
+    }
+}
+
+pub fn compile_str(name: &str, text: &str) -> Result<Compiled, Diagnostics> {
+    compile(Source::new(name, text))
+}
+
+/// Why a policy file could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+pub fn compile_file(path: &Path) -> Result<Compiled, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    compile(Source::new(path.display().to_string(), text)).map_err(LoadError::Invalid)
+}
