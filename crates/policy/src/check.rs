@@ -596,13 +596,8 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Item::Redact { fields, unless, span } => {
-                    let unless = match unless {
-                        Some(c) => match self.cond(c) {
-                            Some(e) => Some(e),
-                            None => continue,
-                        },
-                        None => None,
-                    };
+                    // A bad condition is reported by `cond`; the fields are still checked.
+                    let unless = unless.as_ref().and_then(|c| self.cond(c));
                     for field in fields {
                         let Some((feature, rest)) = field.name.split_once('.') else {
                             self.error(

@@ -166,7 +166,17 @@ impl Policy {
                 .filter_map(|&id| self.rule(id).map(|r| (id, r)))
                 .map(|(_, r)| {
                     let (code, message) = match r.origin {
-                        Origin::Require => ("requirement_not_met", format!("{action} requires: {}", r.text.trim_start_matches("require "))),
+                        Origin::Require => (
+                            "requirement_not_met",
+                            format!(
+                                "{action} requires {} (line {})",
+                                match &r.cond {
+                                    Some(Expr::Not(c)) => c.text(),
+                                    _ => r.text.clone(),
+                                },
+                                r.line
+                            ),
+                        ),
                         _ => ("denied_by_rule", format!("denied by rule at line {}", r.line)),
                     };
                     let mut reason = Reason::new(code, message);

@@ -170,6 +170,18 @@ pub enum Expr {
     Test(Box<Test>),
 }
 
+impl Expr {
+    /// The condition as an administrator would read it.
+    pub fn text(&self) -> String {
+        match self {
+            Expr::All(v) => v.iter().map(Expr::text).collect::<Vec<_>>().join(" and "),
+            Expr::Any(v) => format!("({})", v.iter().map(Expr::text).collect::<Vec<_>>().join(" or ")),
+            Expr::Not(x) => format!("not {}", x.text()),
+            Expr::Test(t) => t.text.clone(),
+        }
+    }
+}
+
 /// One test in a condition, with its source text for explanations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Test {

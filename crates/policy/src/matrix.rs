@@ -98,8 +98,8 @@ impl Policy {
             } else {
                 let mut text = format!("`{}` (line {})", rule.text, rule.line);
                 for gr in &g.guards {
-                    if let Some(r) = self.role(*gr) {
-                        text.push_str(&format!(" within the constraints of \"{}\"", r.name));
+                    if let Some((r, guard)) = self.role(*gr).and_then(|r| r.guard.as_ref().map(|g| (r, g))) {
+                        text.push_str(&format!(" while \"{}\" applies: {}", r.name, guard.text()));
                     }
                 }
                 conditional.push(text);

@@ -613,6 +613,19 @@ impl Parser {
                 let span = self.bump().span;
                 Ok(Operand::Str(Ident { name: s, span }))
             }
+            Tok::Word(w)
+                if TOP_LEVEL.contains(&w.as_str())
+                    || RESERVED.contains(&w.as_str())
+                    || ROLE_STMT.contains(&w.as_str()) =>
+            {
+                let at = self.prev_span();
+                self.diags.push(
+                    Diagnostic::error("syntax", at, format!("a condition is missing before `{w}`"))
+                        .label("expected a condition after this")
+                        .hint("e.g. `when own` or `when resource.amount < 500.00`"),
+                );
+                Err(Stop)
+            }
             Tok::Word(w) => {
                 let span = self.bump().span;
                 let first = w.chars().next().unwrap_or(' ');
