@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 mod policy;
 
 #[derive(Debug, Parser)]
-#[command(name = "wardgate", version, about = "An authorization gateway for medical-practice software")]
+#[command(
+    name = "wardgate",
+    version,
+    about = "An authorization gateway for medical-practice software"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

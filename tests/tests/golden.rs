@@ -1,5 +1,11 @@
 //! Golden files: the diagnostics of every broken policy and the matrices of the shipped ones.
 //! `BLESS=1 cargo test -p wardgate-tests` rewrites them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use wardgate_policy::{compile, Source};
 use wardgate_tests::{golden, root};
@@ -26,12 +32,18 @@ fn diagnostics_of_broken_policies() {
         let rendered = match compile(source) {
             Ok(c) => {
                 // Warnings-only files are in the corpus too.
-                assert!(!c.warnings.is_empty(), "{name} compiled without a single diagnostic");
+                assert!(
+                    !c.warnings.is_empty(),
+                    "{name} compiled without a single diagnostic"
+                );
                 c.source.render(&c.warnings)
             }
             Err(d) => d.to_string(),
         };
-        let golden_path = format!("tests/policies/broken/{}.stderr", name.trim_end_matches(".policy"));
+        let golden_path = format!(
+            "tests/policies/broken/{}.stderr",
+            name.trim_end_matches(".policy")
+        );
         if let Err(e) = golden(&golden_path, &rendered) {
             failures.push(e);
         }
@@ -42,8 +54,13 @@ fn diagnostics_of_broken_policies() {
 #[test]
 fn matrices_of_shipped_policies() {
     for name in ["kareo", "clinic"] {
-        let c = wardgate_policy::compile_file(&root().join(format!("policies/{name}.policy"))).unwrap();
-        assert!(c.warnings.is_empty(), "{name}: {}", c.source.render(&c.warnings));
+        let c =
+            wardgate_policy::compile_file(&root().join(format!("policies/{name}.policy"))).unwrap();
+        assert!(
+            c.warnings.is_empty(),
+            "{name}: {}",
+            c.source.render(&c.warnings)
+        );
         let m = c.policy.matrix();
         golden(&format!("tests/golden/{name}.matrix.txt"), &m.to_table()).unwrap();
         golden(&format!("tests/golden/{name}.matrix.csv"), &m.to_csv()).unwrap();
@@ -60,8 +77,14 @@ fn every_diagnostic_points_into_the_source_and_names_a_line() {
             Err(d) => d.items,
         };
         for d in diags {
-            assert!(d.span.start <= d.span.end && d.span.end as usize <= text.len(), "{name}: {d:?}");
-            assert!(!d.message.is_empty() && !d.label.is_empty(), "{name}: {d:?}");
+            assert!(
+                d.span.start <= d.span.end && d.span.end as usize <= text.len(),
+                "{name}: {d:?}"
+            );
+            assert!(
+                !d.message.is_empty() && !d.label.is_empty(),
+                "{name}: {d:?}"
+            );
         }
     }
 }

@@ -1,11 +1,24 @@
 //! The kareo policy reproduces the seed's role table cell by cell
 //! (`contracts/kareo-permissions.csv`, copied into `tests/data/`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use wardgate_policy::matrix::Cell;
 use wardgate_policy::{compile_file, Request};
 use wardgate_tests::root;
 
-const ROLES: [&str; 6] = ["System Admin", "Provider", "Clinical Assistant", "Office Staff", "Biller", "Business Manager"];
+const ROLES: [&str; 6] = [
+    "System Admin",
+    "Provider",
+    "Clinical Assistant",
+    "Office Staff",
+    "Biller",
+    "Business Manager",
+];
 
 struct Row {
     module: String,
@@ -34,14 +47,20 @@ fn contract() -> Vec<Row> {
 fn the_contract_copy_matches_the_shared_original() {
     let shared = root().join("../shared/contracts/kareo-permissions.csv");
     if let Ok(original) = std::fs::read_to_string(shared) {
-        let copy = std::fs::read_to_string(root().join("tests/data/kareo-permissions.csv")).unwrap();
-        assert_eq!(copy, original, "tests/data/kareo-permissions.csv is out of date");
+        let copy =
+            std::fs::read_to_string(root().join("tests/data/kareo-permissions.csv")).unwrap();
+        assert_eq!(
+            copy, original,
+            "tests/data/kareo-permissions.csv is out of date"
+        );
     }
 }
 
 #[test]
 fn matrix_matches_the_contract_cell_by_cell() {
-    let policy = compile_file(&root().join("policies/kareo.policy")).unwrap().policy;
+    let policy = compile_file(&root().join("policies/kareo.policy"))
+        .unwrap()
+        .policy;
     let matrix = policy.matrix();
     assert_eq!(matrix.roles, ROLES);
     let rows = contract();
@@ -70,7 +89,9 @@ fn matrix_matches_the_contract_cell_by_cell() {
 
 #[test]
 fn owner_notes_only_restricts_exactly_the_providers_note_viewing() {
-    let policy = compile_file(&root().join("policies/kareo.policy")).unwrap().policy;
+    let policy = compile_file(&root().join("policies/kareo.policy"))
+        .unwrap()
+        .policy;
     let rows = contract();
     let restriction = rows.iter().find(|r| r.action.starts_with('(')).unwrap();
     let matrix = policy.matrix();
@@ -98,11 +119,17 @@ fn owner_notes_only_restricts_exactly_the_providers_note_viewing() {
 
 #[test]
 fn every_cell_decides_as_the_matrix_says() {
-    let policy = compile_file(&root().join("policies/kareo.policy")).unwrap().policy;
+    let policy = compile_file(&root().join("policies/kareo.policy"))
+        .unwrap()
+        .policy;
     for row in contract().iter().filter(|r| !r.action.starts_with('(')) {
         for (i, role) in ROLES.iter().enumerate() {
             for subscribed in [true, false] {
-                let modules: Vec<&str> = if subscribed { vec!["clinical", "billing", "engage"] } else { vec![] };
+                let modules: Vec<&str> = if subscribed {
+                    vec!["clinical", "billing", "engage"]
+                } else {
+                    vec![]
+                };
                 let req: Request = serde_json::from_value(serde_json::json!({
                     "principal": {"id": "u-7", "roles": [role]},
                     "action": row.action,
@@ -112,7 +139,11 @@ fn every_cell_decides_as_the_matrix_says() {
                 .unwrap();
                 let allowed = policy.decide(&req).is_allow();
                 let expected = row.cells[i] && (subscribed || row.module.is_empty());
-                assert_eq!(allowed, expected, "{} / {role} (subscribed: {subscribed})", row.action);
+                assert_eq!(
+                    allowed, expected,
+                    "{} / {role} (subscribed: {subscribed})",
+                    row.action
+                );
             }
         }
     }

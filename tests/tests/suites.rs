@@ -1,7 +1,13 @@
 //! The shipped policies' own test files pass, and a wrong expectation is caught.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
-use wardgate_policy::suite::Suite;
 use wardgate_policy::compile_file;
+use wardgate_policy::suite::Suite;
 use wardgate_tests::root;
 
 fn run(file: &str) -> (usize, Vec<String>) {
@@ -36,7 +42,11 @@ fn clinic_tests_pass() {
 fn a_wrong_expectation_fails() {
     let dir = std::env::temp_dir().join(format!("wardgate-suite-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(root().join("policies/clinic.policy"), dir.join("clinic.policy")).unwrap();
+    std::fs::copy(
+        root().join("policies/clinic.policy"),
+        dir.join("clinic.policy"),
+    )
+    .unwrap();
     let text = r#"
 policy = "clinic.policy"
 [defaults]

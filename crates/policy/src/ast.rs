@@ -17,17 +17,31 @@ pub struct Ast {
 #[derive(Debug, Clone)]
 pub enum Item {
     /// `policy "name" version "3"`
-    Policy { name: Ident, version: Option<Ident> },
+    Policy {
+        name: Ident,
+        version: Option<Ident>,
+    },
     /// `timezone "America/New_York"`: the default practice time zone.
     Timezone(Ident),
     /// `feature patients verbs read, create`
-    Feature { name: Ident, verbs: Vec<Ident> },
+    Feature {
+        name: Ident,
+        verbs: Vec<Ident>,
+    },
     /// `module billing = charges, payments:read`
-    Module { name: Ident, members: Vec<Ident> },
+    Module {
+        name: Ident,
+        members: Vec<Ident>,
+    },
     /// `attribute amount decimal`
-    Attribute { name: Ident, ty: Ident },
+    Attribute {
+        name: Ident,
+        ty: Ident,
+    },
     /// `relation assigned, shared`
-    Relation { names: Vec<Ident> },
+    Relation {
+        names: Vec<Ident>,
+    },
     Role(RoleDecl),
     /// A top-level `deny`: applies whoever asks, whatever roles they hold.
     Deny(RuleDecl),
@@ -156,7 +170,10 @@ pub enum Cond {
         span: Span,
     },
     /// `from 10.0.0.0/8, fd00::/8`
-    From { nets: Vec<Ident>, span: Span },
+    From {
+        nets: Vec<Ident>,
+        span: Span,
+    },
     /// `during mon-fri 07:00-19:00, sat 10:00-14:00`
     During {
         windows: Vec<(Ident, Ident)>,

@@ -141,7 +141,8 @@ impl<'a> Checker<'a> {
                     }
                     seen_policy = true;
                     self.policy.name = name.name.clone();
-                    self.policy.version = version.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+                    self.policy.version =
+                        version.as_ref().map(|v| v.name.clone()).unwrap_or_default();
                 }
                 Item::Timezone(tz) => match Tz::from_str(&tz.name) {
                     Ok(zone) => self.policy.timezone = Some(zone),
@@ -168,7 +169,10 @@ impl<'a> Checker<'a> {
                                 Diagnostic::error(
                                     "duplicate-definition",
                                     verb.span,
-                                    format!("verb `{}` is listed twice for feature `{}`", verb.name, name.name),
+                                    format!(
+                                        "verb `{}` is listed twice for feature `{}`",
+                                        verb.name, name.name
+                                    ),
                                 )
                                 .label("repeated verb"),
                             );
@@ -201,7 +205,10 @@ impl<'a> Checker<'a> {
                     if !self.define("attribute", name) {
                         continue;
                     }
-                    if matches!(name.name.as_str(), "practice" | "location" | "owner" | "patient") {
+                    if matches!(
+                        name.name.as_str(),
+                        "practice" | "location" | "owner" | "patient"
+                    ) {
                         self.error(
                             Diagnostic::error(
                                 "reserved-name",
@@ -209,7 +216,10 @@ impl<'a> Checker<'a> {
                                 format!("`{}` is a built-in resource field", name.name),
                             )
                             .label("built in")
-                            .hint(format!("use `resource.{}` directly; it is a string", name.name)),
+                            .hint(format!(
+                                "use `resource.{}` directly; it is a string",
+                                name.name
+                            )),
                         );
                         continue;
                     }
@@ -250,9 +260,13 @@ impl<'a> Checker<'a> {
         }
         if !seen_policy {
             self.error(
-                Diagnostic::error("missing-header", Span::new(0, 0), "the policy has no `policy` line")
-                    .label("expected here")
-                    .hint("start the file with `policy \"name\" version \"1\"`"),
+                Diagnostic::error(
+                    "missing-header",
+                    Span::new(0, 0),
+                    "the policy has no `policy` line",
+                )
+                .label("expected here")
+                .hint("start the file with `policy \"name\" version \"1\"`"),
             );
         }
         // Modules come after features so that order in the file does not matter.
@@ -273,13 +287,20 @@ impl<'a> Checker<'a> {
                         };
                         if let Some(other) = action.module {
                             if other != mid {
-                                let other_name = self.policy.modules.get(other as usize).cloned().unwrap_or_default();
+                                let other_name = self
+                                    .policy
+                                    .modules
+                                    .get(other as usize)
+                                    .cloned()
+                                    .unwrap_or_default();
                                 let action_name = action.name.clone();
                                 self.error(
                                     Diagnostic::error(
                                         "duplicate-definition",
                                         member.span,
-                                        format!("`{action_name}` is already in module `{other_name}`"),
+                                        format!(
+                                            "`{action_name}` is already in module `{other_name}`"
+                                        ),
                                     )
                                     .label("in two modules")
                                     .hint("an action belongs to at most one module"),
@@ -325,7 +346,10 @@ impl<'a> Checker<'a> {
         let Some(&fid) = self.feature_index.get(feature) else {
             let mut d = Diagnostic::error(
                 "unknown-feature",
-                Span::new(pat.span.start as usize, pat.span.start as usize + feature.len()),
+                Span::new(
+                    pat.span.start as usize,
+                    pat.span.start as usize + feature.len(),
+                ),
                 format!("unknown feature `{feature}`"),
             )
             .label("no feature of this name is declared");
@@ -518,7 +542,13 @@ impl<'a> Checker<'a> {
         }
         for v in 0..n {
             if mark.get(v) == Some(&Mark::New) {
-                visit(&self.policy.roles, v, &mut mark, &mut Vec::new(), &mut found);
+                visit(
+                    &self.policy.roles,
+                    v,
+                    &mut mark,
+                    &mut Vec::new(),
+                    &mut found,
+                );
             }
         }
         for (child, parent, cycle) in found {
@@ -530,16 +560,25 @@ impl<'a> Checker<'a> {
             let Some(decl) = self.role_decls.get(child) else {
                 continue;
             };
-            let parent_name = self.policy.roles.get(parent).map(|r| r.name.clone()).unwrap_or_default();
+            let parent_name = self
+                .policy
+                .roles
+                .get(parent)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
             let span = decl
                 .extends
                 .iter()
                 .find(|e| e.name == parent_name)
                 .map_or(decl.name.span, |e| e.span);
             self.error(
-                Diagnostic::error("extends-cycle", span, format!("`extends` cycle: {}", names.join(" -> ")))
-                    .label("this `extends` closes the cycle")
-                    .hint("a role cannot inherit from itself, directly or through others"),
+                Diagnostic::error(
+                    "extends-cycle",
+                    span,
+                    format!("`extends` cycle: {}", names.join(" -> ")),
+                )
+                .label("this `extends` closes the cycle")
+                .hint("a role cannot inherit from itself, directly or through others"),
             );
             // Break the cycle so inheritance can still be flattened for other diagnostics.
             if let Some(role) = self.policy.roles.get_mut(child) {
@@ -578,7 +617,11 @@ impl<'a> Checker<'a> {
                         self.policy.global_denies.push(id);
                     }
                 }
-                Item::Require { cond, actions, span } => {
+                Item::Require {
+                    cond,
+                    actions,
+                    span,
+                } => {
                     let actions = self.action_list(actions);
                     if let Some(c) = self.cond(cond) {
                         if !actions.is_empty() {
@@ -595,7 +638,11 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                Item::Redact { fields, unless, span } => {
+                Item::Redact {
+                    fields,
+                    unless,
+                    span,
+                } => {
                     // A bad condition is reported by `cond`; the fields are still checked.
                     let unless = unless.as_ref().and_then(|c| self.cond(c));
                     for field in fields {
@@ -618,7 +665,9 @@ impl<'a> Checker<'a> {
                                 format!("unknown feature `{feature}`"),
                             )
                             .label("no feature of this name is declared");
-                            if let Some(s) = suggest(feature, self.feature_index.keys().map(String::as_str)) {
+                            if let Some(s) =
+                                suggest(feature, self.feature_index.keys().map(String::as_str))
+                            {
                                 d = d.hint(format!("did you mean `{s}`?"));
                             }
                             self.error(d);
@@ -653,7 +702,11 @@ impl<'a> Checker<'a> {
         }
         let who = bg.who.as_ref().and_then(|c| self.cond(c));
         let actions = self.action_list(&bg.allows);
-        let roles: Vec<RoleId> = bg.grant_roles.iter().filter_map(|r| self.role_ref(r)).collect();
+        let roles: Vec<RoleId> = bg
+            .grant_roles
+            .iter()
+            .filter_map(|r| self.role_ref(r))
+            .collect();
         if bg.who.is_none() {
             self.error(
                 Diagnostic::error("break-glass-who", bg.name.span, "break_glass without `who`")
@@ -720,7 +773,12 @@ impl<'a> Checker<'a> {
                     }
                 }
                 denies.extend(self.own_denies.get(role).cloned().unwrap_or_default());
-                let parents = self.policy.roles.get(role).map(|x| x.parents.clone()).unwrap_or_default();
+                let parents = self
+                    .policy
+                    .roles
+                    .get(role)
+                    .map(|x| x.parents.clone())
+                    .unwrap_or_default();
                 for p in parents.into_iter().rev() {
                     if guards.contains(&p) {
                         continue;
@@ -733,7 +791,8 @@ impl<'a> Checker<'a> {
             for g in &mut grants {
                 // Only roles that actually have a guard matter.
                 let roles = &self.policy.roles;
-                g.guards.retain(|&x| roles.get(x as usize).is_some_and(|r| r.guard.is_some()));
+                g.guards
+                    .retain(|&x| roles.get(x as usize).is_some_and(|r| r.guard.is_some()));
             }
             if let Some(role) = self.policy.roles.get_mut(r) {
                 role.grants = grants;
@@ -747,7 +806,9 @@ impl<'a> Checker<'a> {
         let unconditional = |p: &Policy, id: RuleId| p.rule(id).is_some_and(|r| r.cond.is_none());
         let mut warnings = Vec::new();
         for (i, decl) in self.role_decls.iter().enumerate() {
-            let Some(role) = self.policy.roles.get(i) else { continue };
+            let Some(role) = self.policy.roles.get(i) else {
+                continue;
+            };
             let deny_rules: Vec<RuleId> = role
                 .denies
                 .iter()
@@ -764,11 +825,17 @@ impl<'a> Checker<'a> {
                 })
                 .zip(self.own_rules.get(i).map(Vec::as_slice).unwrap_or(&[]))
             {
-                let Some(rule) = self.policy.rule(rule_id) else { continue };
+                let Some(rule) = self.policy.rule(rule_id) else {
+                    continue;
+                };
                 let dead: Vec<&str> = rule
                     .actions
                     .iter()
-                    .filter(|&&a| deny_rules.iter().any(|&d| self.policy.rule(d).is_some_and(|r| r.covers(a))))
+                    .filter(|&&a| {
+                        deny_rules
+                            .iter()
+                            .any(|&d| self.policy.rule(d).is_some_and(|r| r.covers(a)))
+                    })
                     .filter_map(|&a| self.policy.action(a).map(|x| x.name.as_str()))
                     .collect();
                 if !dead.is_empty() {
@@ -781,10 +848,19 @@ impl<'a> Checker<'a> {
                         .label("always overridden by an unconditional deny")
                         .hint("deny beats allow: remove the allow, or put a condition on the deny"),
                     );
-                } else if rule.cond == Some(Expr::Test(Box::new(Test { kind: TestKind::Const(false), text: "false".into() }))) {
+                } else if rule.cond
+                    == Some(Expr::Test(Box::new(Test {
+                        kind: TestKind::Const(false),
+                        text: "false".into(),
+                    })))
+                {
                     warnings.push(
-                        Diagnostic::warning("never-fires", stmt.span, "this allow can never take effect")
-                            .label("its condition is always false"),
+                        Diagnostic::warning(
+                            "never-fires",
+                            stmt.span,
+                            "this allow can never take effect",
+                        )
+                        .label("its condition is always false"),
                     );
                 }
             }
@@ -796,7 +872,12 @@ impl<'a> Checker<'a> {
 
     fn cond(&mut self, c: &Cond) -> Option<Expr> {
         let text = self.text(c.span());
-        let test = |kind| Some(Expr::Test(Box::new(Test { kind, text: text.clone() })));
+        let test = |kind| {
+            Some(Expr::Test(Box::new(Test {
+                kind,
+                text: text.clone(),
+            })))
+        };
         match c {
             Cond::And(a, b) => {
                 let (a, b) = (self.cond(a), self.cond(b));
@@ -857,9 +938,13 @@ impl<'a> Checker<'a> {
                     match parse_net(&n.name) {
                         Some(net) => parsed.push(net),
                         None => self.error(
-                            Diagnostic::error("bad-network", n.span, format!("`{}` is not a network", n.name))
-                                .label("expected an IPv4 or IPv6 address or CIDR block")
-                                .hint("e.g. `10.20.0.0/16`, `192.168.1.7` or `2001:db8::/32`"),
+                            Diagnostic::error(
+                                "bad-network",
+                                n.span,
+                                format!("`{}` is not a network", n.name),
+                            )
+                            .label("expected an IPv4 or IPv6 address or CIDR block")
+                            .hint("e.g. `10.20.0.0/16`, `192.168.1.7` or `2001:db8::/32`"),
                         ),
                     }
                 }
@@ -885,9 +970,13 @@ impl<'a> Checker<'a> {
                                 .hint("use `00:00-24:00` for the whole day"),
                         ),
                         None => self.error(
-                            Diagnostic::error("bad-time-window", hours.span, format!("`{}` is not a time range", hours.name))
-                                .label("expected `HH:MM-HH:MM`")
-                                .hint("24-hour clock in the practice's local time, e.g. `07:00-19:00`"),
+                            Diagnostic::error(
+                                "bad-time-window",
+                                hours.span,
+                                format!("`{}` is not a time range", hours.name),
+                            )
+                            .label("expected `HH:MM-HH:MM`")
+                            .hint("24-hour clock in the practice's local time, e.g. `07:00-19:00`"),
                         ),
                         _ => {}
                     }
@@ -908,26 +997,42 @@ impl<'a> Checker<'a> {
                         Diagnostic::error(
                             "type-mismatch",
                             lhs.span().to(rhs.span()),
-                            format!("cannot compare {} ({}) with {} ({})", self.text(lhs.span()), lt.as_str(), self.text(rhs.span()), rt.as_str()),
+                            format!(
+                                "cannot compare {} ({}) with {} ({})",
+                                self.text(lhs.span()),
+                                lt.as_str(),
+                                self.text(rhs.span()),
+                                rt.as_str()
+                            ),
                         )
                         .label(format!("{} vs {}", lt.as_str(), rt.as_str()))
                         .hint(type_hint(lt, rt)),
                     );
                     return None;
                 }
-                if !matches!(op, CmpOp::Eq | CmpOp::Ne) && !matches!(lt, Type::Decimal | Type::Duration) {
+                if !matches!(op, CmpOp::Eq | CmpOp::Ne)
+                    && !matches!(lt, Type::Decimal | Type::Duration)
+                {
                     self.error(
                         Diagnostic::error(
                             "type-mismatch",
                             lhs.span().to(rhs.span()),
-                            format!("`{}` needs numbers or durations, not {}", op.as_str(), lt.as_str()),
+                            format!(
+                                "`{}` needs numbers or durations, not {}",
+                                op.as_str(),
+                                lt.as_str()
+                            ),
                         )
                         .label("not ordered")
                         .hint("strings and booleans compare only with `==`, `!=` or `in`"),
                     );
                     return None;
                 }
-                test(TestKind::Cmp { op: *op, lhs: l, rhs: r })
+                test(TestKind::Cmp {
+                    op: *op,
+                    lhs: l,
+                    rhs: r,
+                })
             }
             Cond::In { lhs, list, .. } => {
                 let (l, lt) = self.term(lhs)?;
@@ -939,7 +1044,12 @@ impl<'a> Checker<'a> {
                             Diagnostic::error(
                                 "type-mismatch",
                                 item.span(),
-                                format!("list item is {} but {} is {}", ty.as_str(), self.text(lhs.span()), lt.as_str()),
+                                format!(
+                                    "list item is {} but {} is {}",
+                                    ty.as_str(),
+                                    self.text(lhs.span()),
+                                    lt.as_str()
+                                ),
                             )
                             .label("wrong type"),
                         );
@@ -947,7 +1057,10 @@ impl<'a> Checker<'a> {
                     }
                     items.push(t);
                 }
-                test(TestKind::In { lhs: l, list: items })
+                test(TestKind::In {
+                    lhs: l,
+                    list: items,
+                })
             }
         }
     }
@@ -989,18 +1102,30 @@ impl<'a> Checker<'a> {
                         let attr = other.strip_prefix("resource.").unwrap_or(other);
                         match self.policy.attributes.iter().position(|a| a.name == attr) {
                             Some(i) if other.starts_with("resource.") => {
-                                let ty = self.policy.attributes.get(i).map_or(Type::String, |a| a.ty);
+                                let ty =
+                                    self.policy.attributes.get(i).map_or(Type::String, |a| a.ty);
                                 (Term::Attr(idx(i)), ty)
                             }
                             _ => {
                                 let mut names: Vec<String> = [
-                                    "principal", "principal.type", "resource.practice", "resource.location",
-                                    "resource.owner", "resource.patient", "country", "auth_age",
+                                    "principal",
+                                    "principal.type",
+                                    "resource.practice",
+                                    "resource.location",
+                                    "resource.owner",
+                                    "resource.patient",
+                                    "country",
+                                    "auth_age",
                                 ]
                                 .iter()
                                 .map(|s| s.to_string())
                                 .collect();
-                                names.extend(self.policy.attributes.iter().map(|a| format!("resource.{}", a.name)));
+                                names.extend(
+                                    self.policy
+                                        .attributes
+                                        .iter()
+                                        .map(|a| format!("resource.{}", a.name)),
+                                );
                                 let mut d = Diagnostic::error(
                                     "unknown-attribute",
                                     n.span,
@@ -1027,25 +1152,40 @@ impl<'a> Checker<'a> {
 }
 
 fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
 }
 
 fn bad_name(ident: &Ident, what: &str) -> Diagnostic {
-    Diagnostic::error("bad-name", ident.span, format!("`{}` is not a valid {what} name", ident.name))
-        .label("letters, digits and `_` only")
-        .hint("names start with a letter, e.g. `charge_entries`")
+    Diagnostic::error(
+        "bad-name",
+        ident.span,
+        format!("`{}` is not a valid {what} name", ident.name),
+    )
+    .label("letters, digits and `_` only")
+    .hint("names start with a letter, e.g. `charge_entries`")
 }
 
 fn bad_duration(ident: &Ident) -> Diagnostic {
-    Diagnostic::error("bad-literal", ident.span, format!("`{}` is not a duration", ident.name))
-        .label("expected a duration")
-        .hint("durations carry a unit: `30s`, `15m`, `4h`, `1d`")
+    Diagnostic::error(
+        "bad-literal",
+        ident.span,
+        format!("`{}` is not a duration", ident.name),
+    )
+    .label("expected a duration")
+    .hint("durations carry a unit: `30s`, `15m`, `4h`, `1d`")
 }
 
 fn type_hint(l: Type, r: Type) -> String {

@@ -131,8 +131,9 @@ impl Source {
         let mut out = NoColor::new(Vec::new());
         let config = Config::default();
         for d in diagnostics {
-            let mut labels = vec![Label::primary((), clamp(d.span, self.text.len()))
-                .with_message(d.label.clone())];
+            let mut labels =
+                vec![Label::primary((), clamp(d.span, self.text.len()))
+                    .with_message(d.label.clone())];
             for (span, text) in &d.related {
                 labels.push(
                     Label::secondary((), clamp(*span, self.text.len())).with_message(text.clone()),

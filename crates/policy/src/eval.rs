@@ -122,13 +122,16 @@ impl Policy {
 
     fn run(&self, p: &Prepared, trace: &mut Trace<'_>) -> Decision {
         let Some(aid) = p.action else {
-            let hint = crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
+            let hint =
+                crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
             note(trace, || {
                 format!(
                     "denied: `{}` is not an action of policy \"{}\"{}",
                     p.action_name,
                     self.name,
-                    hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default()
+                    hint.as_ref()
+                        .map(|h| format!(" (did you mean `{h}`?)"))
+                        .unwrap_or_default()
                 )
             });
             return Decision::deny(Reason::new(
@@ -151,9 +154,16 @@ impl Policy {
         }
         if trace.is_some() {
             let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
-            note(trace, || format!("roles in effect: {}", list_or_none(&held)));
+            note(trace, || {
+                format!("roles in effect: {}", list_or_none(&held))
+            });
             for r in &p.unknown_roles {
-                note(trace, || format!("role \"{r}\" is not defined in policy \"{}\"; it grants nothing", self.name));
+                note(trace, || {
+                    format!(
+                        "role \"{r}\" is not defined in policy \"{}\"; it grants nothing",
+                        self.name
+                    )
+                });
             }
         }
         let open = self.open_break_glass(p, trace);
@@ -177,7 +187,10 @@ impl Policy {
                                 r.line
                             ),
                         ),
-                        _ => ("denied_by_rule", format!("denied by rule at line {}", r.line)),
+                        _ => (
+                            "denied_by_rule",
+                            format!("denied by rule at line {}", r.line),
+                        ),
                     };
                     let mut reason = Reason::new(code, message);
                     reason.role = match r.origin {
@@ -190,7 +203,10 @@ impl Policy {
                 })
                 .collect();
             if outcome.grants.is_empty() {
-                reasons.push(Reason::new("no_grant", format!("no role in effect grants {action}")));
+                reasons.push(Reason::new(
+                    "no_grant",
+                    format!("no role in effect grants {action}"),
+                ));
             }
             if let Some(step) = self.step_up(p, aid, &open, &outcome) {
                 reasons.push(step);
@@ -202,7 +218,10 @@ impl Policy {
                     .filter_map(|&id| self.rule(id))
                     .map(|r| format!("`{}` (line {})", r.text, r.line))
                     .collect();
-                format!("denied: {} forbids {action}; deny beats allow", rules.join(" and "))
+                format!(
+                    "denied: {} forbids {action}; deny beats allow",
+                    rules.join(" and ")
+                )
             });
             return Decision {
                 decision: Verdict::Deny,
@@ -212,7 +231,10 @@ impl Policy {
         }
 
         if outcome.grants.is_empty() {
-            let mut reasons = vec![Reason::new("no_grant", format!("no role in effect grants {action}"))];
+            let mut reasons = vec![Reason::new(
+                "no_grant",
+                format!("no role in effect grants {action}"),
+            )];
             if let Some(step) = self.step_up(p, aid, &open, &outcome) {
                 reasons.push(step);
             }
@@ -289,7 +311,10 @@ impl Policy {
                     let bg = self.break_glass.get(i);
                     let mut reason = Reason::new(
                         "break_glass",
-                        format!("opened by break_glass \"{}\"", bg.map_or("?", |b| b.name.as_str())),
+                        format!(
+                            "opened by break_glass \"{}\"",
+                            bg.map_or("?", |b| b.name.as_str())
+                        ),
                     );
                     reason.line = bg.map(|b| b.line);
                     reason
@@ -308,11 +333,22 @@ impl Policy {
         }
     }
 
-    fn outcome(&self, p: &Prepared, aid: ActionId, open: &[usize], trace: &mut Trace<'_>) -> Outcome {
+    fn outcome(
+        &self,
+        p: &Prepared,
+        aid: ActionId,
+        open: &[usize],
+        trace: &mut Trace<'_>,
+    ) -> Outcome {
         // Roles in effect, plus those lent by an open break-glass.
         let mut roles = p.roles.clone();
         for &i in open {
-            for &r in self.break_glass.get(i).map(|b| b.roles.as_slice()).unwrap_or(&[]) {
+            for &r in self
+                .break_glass
+                .get(i)
+                .map(|b| b.roles.as_slice())
+                .unwrap_or(&[])
+            {
                 if !roles.contains(&r) {
                     roles.push(r);
                 }
@@ -329,12 +365,21 @@ impl Policy {
         deny_ids.extend(self.global_denies.iter().copied());
         let mut denies = Vec::new();
         for id in deny_ids {
-            let Some(rule) = self.rule(id).filter(|r| r.covers(aid)) else { continue };
+            let Some(rule) = self.rule(id).filter(|r| r.covers(aid)) else {
+                continue;
+            };
             let v = match &rule.cond {
                 None => Tri::True,
                 Some(c) => self.expr(c, p, trace),
             };
-            note(trace, || format!("deny `{}` (line {}): condition {}", rule.text, rule.line, v.word()));
+            note(trace, || {
+                format!(
+                    "deny `{}` (line {}): condition {}",
+                    rule.text,
+                    rule.line,
+                    v.word()
+                )
+            });
             if v != Tri::False {
                 denies.push(id);
             }
@@ -343,7 +388,9 @@ impl Policy {
         for &r in &roles {
             let Some(role) = self.role(r) else { continue };
             for g in &role.grants {
-                let Some(rule) = self.rule(g.rule).filter(|x| x.covers(aid)) else { continue };
+                let Some(rule) = self.rule(g.rule).filter(|x| x.covers(aid)) else {
+                    continue;
+                };
                 let cond = match &rule.cond {
                     None => Tri::True,
                     Some(c) => self.expr(c, p, trace),
@@ -357,7 +404,9 @@ impl Policy {
                         guard = self.expr(e, p, trace);
                         if guard != Tri::True {
                             let gname = self.role_name(gr);
-                            note(trace, || format!("role \"{gname}\" applies only under its constraints, which are {} here", guard.word()));
+                            note(trace, || {
+                                format!("role \"{gname}\" applies only under its constraints, which are {} here", guard.word())
+                            });
                         }
                     }
                 }
@@ -367,7 +416,11 @@ impl Policy {
                         role.name,
                         rule.text,
                         rule.line,
-                        if cond == Tri::True { guard.word() } else { cond.word() }
+                        if cond == Tri::True {
+                            guard.word()
+                        } else {
+                            cond.word()
+                        }
                     )
                 });
                 if cond == Tri::True && guard == Tri::True {
@@ -389,23 +442,49 @@ impl Policy {
 
     /// The break-glass blocks open for this request.
     fn open_break_glass(&self, p: &Prepared, trace: &mut Trace<'_>) -> Vec<usize> {
-        let Some(em) = &p.emergency else { return Vec::new() };
+        let Some(em) = &p.emergency else {
+            return Vec::new();
+        };
         let mut open = Vec::new();
         for (i, bg) in self.break_glass.iter().enumerate() {
-            let who = bg.who.as_ref().map_or(Tri::False, |w| self.expr(w, p, &mut None));
-            let reason_ok = !bg.reason_required || em.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+            let who = bg
+                .who
+                .as_ref()
+                .map_or(Tri::False, |w| self.expr(w, p, &mut None));
+            let reason_ok =
+                !bg.reason_required || em.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
             let expired = em.started_at.is_some_and(|s| {
                 let elapsed = p.instant.signed_duration_since(s).num_seconds();
                 elapsed < 0 || elapsed as u64 > bg.max_seconds
             });
             if who != Tri::True {
-                note(trace, || format!("break_glass \"{}\" not opened: the principal may not invoke it", bg.name));
+                note(trace, || {
+                    format!(
+                        "break_glass \"{}\" not opened: the principal may not invoke it",
+                        bg.name
+                    )
+                });
             } else if !reason_ok {
-                note(trace, || format!("break_glass \"{}\" not opened: a reason is required", bg.name));
+                note(trace, || {
+                    format!(
+                        "break_glass \"{}\" not opened: a reason is required",
+                        bg.name
+                    )
+                });
             } else if expired {
-                note(trace, || format!("break_glass \"{}\" not opened: it started more than {}s ago", bg.name, bg.max_seconds));
+                note(trace, || {
+                    format!(
+                        "break_glass \"{}\" not opened: it started more than {}s ago",
+                        bg.name, bg.max_seconds
+                    )
+                });
             } else {
-                note(trace, || format!("break_glass \"{}\" is open (at most {}s)", bg.name, bg.max_seconds));
+                note(trace, || {
+                    format!(
+                        "break_glass \"{}\" is open (at most {}s)",
+                        bg.name, bg.max_seconds
+                    )
+                });
                 open.push(i);
             }
         }
@@ -413,7 +492,13 @@ impl Policy {
     }
 
     /// If fresh authentication (and a second factor) would change a deny into an allow, says so.
-    fn step_up(&self, p: &Prepared, aid: ActionId, open: &[usize], before: &Outcome) -> Option<Reason> {
+    fn step_up(
+        &self,
+        p: &Prepared,
+        aid: ActionId,
+        open: &[usize],
+        before: &Outcome,
+    ) -> Option<Reason> {
         let passes = |fresh: &Prepared| {
             let o = self.outcome(fresh, aid, open, &mut None);
             o.denies.is_empty() && !o.grants.is_empty() && self.scope_check(fresh, aid).is_none()
@@ -439,7 +524,10 @@ impl Policy {
         }));
         let mut exprs: Vec<&Expr> = rules.iter().filter_map(|r| r.cond.as_ref()).collect();
         for (role, _) in &o.grants {
-            if let Some(g) = role.and_then(|r| self.role(r)).and_then(|r| r.guard.as_ref()) {
+            if let Some(g) = role
+                .and_then(|r| self.role(r))
+                .and_then(|r| r.guard.as_ref())
+            {
                 exprs.push(g);
             }
         }
@@ -449,7 +537,9 @@ impl Policy {
         let mut reason = Reason::new(
             "step_up_required",
             match limit {
-                Some(s) => format!("re-authenticate: this action needs a sign-in within the last {s}s"),
+                Some(s) => {
+                    format!("re-authenticate: this action needs a sign-in within the last {s}s")
+                }
                 None => "re-authenticate with a second factor".to_string(),
             },
         );
@@ -472,7 +562,11 @@ impl Policy {
                 } else {
                     Some(Reason::new(
                         "scope",
-                        format!("the key's scopes ({}) do not cover {}", list_or_none(scopes), action.name),
+                        format!(
+                            "the key's scopes ({}) do not cover {}",
+                            list_or_none(scopes),
+                            action.name
+                        ),
                     ))
                 }
             }
@@ -496,27 +590,43 @@ impl Policy {
         group_ok && (verb == "*" || verb == action_verb)
     }
 
-    fn obligations(&self, p: &Prepared, aid: ActionId, open: &[usize], trace: &mut Trace<'_>) -> Vec<Obligation> {
+    fn obligations(
+        &self,
+        p: &Prepared,
+        aid: ActionId,
+        open: &[usize],
+        trace: &mut Trace<'_>,
+    ) -> Vec<Obligation> {
         let mut out = Vec::new();
         let feature = self.action(aid).map(|a| a.feature);
         for r in &self.redactions {
             if Some(r.feature) != feature {
                 continue;
             }
-            let exempt = r.unless.as_ref().is_some_and(|u| self.expr(u, p, &mut None) == Tri::True);
+            let exempt = r
+                .unless
+                .as_ref()
+                .is_some_and(|u| self.expr(u, p, &mut None) == Tri::True);
             note(trace, || {
                 if exempt {
                     format!("field {} is shown (line {})", r.field, r.line)
                 } else {
-                    format!("field {} will be redacted from the response (line {})", r.field, r.line)
+                    format!(
+                        "field {} will be redacted from the response (line {})",
+                        r.field, r.line
+                    )
                 }
             });
             if !exempt {
-                out.push(Obligation::Redact { field: r.field.clone() });
+                out.push(Obligation::Redact {
+                    field: r.field.clone(),
+                });
             }
         }
         for &i in open {
-            let Some(bg) = self.break_glass.get(i) else { continue };
+            let Some(bg) = self.break_glass.get(i) else {
+                continue;
+            };
             out.push(Obligation::Audit {
                 level: "emergency".into(),
                 break_glass: Some(bg.name.clone()),
@@ -559,7 +669,9 @@ impl Policy {
             Expr::Not(x) => self.expr(x, p, trace).not(),
             Expr::Test(t) => {
                 let (v, detail) = self.test(&t.kind, p, trace.is_some());
-                note(trace, || format!("  `{}` is {}{}", t.text, v.word(), detail));
+                note(trace, || {
+                    format!("  `{}` is {}{}", t.text, v.word(), detail)
+                });
                 v
             }
         }
@@ -624,18 +736,41 @@ impl Policy {
                 let l = self.term(lhs, p);
                 let v = match l {
                     Val::Missing => Tri::Unknown,
-                    Val::Str(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Str(b) if a == b))),
-                    Val::Dec(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Dec(b) if a == b))),
-                    Val::Bool(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Bool(b) if a == b))),
-                    Val::Dur(a) => Tri::of(list.iter().any(|t| matches!(self.term(t, p), Val::Dur(b) if a == b))),
+                    Val::Str(a) => Tri::of(
+                        list.iter()
+                            .any(|t| matches!(self.term(t, p), Val::Str(b) if a == b)),
+                    ),
+                    Val::Dec(a) => Tri::of(
+                        list.iter()
+                            .any(|t| matches!(self.term(t, p), Val::Dec(b) if a == b)),
+                    ),
+                    Val::Bool(a) => Tri::of(
+                        list.iter()
+                            .any(|t| matches!(self.term(t, p), Val::Bool(b) if a == b)),
+                    ),
+                    Val::Dur(a) => Tri::of(
+                        list.iter()
+                            .any(|t| matches!(self.term(t, p), Val::Dur(b) if a == b)),
+                    ),
                 };
                 (v, show(&[l]))
             }
             TestKind::Network(nets) => match p.ip {
-                None => (Tri::Unknown, if detail { " (no client address)".into() } else { String::new() }),
+                None => (
+                    Tri::Unknown,
+                    if detail {
+                        " (no client address)".into()
+                    } else {
+                        String::new()
+                    },
+                ),
                 Some(ip) => (
                     Tri::of(nets.iter().any(|n| n.contains(&ip))),
-                    if detail { format!(" (client {ip})") } else { String::new() },
+                    if detail {
+                        format!(" (client {ip})")
+                    } else {
+                        String::new()
+                    },
                 ),
             },
             TestKind::During(windows) => (
@@ -656,12 +791,19 @@ impl Policy {
                 let name = self.relations.get(*r as usize).map_or("", String::as_str);
                 (
                     Tri::of(p.relations.iter().any(|x| x == name)),
-                    if detail { format!(" (relations: {})", list_or_none(&p.relations)) } else { String::new() },
+                    if detail {
+                        format!(" (relations: {})", list_or_none(&p.relations))
+                    } else {
+                        String::new()
+                    },
                 )
             }
             TestKind::Mfa => (Tri::of(p.mfa), String::new()),
             TestKind::Flag(f) => (Tri::of(p.flags.iter().any(|x| x == f)), String::new()),
-            TestKind::Role(ids) => (Tri::of(ids.iter().any(|r| p.roles.contains(r))), String::new()),
+            TestKind::Role(ids) => (
+                Tri::of(ids.iter().any(|r| p.roles.contains(r))),
+                String::new(),
+            ),
             TestKind::Const(b) => (Tri::of(*b), String::new()),
         }
     }
@@ -675,10 +817,10 @@ fn age_limit(e: &Expr, limit: &mut Option<u64>) {
         Expr::Test(t) => {
             if let TestKind::Cmp { op, lhs, rhs } = &t.kind {
                 let bound = match (lhs, op, rhs) {
-                    (Term::AuthAge, CmpOp::Le, Term::Dur(d)) | (Term::Dur(d), CmpOp::Ge, Term::AuthAge) => Some(*d),
-                    (Term::AuthAge, CmpOp::Lt, Term::Dur(d)) | (Term::Dur(d), CmpOp::Gt, Term::AuthAge) => {
-                        Some(d.saturating_sub(1))
-                    }
+                    (Term::AuthAge, CmpOp::Le, Term::Dur(d))
+                    | (Term::Dur(d), CmpOp::Ge, Term::AuthAge) => Some(*d),
+                    (Term::AuthAge, CmpOp::Lt, Term::Dur(d))
+                    | (Term::Dur(d), CmpOp::Gt, Term::AuthAge) => Some(d.saturating_sub(1)),
                     _ => None,
                 };
                 if let Some(b) = bound {
@@ -693,6 +835,13 @@ fn list_or_none<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {
         "none".to_string()
     } else {
-        items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -175,7 +175,10 @@ impl Expr {
     pub fn text(&self) -> String {
         match self {
             Expr::All(v) => v.iter().map(Expr::text).collect::<Vec<_>>().join(" and "),
-            Expr::Any(v) => format!("({})", v.iter().map(Expr::text).collect::<Vec<_>>().join(" or ")),
+            Expr::Any(v) => format!(
+                "({})",
+                v.iter().map(Expr::text).collect::<Vec<_>>().join(" or ")
+            ),
             Expr::Not(x) => format!("not {}", x.text()),
             Expr::Test(t) => t.text.clone(),
         }

@@ -162,9 +162,13 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
             }
             if !closed {
                 diags.push(
-                    Diagnostic::error("unterminated-string", Span::new(start, end), "unterminated string")
-                        .label("this string has no closing quote")
-                        .hint("close the string with `\"` on the same line"),
+                    Diagnostic::error(
+                        "unterminated-string",
+                        Span::new(start, end),
+                        "unterminated string",
+                    )
+                    .label("this string has no closing quote")
+                    .hint("close the string with `\"` on the same line"),
                 );
             }
             tokens.push(Token {
@@ -188,11 +192,7 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
             });
             continue;
         }
-        let negative_number = c == '-'
-            && rest
-                .chars()
-                .nth(1)
-                .is_some_and(|d| d.is_ascii_digit());
+        let negative_number = c == '-' && rest.chars().nth(1).is_some_and(|d| d.is_ascii_digit());
         if is_word_start(c) || negative_number {
             let mut end = start;
             while let Some(&(i, c)) = chars.peek() {

@@ -52,7 +52,10 @@ pub fn compile(source: Source) -> Result<Compiled, Diagnostics> {
             source,
             warnings: diags,
         }),
-        _ => Err(Diagnostics { source, items: diags }),
+        _ => Err(Diagnostics {
+            source,
+            items: diags,
+        }),
     }
 }
 

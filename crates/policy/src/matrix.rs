@@ -54,7 +54,10 @@ impl Policy {
                     let rid = u32::try_from(rid).unwrap_or(u32::MAX);
                     let (cell, why) = self.cell(rid, aid);
                     if cell == Cell::Conditional {
-                        conditions.push((self.role(rid).map_or(String::new(), |r| r.name.clone()), why));
+                        conditions.push((
+                            self.role(rid).map_or(String::new(), |r| r.name.clone()),
+                            why,
+                        ));
                     }
                     cells.push(cell);
                 }
@@ -83,7 +86,9 @@ impl Policy {
         let denies = role.denies.iter().chain(self.global_denies.iter());
         let mut why = Vec::new();
         for d in denies {
-            let Some(rule) = self.rule(*d).filter(|r| r.covers(aid)) else { continue };
+            let Some(rule) = self.rule(*d).filter(|r| r.covers(aid)) else {
+                continue;
+            };
             if rule.cond.is_none() {
                 return (Cell::Deny, Vec::new());
             }
@@ -92,13 +97,18 @@ impl Policy {
         let mut unconditional = false;
         let mut conditional = Vec::new();
         for g in &role.grants {
-            let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) else { continue };
+            let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) else {
+                continue;
+            };
             if rule.cond.is_none() && g.guards.is_empty() {
                 unconditional = true;
             } else {
                 let mut text = format!("`{}` (line {})", rule.text, rule.line);
                 for gr in &g.guards {
-                    if let Some((r, guard)) = self.role(*gr).and_then(|r| r.guard.as_ref().map(|g| (r, g))) {
+                    if let Some((r, guard)) = self
+                        .role(*gr)
+                        .and_then(|r| r.guard.as_ref().map(|g| (r, g)))
+                    {
                         text.push_str(&format!(" while \"{}\" applies: {}", r.name, guard.text()));
                     }
                 }
@@ -126,7 +136,10 @@ impl Matrix {
             .rows
             .iter()
             .map(|r| {
-                let mut line = vec![r.action.clone(), r.module.clone().unwrap_or_else(|| "-".into())];
+                let mut line = vec![
+                    r.action.clone(),
+                    r.module.clone().unwrap_or_else(|| "-".into()),
+                ];
                 line.extend(r.cells.iter().map(|c| c.symbol().to_string()));
                 line
             })
@@ -152,7 +165,11 @@ impl Matrix {
             out.push('\n');
         }
         out.push_str("\nY = allowed, C = allowed under conditions (below), - = not allowed\n");
-        let conditional: Vec<&Row> = self.rows.iter().filter(|r| !r.conditions.is_empty()).collect();
+        let conditional: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| !r.conditions.is_empty())
+            .collect();
         if !conditional.is_empty() {
             out.push_str("\nconditions:\n");
             for r in conditional {

@@ -147,7 +147,10 @@ impl Parser {
     fn word(&mut self, what: &str) -> PResult<Ident> {
         if let Tok::Word(w) = self.peek() {
             if TOP_LEVEL.contains(&w.as_str()) || RESERVED.contains(&w.as_str()) {
-                return self.fail(what, Some("this word starts a new statement; is something missing before it?"));
+                return self.fail(
+                    what,
+                    Some("this word starts a new statement; is something missing before it?"),
+                );
             }
         }
         self.any_word(what)
@@ -169,7 +172,10 @@ impl Parser {
                 let span = self.bump().span;
                 Ok(Ident { name, span })
             }
-            _ => self.fail(what, Some("names of roles, policies and zones are quoted: \"Front Desk\"")),
+            _ => self.fail(
+                what,
+                Some("names of roles, policies and zones are quoted: \"Front Desk\""),
+            ),
         }
     }
 
@@ -448,9 +454,7 @@ impl Parser {
         let kw = self.any_word("a break_glass statement")?;
         match kw.name.as_str() {
             "who" => bg.who = Some(self.cond()?),
-            "allow" => bg
-                .allows
-                .extend(self.comma_list(|p| p.word("an action"))?),
+            "allow" => bg.allows.extend(self.comma_list(|p| p.word("an action"))?),
             "grant" => {
                 self.expect_word_kw("role")?;
                 bg.grant_roles

@@ -178,16 +178,23 @@ impl Policy {
         let (weekday, minute) = match zone {
             Some(tz) => {
                 let local = instant.with_timezone(&tz);
-                (local.weekday().num_days_from_monday(), local.hour() * 60 + local.minute())
+                (
+                    local.weekday().num_days_from_monday(),
+                    local.hour() * 60 + local.minute(),
+                )
             }
-            None => (instant.weekday().num_days_from_monday(), instant.hour() * 60 + instant.minute()),
+            None => (
+                instant.weekday().num_days_from_monday(),
+                instant.hour() * 60 + instant.minute(),
+            ),
         };
         let emergency = match &req.context.emergency {
             Some(e) => Some(PreparedEmergency {
                 reason: e.reason.clone(),
                 started_at: match &e.started_at {
                     Some(s) => Some(
-                        DateTime::parse_from_rfc3339(s).map_err(|_| RequestError::EmergencyStart(s.clone()))?,
+                        DateTime::parse_from_rfc3339(s)
+                            .map_err(|_| RequestError::EmergencyStart(s.clone()))?,
                     ),
                     None => None,
                 },
@@ -210,7 +217,9 @@ impl Policy {
                 None | Some(serde_json::Value::Null) => AttrValue::Missing,
                 Some(v) => match a.ty {
                     Type::Decimal => decimal_of(v).map_or(AttrValue::Invalid, AttrValue::Dec),
-                    Type::String => v.as_str().map_or(AttrValue::Invalid, |s| AttrValue::Str(s.to_string())),
+                    Type::String => v
+                        .as_str()
+                        .map_or(AttrValue::Invalid, |s| AttrValue::Str(s.to_string())),
                     Type::Bool => v.as_bool().map_or(AttrValue::Invalid, AttrValue::Bool),
                     Type::Duration => AttrValue::Invalid,
                 },
@@ -218,7 +227,11 @@ impl Policy {
             .collect();
         Ok(Prepared {
             principal_id: req.principal.id.clone(),
-            principal_type: req.principal.kind.clone().unwrap_or_else(|| "user".to_string()),
+            principal_type: req
+                .principal
+                .kind
+                .clone()
+                .unwrap_or_else(|| "user".to_string()),
             roles,
             unknown_roles,
             flags: req.principal.flags.clone(),
@@ -232,8 +245,16 @@ impl Policy {
             owner: req.resource.owner.clone(),
             patient: req.resource.patient.clone(),
             attrs,
-            ip: req.context.ip.as_deref().and_then(|s| IpAddr::from_str(s.trim()).ok()),
-            country: req.context.country.as_ref().map(|c| c.trim().to_ascii_uppercase()),
+            ip: req
+                .context
+                .ip
+                .as_deref()
+                .and_then(|s| IpAddr::from_str(s.trim()).ok()),
+            country: req
+                .context
+                .country
+                .as_ref()
+                .map(|c| c.trim().to_ascii_uppercase()),
             weekday: u8::try_from(weekday).unwrap_or(0),
             minute: u16::try_from(minute).unwrap_or(0),
             instant,
@@ -302,7 +323,10 @@ pub enum Obligation {
         reason: Option<String>,
     },
     /// Raise an alert.
-    Alert { break_glass: String, max_seconds: u64 },
+    Alert {
+        break_glass: String,
+        max_seconds: u64,
+    },
 }
 
 /// The answer to a request.

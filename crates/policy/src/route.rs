@@ -40,7 +40,10 @@ impl Policy {
 
 /// Lower is more specific: a parameter where the other has a literal sorts later.
 fn specificity(r: &Route) -> Vec<bool> {
-    r.segments.iter().map(|s| matches!(s, Segment::Param(_))).collect()
+    r.segments
+        .iter()
+        .map(|s| matches!(s, Segment::Param(_)))
+        .collect()
 }
 
 fn matches(route: &Route, parts: &[&str]) -> Option<Vec<(String, String)>> {
@@ -113,5 +116,90 @@ impl RouteMatch<'_> {
             }
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile_str;
+
+    struct Parts(serde_json::Value);
+
+    impl RequestParts for Parts {
+        fn query(&self, name: &str) -> Option<String> {
+            (name == "practice").then(|| "p-1".to_string())
+        }
+        fn header(&self, lower_name: &str) -> Option<String> {
+            (lower_name == "x-location").then(|| "l-2".to_string())
+        }
+        fn json(&self) -> Option<&serde_json::Value> {
+            Some(&self.0)
+        }
+    }
+
+    const SRC: &str = r#"
+policy "r" version "1"
+feature patients verbs read, list
+feature charges verbs approve
+attribute amount decimal
+route GET /api/patients/{patient} -> patients:read patient = path patient
+route GET /api/patients/search -> patients:list
+route GET / -> patients:list
+route POST /api/charges/{charge}/approve -> charges:approve amount = json "/amount", practice = query practice, location = header "X-Location"
+"#;
+
+    #[test]
+    fn literal_segments_win_and_params_decode() {
+        let c = compile_str("r.policy", SRC).unwrap();
+        let p = &c.policy;
+        let action = |m: &str, path: &str| {
+            p.match_route(m, path)
+                .and_then(|r| p.action(r.route.action).map(|a| a.name.clone()))
+        };
+        assert_eq!(
+            action("GET", "/api/patients/search").as_deref(),
+            Some("patients:list")
+        );
+        assert_eq!(
+            action("GET", "/api/patients/pt-9").as_deref(),
+            Some("patients:read")
+        );
+        assert_eq!(
+            action("get", "/api/patients/pt-9?x=1").as_deref(),
+            Some("patients:read")
+        );
+        assert_eq!(
+            action("HEAD", "/api/patients/pt-9").as_deref(),
+            Some("patients:read")
+        );
+        assert_eq!(action("GET", "/").as_deref(), Some("patients:list"));
+        assert_eq!(action("POST", "/api/patients/pt-9"), None);
+        assert_eq!(action("GET", "/api/patients/pt-9/extra"), None);
+        assert_eq!(action("GET", "/api/patients/"), None);
+        assert_eq!(action("GET", "/api/patients/%zz"), None);
+        assert_eq!(action("GET", "relative"), None);
+        let m = p.match_route("GET", "/api/patients/pt%209").unwrap();
+        assert_eq!(m.params, vec![("patient".to_string(), "pt 9".to_string())]);
+    }
+
+    #[test]
+    fn binds_read_path_query_header_and_json() {
+        let c = compile_str("r.policy", SRC).unwrap();
+        let p = &c.policy;
+        let m = p.match_route("POST", "/api/charges/c-1/approve").unwrap();
+        let body: serde_json::Value = serde_json::from_str(r#"{"amount": 499.99}"#).unwrap();
+        let res = m.resource(p, &Parts(body));
+        assert_eq!(res.practice.as_deref(), Some("p-1"));
+        assert_eq!(res.location.as_deref(), Some("l-2"));
+        assert_eq!(
+            res.attributes
+                .get("amount")
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some("499.99")
+        );
+        let res = m.resource(p, &Parts(serde_json::json!({})));
+        assert!(res.attributes.is_empty(), "absent stays absent");
     }
 }

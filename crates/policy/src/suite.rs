@@ -81,9 +81,16 @@ impl Suite {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid(path, "missing `policy = \"FILE\"`"))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let defaults = doc.get("defaults").cloned().unwrap_or(Value::Object(Default::default()));
+        let defaults = doc
+            .get("defaults")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
         let mut cases = Vec::new();
-        let raw = doc.get("case").and_then(Value::as_array).cloned().unwrap_or_default();
+        let raw = doc
+            .get("case")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if raw.is_empty() {
             return Err(invalid(path, "no `[[case]]` entries"));
         }
@@ -98,9 +105,17 @@ impl Suite {
             let expect = match map.get("expect").and_then(Value::as_str) {
                 Some("allow") => Verdict::Allow,
                 Some("deny") => Verdict::Deny,
-                _ => return Err(invalid(path, format!("{name}: `expect` must be \"allow\" or \"deny\""))),
+                _ => {
+                    return Err(invalid(
+                        path,
+                        format!("{name}: `expect` must be \"allow\" or \"deny\""),
+                    ))
+                }
             };
-            let reason = map.get("reason").and_then(Value::as_str).map(str::to_string);
+            let reason = map
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let obligations = match map.get("obligations") {
                 Some(o) => Some(
                     serde_json::from_value(o.clone())
@@ -148,18 +163,26 @@ impl Case {
                     name: self.name.clone(),
                     passed: false,
                     failure: Some(format!("the request does not read: {e}")),
-                    decision: Decision::deny(crate::request::Reason::new("invalid_request", e.to_string())),
+                    decision: Decision::deny(crate::request::Reason::new(
+                        "invalid_request",
+                        e.to_string(),
+                    )),
                 }
             }
         };
         let mut problems = Vec::new();
         if decision.decision != self.expect {
-            problems.push(format!("expected {:?}, got {:?}", self.expect, decision.decision).to_lowercase());
+            problems.push(
+                format!("expected {:?}, got {:?}", self.expect, decision.decision).to_lowercase(),
+            );
         }
         if let Some(code) = &self.reason {
             if !decision.reasons.iter().any(|r| &r.code == code) {
                 let got: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
-                problems.push(format!("expected a `{code}` reason, got [{}]", got.join(", ")));
+                problems.push(format!(
+                    "expected a `{code}` reason, got [{}]",
+                    got.join(", ")
+                ));
             }
         }
         if let Some(obligations) = &self.obligations {

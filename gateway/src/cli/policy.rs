@@ -69,7 +69,11 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(out.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCommand::Eval { file, request, requests } => {
+        PolicyCommand::Eval {
+            file,
+            request,
+            requests,
+        } => {
             let c = load(&file)?;
             let mut out = std::io::stdout().lock();
             match (request, requests) {
@@ -83,7 +87,8 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                         Box::new(std::io::stdin().lock())
                     } else {
                         Box::new(std::io::BufReader::new(
-                            std::fs::File::open(&r).with_context(|| format!("cannot open {}", r.display()))?,
+                            std::fs::File::open(&r)
+                                .with_context(|| format!("cannot open {}", r.display()))?,
                         ))
                     };
                     for line in reader.lines() {
@@ -171,7 +176,11 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                     c.policy.roles.len(),
                     c.policy.actions.len(),
                     c.policy.routes.len(),
-                    if c.warnings.is_empty() { String::new() } else { format!(", {} warning(s)", c.warnings.len()) }
+                    if c.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} warning(s)", c.warnings.len())
+                    }
                 );
             }
             Err(LoadError::Invalid(d)) => {
@@ -185,7 +194,11 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn suites_under(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -216,7 +229,8 @@ fn test(paths: &[PathBuf], verbose: bool) -> anyhow::Result<ExitCode> {
     }
     let (mut passed, mut failed) = (0usize, 0usize);
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
         let suite = Suite::parse(&f, &text)?;
         let c = load(&suite.policy)?;
         for case in &suite.cases {

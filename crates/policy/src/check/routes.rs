@@ -49,19 +49,23 @@ pub fn overlap(a: &[Segment], b: &[Segment]) -> Overlap {
 
 /// Splits `/api/patients/{patient}` into segments; `None` names the first bad segment.
 pub fn segments(pattern: &str) -> Result<Vec<Segment>, String> {
-    let rest = pattern.strip_prefix('/').ok_or_else(|| pattern.to_string())?;
+    let rest = pattern
+        .strip_prefix('/')
+        .ok_or_else(|| pattern.to_string())?;
     if rest.is_empty() {
         return Ok(Vec::new());
     }
     rest.split('/')
         .map(|seg| {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let ok = !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                ok.then(|| Segment::Param(name.to_string())).ok_or_else(|| seg.to_string())
+                let ok =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                ok.then(|| Segment::Param(name.to_string()))
+                    .ok_or_else(|| seg.to_string())
             } else {
                 let ok = !seg.is_empty() && !seg.contains(['{', '}', '?', '#', '*']);
-                ok.then(|| Segment::Literal(seg.to_string())).ok_or_else(|| seg.to_string())
+                ok.then(|| Segment::Literal(seg.to_string()))
+                    .ok_or_else(|| seg.to_string())
             }
         })
         .collect()
@@ -120,18 +124,28 @@ impl Checker<'_> {
         let method = decl.method.name.to_ascii_uppercase();
         if !METHODS.contains(&method.as_str()) {
             self.error(
-                Diagnostic::error("bad-route", decl.method.span, format!("`{}` is not an HTTP method", decl.method.name))
-                    .label("unknown method")
-                    .hint(format!("one of {}", METHODS.join(", "))),
+                Diagnostic::error(
+                    "bad-route",
+                    decl.method.span,
+                    format!("`{}` is not an HTTP method", decl.method.name),
+                )
+                .label("unknown method")
+                .hint(format!("one of {}", METHODS.join(", "))),
             );
         }
         let segments = match segments(&decl.path.name) {
             Ok(s) => s,
             Err(bad) => {
                 self.error(
-                    Diagnostic::error("bad-route", decl.path.span, format!("bad path segment `{bad}`"))
-                        .label("cannot read this path pattern")
-                        .hint("segments are literals or `{name}` parameters: `/api/patients/{patient}`"),
+                    Diagnostic::error(
+                        "bad-route",
+                        decl.path.span,
+                        format!("bad path segment `{bad}`"),
+                    )
+                    .label("cannot read this path pattern")
+                    .hint(
+                        "segments are literals or `{name}` parameters: `/api/patients/{patient}`",
+                    ),
                 );
                 return None;
             }
@@ -146,8 +160,12 @@ impl Checker<'_> {
         for (i, p) in params.iter().enumerate() {
             if params.get(..i).is_some_and(|before| before.contains(p)) {
                 self.error(
-                    Diagnostic::error("bad-route", decl.path.span, format!("parameter `{{{p}}}` appears twice"))
-                        .label("repeated parameter"),
+                    Diagnostic::error(
+                        "bad-route",
+                        decl.path.span,
+                        format!("parameter `{{{p}}}` appears twice"),
+                    )
+                    .label("repeated parameter"),
                 );
             }
         }
@@ -159,9 +177,13 @@ impl Checker<'_> {
                 if let Some(ids) = resolved {
                     if ids.len() != 1 {
                         self.error(
-                            Diagnostic::error("bad-route", decl.action.span, "a route maps to exactly one action")
-                                .label("a pattern, not one action")
-                                .hint("name one `feature:verb`"),
+                            Diagnostic::error(
+                                "bad-route",
+                                decl.action.span,
+                                "a route maps to exactly one action",
+                            )
+                            .label("a pattern, not one action")
+                            .hint("name one `feature:verb`"),
                         );
                     }
                 }
@@ -178,8 +200,10 @@ impl Checker<'_> {
                 other => match self.policy.attribute_id(other) {
                     Some(a) => Some(BindTarget::Attr(a)),
                     None => {
-                        let mut names: Vec<String> =
-                            ["practice", "location", "owner", "patient"].iter().map(|s| s.to_string()).collect();
+                        let mut names: Vec<String> = ["practice", "location", "owner", "patient"]
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect();
                         names.extend(self.policy.attributes.iter().map(|a| a.name.clone()));
                         let mut d = Diagnostic::error(
                             "unknown-attribute",
@@ -239,21 +263,28 @@ impl Checker<'_> {
                     Some(BindSource::Json(s))
                 } else {
                     self.error(
-                        Diagnostic::error("bad-route", source.span, format!("`{s}` is not a JSON pointer"))
-                            .label("expected a pointer such as \"/amount\"")
-                            .hint("JSON pointers start with `/` (RFC 6901)"),
+                        Diagnostic::error(
+                            "bad-route",
+                            source.span,
+                            format!("`{s}` is not a JSON pointer"),
+                        )
+                        .label("expected a pointer such as \"/amount\"")
+                        .hint("JSON pointers start with `/` (RFC 6901)"),
                     );
                     None
                 }
             }
             other => {
                 self.error(
-                    Diagnostic::error("bad-route", kind.span, format!("unknown attribute source `{other}`"))
-                        .label("expected `path`, `query`, `header` or `json`"),
+                    Diagnostic::error(
+                        "bad-route",
+                        kind.span,
+                        format!("unknown attribute source `{other}`"),
+                    )
+                    .label("expected `path`, `query`, `header` or `json`"),
                 );
                 None
             }
         }
     }
 }
-

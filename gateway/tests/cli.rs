@@ -1,0 +1,200 @@
+//! The `wardgate policy` commands, run as a user would run them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn wardgate(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wardgate"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_passes_shipped_policies_and_fails_broken_ones_with_places() {
+    let ok = wardgate(
+        &[
+            "policy",
+            "check",
+            "policies/kareo.policy",
+            "policies/clinic.policy",
+        ],
+        None,
+    );
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("policies/kareo.policy: ok (6 roles, 29 actions"));
+
+    let bad = wardgate(
+        &[
+            "policy",
+            "check",
+            "tests/policies/broken/unknown-names.policy",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(
+        err.contains("tests/policies/broken/unknown-names.policy:5:15"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `notes:view`?"), "{err}");
+    assert!(err.contains("^^^^"), "{err}");
+    assert!(text(&bad.stdout).contains("7 error(s)"));
+}
+
+#[test]
+fn matrix_formats() {
+    let csv = wardgate(
+        &[
+            "policy",
+            "matrix",
+            "policies/kareo.policy",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert!(csv.status.success());
+    let out = text(&csv.stdout);
+    assert!(out.starts_with("action,module,System Admin,Provider,Clinical Assistant,Office Staff,Biller,Business Manager\n"));
+    assert!(out.contains("\nnotes:view,clinical,-,C,Y,-,-,-\n"), "{out}");
+    let json = wardgate(
+        &[
+            "policy",
+            "matrix",
+            "policies/kareo.policy",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["actions"][4]["action"], "notes:view");
+    assert_eq!(v["actions"][4]["cells"]["Provider"], "C");
+}
+
+const REQ: &str = r#"{"principal": {"id": "u-7", "type": "user", "roles": ["Provider"], "flags": ["emergency_access"], "auth_age_seconds": 120, "mfa": true, "scopes": ["billing:*"]}, "action": "notes:view", "resource": {"practice": "p-1", "location": "l-2", "owner": "u-7", "patient": "pt-9", "attributes": {"amount": 499.99, "approved_by": "u-3"}}, "context": {"ip": "10.20.1.5", "country": "US", "time": "2026-11-23T10:15:00-05:00", "modules": ["clinical", "billing", "engage"], "relations": ["assigned"], "emergency": {"reason": "patient unconscious in ER"}}}"#;
+
+#[test]
+fn eval_one_request_and_a_stream_in_order() {
+    // The issue's example request: a provider's own note, but the key is scoped to billing.
+    let one = wardgate(
+        &["policy", "eval", "policies/kareo.policy", "--request", "-"],
+        Some(REQ),
+    );
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["reasons"][0]["code"], "scope");
+
+    let mut lines = Vec::new();
+    for (role, action) in [
+        ("Provider", "notes:view"),
+        ("Biller", "notes:view"),
+        ("Biller", "charge_entries:manage"),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_str(REQ).unwrap();
+        v["principal"]["roles"] = serde_json::json!([role]);
+        v["principal"].as_object_mut().unwrap().remove("scopes");
+        v["action"] = serde_json::json!(action);
+        lines.push(v.to_string());
+    }
+    lines.insert(1, "{not json".to_string());
+    let input = lines.join("\n") + "\n";
+    let out = wardgate(
+        &["policy", "eval", "policies/kareo.policy", "--requests", "-"],
+        Some(&input),
+    );
+    let decisions: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["allow", "deny", "deny", "allow"]);
+    assert_eq!(decisions[1]["reasons"][0]["code"], "invalid_request");
+}
+
+#[test]
+fn explain_in_words() {
+    let mut v: serde_json::Value = serde_json::from_str(REQ).unwrap();
+    v["principal"]["roles"] = serde_json::json!(["Biller"]);
+    let out = wardgate(
+        &[
+            "policy",
+            "explain",
+            "policies/kareo.policy",
+            "--request",
+            "-",
+        ],
+        Some(&v.to_string()),
+    );
+    let first = text(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(first, "denied: Biller has no grant for notes:view that applies; granted to: Provider (conditionally), Clinical Assistant");
+}
+
+#[test]
+fn test_command_runs_suites_and_fails_on_a_wrong_case() {
+    let ok = wardgate(&["policy", "test", "policies"], None);
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).contains("PASS: "));
+
+    let dir = std::env::temp_dir().join(format!("wardgate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root().join("policies/kareo.policy"),
+        dir.join("kareo.policy"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.tests.toml"),
+        "policy = \"kareo.policy\"\n[[case]]\nname = \"biller reads notes\"\nprincipal.id = \"u\"\nprincipal.roles = [\"Biller\"]\naction = \"notes:view\"\ncontext.time = \"2026-11-23T10:15:00Z\"\ncontext.modules = [\"clinical\"]\nexpect = \"allow\"\n",
+    )
+    .unwrap();
+    let bad = wardgate(&["policy", "test", dir.to_str().unwrap()], None);
+    assert_eq!(bad.status.code(), Some(1));
+    let out = text(&bad.stdout);
+    assert!(
+        out.contains("FAIL")
+            && out.contains("biller reads notes")
+            && out.contains("expected allow, got deny"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
