@@ -12,7 +12,7 @@ use crate::ast::{self, CmpOp, Cond, Ident, Item, Operand, RoleStmt};
 use crate::diag::{Diagnostic, Source, Span};
 use crate::ir::*;
 
-mod routes;
+pub(crate) mod routes;
 
 /// Relations every policy knows; `relation` declarations add more.
 pub const BUILTIN_RELATIONS: &[&str] = &["assigned", "shared"];
@@ -31,12 +31,14 @@ pub fn check(source: &Source, ast: &ast::Ast, diags: &mut Vec<Diagnostic>) -> Op
             modules: Vec::new(),
             attributes: Vec::new(),
             relations: BUILTIN_RELATIONS.iter().map(|s| s.to_string()).collect(),
+            flags: Vec::new(),
             roles: Vec::new(),
             rules: Vec::new(),
             global_denies: Vec::new(),
             redactions: Vec::new(),
             break_glass: Vec::new(),
             routes: Vec::new(),
+            manifest: crate::manifest::Manifest::default(),
             action_index: HashMap::new(),
             role_index: HashMap::new(),
         },
@@ -55,7 +57,9 @@ pub fn check(source: &Source, ast: &ast::Ast, diags: &mut Vec<Diagnostic>) -> Op
     if failed {
         None
     } else {
-        Some(cx.policy)
+        let mut policy = cx.policy;
+        policy.manifest = policy.build_manifest(content_hash(&source.text));
+        Some(policy)
     }
 }
 
@@ -909,7 +913,16 @@ impl<'a> Checker<'a> {
                 rhs: Term::PrincipalId,
             }),
             Cond::Mfa(_) => test(TestKind::Mfa),
-            Cond::Flag(f, _) => test(TestKind::Flag(f.name.clone())),
+            Cond::Flag(f, _) => {
+                let i = match self.policy.flags.iter().position(|x| *x == f.name) {
+                    Some(i) => i,
+                    None => {
+                        self.policy.flags.push(f.name.clone());
+                        self.policy.flags.len() - 1
+                    }
+                };
+                test(TestKind::Flag(idx(i)))
+            }
             Cond::Relation(r, _) => match self.policy.relations.iter().position(|x| *x == r.name) {
                 Some(i) => test(TestKind::Relation(idx(i))),
                 None => {
@@ -1149,6 +1162,14 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// `sha256:` and the hex digest of a policy's source.
+pub fn content_hash(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 fn quoted(names: &[String]) -> String {

@@ -9,7 +9,8 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 
 use crate::ir::*;
-use crate::request::{AttrValue, Decision, Obligation, Prepared, Reason, Request, Verdict};
+use crate::raw::{RawDecision, RawObligation, RawReason, ReasonCode};
+use crate::request::{AttrValue, Decision, Prepared, Reason, Request};
 
 /// Three-valued truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +100,15 @@ impl Policy {
     }
 
     pub fn decide_prepared(&self, p: &Prepared) -> Decision {
+        self.manifest.render(&self.decide_raw(p), p)
+    }
+
+    /// The decision as codes and indices, before rendering.
+    pub fn decide_raw(&self, p: &Prepared) -> RawDecision {
         self.run(p, &mut None)
     }
 
-    /// Decides and narrates, for `wardgate policy explain`.
+    /// Decides and narrates, for `wardgate policy explain`. The first line is the verdict.
     pub fn explain(&self, req: &Request) -> (Decision, Vec<String>) {
         let p = match self.prepare(req) {
             Ok(p) => p,
@@ -112,7 +118,20 @@ impl Policy {
             }
         };
         let mut lines = Vec::new();
-        let d = self.run(&p, &mut Some(&mut lines));
+        let raw = self.run(&p, &mut Some(&mut lines));
+        let d = self.manifest.render(&raw, &p);
+        if d.is_allow() {
+            let by: Vec<String> = d.reasons.iter().map(|r| r.message.clone()).collect();
+            lines.push(format!(
+                "allowed: {} {}",
+                self.manifest.action_name(p.action.unwrap_or(0)),
+                by.join("; ")
+            ));
+        }
+        // The verdict line was written last; put it first.
+        if let Some(verdict) = lines.pop() {
+            lines.insert(0, verdict);
+        }
         (d, lines)
     }
 
@@ -120,7 +139,7 @@ impl Policy {
         self.role(r).map_or("?", |r| r.name.as_str())
     }
 
-    fn run(&self, p: &Prepared, trace: &mut Trace<'_>) -> Decision {
+    fn run(&self, p: &Prepared, trace: &mut Trace<'_>) -> RawDecision {
         let Some(aid) = p.action else {
             let hint =
                 crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
@@ -134,22 +153,24 @@ impl Policy {
                         .unwrap_or_default()
                 )
             });
-            return Decision::deny(Reason::new(
-                "unknown_action",
-                format!("`{}` is not an action of this policy", p.action_name),
-            ));
+            return RawDecision::deny(RawReason::code(ReasonCode::UnknownAction));
         };
         let action = self.action(aid).map_or("?", |a| a.name.as_str());
         if let Some(m) = self.action(aid).and_then(|a| a.module) {
-            let module = self.modules.get(m as usize).map_or("?", String::as_str);
-            if !p.modules.iter().any(|x| x == module) {
+            if !p.modules.contains(&m) {
+                let module = self.modules.get(m as usize).map_or("?", String::as_str);
                 note(trace, || {
-                    format!("denied: {action} belongs to module `{module}`, which the practice does not subscribe to (subscribed: {})", list_or_none(&p.modules))
+                    let subscribed: Vec<&str> = p
+                        .modules
+                        .iter()
+                        .filter_map(|&m| self.modules.get(m as usize).map(String::as_str))
+                        .collect();
+                    format!(
+                        "denied: {action} belongs to module `{module}`, which the practice does not subscribe to (subscribed: {})",
+                        list_or_none(&subscribed)
+                    )
                 });
-                return Decision::deny(Reason::new(
-                    "module_not_subscribed",
-                    format!("{action} needs a subscription to module `{module}`"),
-                ));
+                return RawDecision::deny(RawReason::code(ReasonCode::ModuleNotSubscribed));
             }
         }
         if trace.is_some() {
@@ -170,43 +191,23 @@ impl Policy {
         let outcome = self.outcome(p, aid, &open, trace);
 
         if !outcome.denies.is_empty() {
-            let mut reasons: Vec<Reason> = outcome
+            let mut reasons: Vec<RawReason> = outcome
                 .denies
                 .iter()
-                .filter_map(|&id| self.rule(id).map(|r| (id, r)))
-                .map(|(_, r)| {
-                    let (code, message) = match r.origin {
-                        Origin::Require => (
-                            "requirement_not_met",
-                            format!(
-                                "{action} requires {} (line {})",
-                                match &r.cond {
-                                    Some(Expr::Not(c)) => c.text(),
-                                    _ => r.text.clone(),
-                                },
-                                r.line
-                            ),
-                        ),
-                        _ => (
-                            "denied_by_rule",
-                            format!("denied by rule at line {}", r.line),
-                        ),
-                    };
-                    let mut reason = Reason::new(code, message);
-                    reason.role = match r.origin {
-                        Origin::Role(role) => Some(self.role_name(role).to_string()),
-                        _ => None,
-                    };
-                    reason.rule = Some(r.text.clone());
-                    reason.line = Some(r.line);
-                    reason
+                .map(|&id| {
+                    let require = self.rule(id).is_some_and(|r| r.origin == Origin::Require);
+                    RawReason {
+                        rule: Some(id),
+                        ..RawReason::code(if require {
+                            ReasonCode::RequirementNotMet
+                        } else {
+                            ReasonCode::DeniedByRule
+                        })
+                    }
                 })
                 .collect();
             if outcome.grants.is_empty() {
-                reasons.push(Reason::new(
-                    "no_grant",
-                    format!("no role in effect grants {action}"),
-                ));
+                reasons.push(RawReason::code(ReasonCode::NoGrant));
             }
             if let Some(step) = self.step_up(p, aid, &open, &outcome) {
                 reasons.push(step);
@@ -223,18 +224,15 @@ impl Policy {
                     rules.join(" and ")
                 )
             });
-            return Decision {
-                decision: Verdict::Deny,
+            return RawDecision {
+                allow: false,
                 reasons,
                 obligations: Vec::new(),
             };
         }
 
         if outcome.grants.is_empty() {
-            let mut reasons = vec![Reason::new(
-                "no_grant",
-                format!("no role in effect grants {action}"),
-            )];
+            let mut reasons = vec![RawReason::code(ReasonCode::NoGrant)];
             if let Some(step) = self.step_up(p, aid, &open, &outcome) {
                 reasons.push(step);
             }
@@ -275,59 +273,42 @@ impl Policy {
                     )
                 });
             }
-            return Decision {
-                decision: Verdict::Deny,
+            return RawDecision {
+                allow: false,
                 reasons,
                 obligations: Vec::new(),
             };
         }
 
-        if let Some(reason) = self.scope_check(p, aid) {
-            note(trace, || format!("denied: {}", reason.message));
-            return Decision::deny(reason);
+        if !self.scope_ok(p, aid) {
+            note(trace, || match &p.scopes {
+                None => format!("denied: a service principal without scopes may not {action}"),
+                Some(s) => format!(
+                    "denied: the key's scopes ({}) do not cover {action}",
+                    list_or_none(s)
+                ),
+            });
+            return RawDecision::deny(RawReason::code(ReasonCode::Scope));
         }
 
-        let reasons: Vec<Reason> = outcome
+        let reasons = outcome
             .grants
             .iter()
             .map(|(role, r)| match *r {
-                RuleRef::Rule(id) => {
-                    let rule = self.rule(id);
-                    let role_name = role.map(|x| self.role_name(x).to_string());
-                    let mut reason = Reason::new(
-                        "granted",
-                        format!(
-                            "granted to role \"{}\" by rule at line {}",
-                            role_name.as_deref().unwrap_or("?"),
-                            rule.map_or(0, |r| r.line)
-                        ),
-                    );
-                    reason.role = role_name;
-                    reason.rule = rule.map(|r| r.text.clone());
-                    reason.line = rule.map(|r| r.line);
-                    reason
-                }
-                RuleRef::BreakGlass(i) => {
-                    let bg = self.break_glass.get(i);
-                    let mut reason = Reason::new(
-                        "break_glass",
-                        format!(
-                            "opened by break_glass \"{}\"",
-                            bg.map_or("?", |b| b.name.as_str())
-                        ),
-                    );
-                    reason.line = bg.map(|b| b.line);
-                    reason
-                }
+                RuleRef::Rule(id) => RawReason {
+                    rule: Some(id),
+                    role: *role,
+                    ..RawReason::code(ReasonCode::Granted)
+                },
+                RuleRef::BreakGlass(i) => RawReason {
+                    break_glass: u32::try_from(i).ok(),
+                    ..RawReason::code(ReasonCode::BreakGlass)
+                },
             })
             .collect();
         let obligations = self.obligations(p, aid, &open, trace);
-        note(trace, || {
-            let by: Vec<String> = reasons.iter().map(|r| r.message.clone()).collect();
-            format!("allowed: {action} {}", by.join("; "))
-        });
-        Decision {
-            decision: Verdict::Allow,
+        RawDecision {
+            allow: true,
             reasons,
             obligations,
         }
@@ -356,13 +337,12 @@ impl Policy {
         }
         let mut deny_ids: Vec<RuleId> = Vec::new();
         for &r in &roles {
-            for &d in self.role(r).map(|x| x.denies.as_slice()).unwrap_or(&[]) {
-                if !deny_ids.contains(&d) {
-                    deny_ids.push(d);
-                }
-            }
+            deny_ids.extend(self.role(r).map(|x| x.denies.as_slice()).unwrap_or(&[]));
         }
         deny_ids.extend(self.global_denies.iter().copied());
+        // Reasons list denies in rule order, each once.
+        deny_ids.sort_unstable();
+        deny_ids.dedup();
         let mut denies = Vec::new();
         for id in deny_ids {
             let Some(rule) = self.rule(id).filter(|r| r.covers(aid)) else {
@@ -451,11 +431,10 @@ impl Policy {
                 .who
                 .as_ref()
                 .map_or(Tri::False, |w| self.expr(w, p, &mut None));
-            let reason_ok =
-                !bg.reason_required || em.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+            let reason_ok = !bg.reason_required || em.reason.is_some();
             let expired = em.started_at.is_some_and(|s| {
-                let elapsed = p.instant.signed_duration_since(s).num_seconds();
-                elapsed < 0 || elapsed as u64 > bg.max_seconds
+                let elapsed = p.now.saturating_sub(s);
+                elapsed < 0 || elapsed.unsigned_abs() > bg.max_seconds
             });
             if who != Tri::True {
                 note(trace, || {
@@ -498,10 +477,10 @@ impl Policy {
         aid: ActionId,
         open: &[usize],
         before: &Outcome,
-    ) -> Option<Reason> {
+    ) -> Option<RawReason> {
         let passes = |fresh: &Prepared| {
             let o = self.outcome(fresh, aid, open, &mut None);
-            o.denies.is_empty() && !o.grants.is_empty() && self.scope_check(fresh, aid).is_none()
+            o.denies.is_empty() && !o.grants.is_empty() && self.scope_ok(fresh, aid)
         };
         let mut fresh = p.clone();
         fresh.auth_age = Some(0);
@@ -534,51 +513,26 @@ impl Policy {
         for e in exprs {
             age_limit(e, &mut limit);
         }
-        let mut reason = Reason::new(
-            "step_up_required",
-            match limit {
-                Some(s) => {
-                    format!("re-authenticate: this action needs a sign-in within the last {s}s")
-                }
-                None => "re-authenticate with a second factor".to_string(),
-            },
-        );
-        reason.max_auth_age_seconds = limit;
-        reason.mfa = needs_mfa.then_some(true);
-        Some(reason)
+        Some(RawReason {
+            max_auth_age: limit,
+            mfa: needs_mfa,
+            ..RawReason::code(ReasonCode::StepUpRequired)
+        })
     }
 
-    fn scope_check(&self, p: &Prepared, aid: ActionId) -> Option<Reason> {
-        let action = self.action(aid)?;
+    fn scope_ok(&self, p: &Prepared, aid: ActionId) -> bool {
+        let Some(action) = self.action(aid) else {
+            return false;
+        };
         match &p.scopes {
-            None if p.principal_type == "service" => Some(Reason::new(
-                "scope",
-                "a service principal without scopes may do nothing",
-            )),
-            None => None,
-            Some(scopes) => {
-                if scopes.iter().any(|s| self.scope_covers(s, action)) {
-                    None
-                } else {
-                    Some(Reason::new(
-                        "scope",
-                        format!(
-                            "the key's scopes ({}) do not cover {}",
-                            list_or_none(scopes),
-                            action.name
-                        ),
-                    ))
-                }
-            }
+            None => p.principal_type != "service",
+            Some(scopes) => scopes.iter().any(|s| self.scope_covers(s, action)),
         }
     }
 
-    /// `*`, `feature:*`, `module:*`, `feature:verb`, or a bare `feature`/`module`.
-    fn scope_covers(&self, scope: &str, action: &Action) -> bool {
-        let scope = scope.trim();
-        if scope == "*" || scope == "*:*" {
-            return true;
-        }
+    /// `*`, `*:*`, `feature:*`, `module:*`, `*:verb`, `feature:verb`, `module:verb`, or a bare
+    /// `feature` or `module` (every verb). Matched exactly, without trimming.
+    pub fn scope_covers(&self, scope: &str, action: &Action) -> bool {
         let (group, verb) = scope.split_once(':').unwrap_or((scope, "*"));
         let (feature, action_verb) = action.name.split_once(':').unwrap_or((&action.name, ""));
         let group_ok = group == "*"
@@ -596,10 +550,10 @@ impl Policy {
         aid: ActionId,
         open: &[usize],
         trace: &mut Trace<'_>,
-    ) -> Vec<Obligation> {
+    ) -> Vec<RawObligation> {
         let mut out = Vec::new();
         let feature = self.action(aid).map(|a| a.feature);
-        for r in &self.redactions {
+        for (i, r) in self.redactions.iter().enumerate() {
             if Some(r.feature) != feature {
                 continue;
             }
@@ -618,25 +572,17 @@ impl Policy {
                 }
             });
             if !exempt {
-                out.push(Obligation::Redact {
-                    field: r.field.clone(),
-                });
+                out.push(RawObligation::Redact(u32::try_from(i).unwrap_or(u32::MAX)));
             }
         }
         for &i in open {
             let Some(bg) = self.break_glass.get(i) else {
                 continue;
             };
-            out.push(Obligation::Audit {
-                level: "emergency".into(),
-                break_glass: Some(bg.name.clone()),
-                reason: p.emergency.as_ref().and_then(|e| e.reason.clone()),
-            });
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            out.push(RawObligation::Audit(i));
             if bg.alert {
-                out.push(Obligation::Alert {
-                    break_glass: bg.name.clone(),
-                    max_seconds: bg.max_seconds,
-                });
+                out.push(RawObligation::Alert(i));
             }
         }
         out
@@ -787,19 +733,21 @@ impl Policy {
                     String::new()
                 },
             ),
-            TestKind::Relation(r) => {
-                let name = self.relations.get(*r as usize).map_or("", String::as_str);
-                (
-                    Tri::of(p.relations.iter().any(|x| x == name)),
-                    if detail {
-                        format!(" (relations: {})", list_or_none(&p.relations))
-                    } else {
-                        String::new()
-                    },
-                )
-            }
+            TestKind::Relation(r) => (
+                Tri::of(p.relations.contains(r)),
+                if detail {
+                    let names: Vec<&str> = p
+                        .relations
+                        .iter()
+                        .filter_map(|&x| self.relations.get(x as usize).map(String::as_str))
+                        .collect();
+                    format!(" (relations: {})", list_or_none(&names))
+                } else {
+                    String::new()
+                },
+            ),
             TestKind::Mfa => (Tri::of(p.mfa), String::new()),
-            TestKind::Flag(f) => (Tri::of(p.flags.iter().any(|x| x == f)), String::new()),
+            TestKind::Flag(f) => (Tri::of(p.flags.contains(f)), String::new()),
             TestKind::Role(ids) => (
                 Tri::of(ids.iter().any(|r| p.roles.contains(r))),
                 String::new(),

@@ -27,6 +27,8 @@ pub struct Policy {
     pub modules: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub relations: Vec<String>,
+    /// Principal flags the policy tests (`flag NAME`).
+    pub flags: Vec<String>,
     pub roles: Vec<Role>,
     pub rules: Vec<Rule>,
     /// Top-level denies and `require` rules: they apply to every request.
@@ -34,6 +36,8 @@ pub struct Policy {
     pub redactions: Vec<Redaction>,
     pub break_glass: Vec<BreakGlass>,
     pub routes: Vec<Route>,
+    /// The symbols a host needs, as a compiled module exports them.
+    pub manifest: crate::manifest::Manifest,
     pub(crate) action_index: HashMap<String, ActionId>,
     pub(crate) role_index: HashMap<String, RoleId>,
 }
@@ -82,7 +86,8 @@ pub struct Action {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Type {
     Decimal,
     String,
@@ -194,13 +199,21 @@ pub struct Test {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TestKind {
-    Cmp { op: CmpOp, lhs: Term, rhs: Term },
-    In { lhs: Term, list: Vec<Term> },
+    Cmp {
+        op: CmpOp,
+        lhs: Term,
+        rhs: Term,
+    },
+    In {
+        lhs: Term,
+        list: Vec<Term>,
+    },
     Network(Vec<IpNet>),
     During(Vec<Window>),
     Relation(u32),
     Mfa,
-    Flag(String),
+    /// Index into `Policy::flags`.
+    Flag(u32),
     Role(Vec<RoleId>),
     Const(bool),
 }
@@ -285,13 +298,15 @@ pub enum Segment {
     Param(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub struct RouteBind {
     pub target: BindTarget,
     pub source: BindSource,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BindTarget {
     Practice,
     Location,
@@ -300,7 +315,8 @@ pub enum BindTarget {
     Attr(AttrId),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BindSource {
     Path(String),
     Query(String),

@@ -18,11 +18,15 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod engine;
 pub mod eval;
 pub mod ir;
+pub mod keys;
 pub mod lex;
+pub mod manifest;
 pub mod matrix;
 pub mod parse;
+pub mod raw;
 pub mod request;
 pub mod route;
 pub mod suite;
@@ -30,7 +34,10 @@ pub mod suite;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use engine::{Engine, EngineFault};
 pub use ir::Policy;
+pub use manifest::Manifest;
+pub use raw::RawDecision;
 pub use request::{Decision, Obligation, Reason, Request, RequestError, Verdict};
 
 /// A policy that compiled, with the warnings it drew.

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, FixedOffset, Timelike};
+use chrono::{DateTime, Datelike, Timelike};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{ActionId, Policy, RoleId, Type};
+use crate::manifest::Manifest;
 
 /// An authorization request, as JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -115,14 +116,17 @@ pub enum AttrValue {
     Bool(bool),
 }
 
-/// A request resolved against one policy: names to indices, time to the practice's local time.
-#[derive(Debug, Clone)]
+/// A request resolved against one policy's manifest: names to indices, time to the practice's
+/// local time. Every engine decides from this form.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub principal_id: String,
     pub principal_type: String,
+    /// Roles the manifest knows, without repeats, in the request's order.
     pub roles: Vec<RoleId>,
     pub unknown_roles: Vec<String>,
-    pub flags: Vec<String>,
+    /// Flags the manifest names.
+    pub flags: Vec<u32>,
     pub auth_age: Option<u64>,
     pub mfa: bool,
     pub scopes: Option<Vec<String>>,
@@ -132,21 +136,29 @@ pub struct Prepared {
     pub location: Option<String>,
     pub owner: Option<String>,
     pub patient: Option<String>,
+    /// One per manifest attribute.
     pub attrs: Vec<AttrValue>,
     pub ip: Option<IpAddr>,
     pub country: Option<String>,
+    /// Local weekday, 0 = Monday.
     pub weekday: u8,
+    /// Local minutes after midnight.
     pub minute: u16,
-    pub instant: DateTime<FixedOffset>,
-    pub modules: Vec<String>,
-    pub relations: Vec<String>,
+    /// Unix seconds.
+    pub now: i64,
+    /// Subscribed modules the manifest names.
+    pub modules: Vec<u32>,
+    /// Relations the manifest names.
+    pub relations: Vec<u32>,
     pub emergency: Option<PreparedEmergency>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PreparedEmergency {
+    /// Trimmed; `None` when empty.
     pub reason: Option<String>,
-    pub started_at: Option<DateTime<FixedOffset>>,
+    /// Unix seconds.
+    pub started_at: Option<i64>,
 }
 
 /// Reads an exact decimal from a JSON number or string, never through floating point.
@@ -163,8 +175,20 @@ pub fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
     }
 }
 
-impl Policy {
-    /// Resolves a request against this policy.
+fn interned(names: &[String], id: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
+    let mut out = Vec::new();
+    for n in names {
+        if let Some(i) = id(n) {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+    }
+    out
+}
+
+impl Manifest {
+    /// Resolves a request against this manifest.
     pub fn prepare(&self, req: &Request) -> Result<Prepared, RequestError> {
         if req.principal.id.is_empty() {
             return Err(RequestError::NoPrincipal);
@@ -173,7 +197,7 @@ impl Policy {
             .map_err(|_| RequestError::Time(req.context.time.clone()))?;
         let zone = match &req.context.timezone {
             Some(tz) => Some(Tz::from_str(tz).map_err(|_| RequestError::Timezone(tz.clone()))?),
-            None => self.timezone,
+            None => self.tz(),
         };
         let (weekday, minute) = match zone {
             Some(tz) => {
@@ -190,11 +214,17 @@ impl Policy {
         };
         let emergency = match &req.context.emergency {
             Some(e) => Some(PreparedEmergency {
-                reason: e.reason.clone(),
+                reason: e
+                    .reason
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
                 started_at: match &e.started_at {
                     Some(s) => Some(
                         DateTime::parse_from_rfc3339(s)
-                            .map_err(|_| RequestError::EmergencyStart(s.clone()))?,
+                            .map_err(|_| RequestError::EmergencyStart(s.clone()))?
+                            .timestamp(),
                     ),
                     None => None,
                 },
@@ -234,7 +264,7 @@ impl Policy {
                 .unwrap_or_else(|| "user".to_string()),
             roles,
             unknown_roles,
-            flags: req.principal.flags.clone(),
+            flags: interned(&req.principal.flags, |n| self.flag_id(n)),
             auth_age: req.principal.auth_age_seconds,
             mfa: req.principal.mfa.unwrap_or(false),
             scopes: req.principal.scopes.clone(),
@@ -257,11 +287,18 @@ impl Policy {
                 .map(|c| c.trim().to_ascii_uppercase()),
             weekday: u8::try_from(weekday).unwrap_or(0),
             minute: u16::try_from(minute).unwrap_or(0),
-            instant,
-            modules: req.context.modules.clone(),
-            relations: req.context.relations.clone(),
+            now: instant.timestamp(),
+            modules: interned(&req.context.modules, |n| self.module_id(n)),
+            relations: interned(&req.context.relations, |n| self.relation_id(n)),
             emergency,
         })
+    }
+}
+
+impl Policy {
+    /// Resolves a request against this policy's manifest.
+    pub fn prepare(&self, req: &Request) -> Result<Prepared, RequestError> {
+        self.manifest.prepare(req)
     }
 }
 

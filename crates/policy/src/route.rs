@@ -1,12 +1,13 @@
 //! Route matching: method + path to an action and the resource attributes the route names.
 
-use crate::ir::{BindSource, BindTarget, Policy, Route, Segment};
+use crate::ir::{BindSource, BindTarget, Policy, Segment};
+use crate::manifest::{Manifest, RouteInfo};
 use crate::request::Resource;
 
 /// A matched route and its path parameters.
 #[derive(Debug, Clone)]
 pub struct RouteMatch<'p> {
-    pub route: &'p Route,
+    pub route: &'p RouteInfo,
     pub params: Vec<(String, String)>,
 }
 
@@ -19,6 +20,13 @@ pub trait RequestParts {
 }
 
 impl Policy {
+    /// See [`Manifest::match_route`].
+    pub fn match_route(&self, method: &str, path: &str) -> Option<RouteMatch<'_>> {
+        self.manifest.match_route(method, path)
+    }
+}
+
+impl Manifest {
     /// The most specific route for a request (literal segments beat parameters); `HEAD` falls
     /// back to `GET` routes.
     pub fn match_route(&self, method: &str, path: &str) -> Option<RouteMatch<'_>> {
@@ -39,14 +47,14 @@ impl Policy {
 }
 
 /// Lower is more specific: a parameter where the other has a literal sorts later.
-fn specificity(r: &Route) -> Vec<bool> {
+fn specificity(r: &RouteInfo) -> Vec<bool> {
     r.segments
         .iter()
         .map(|s| matches!(s, Segment::Param(_)))
         .collect()
 }
 
-fn matches(route: &Route, parts: &[&str]) -> Option<Vec<(String, String)>> {
+fn matches(route: &RouteInfo, parts: &[&str]) -> Option<Vec<(String, String)>> {
     if route.segments.len() != parts.len() {
         return None;
     }
@@ -84,7 +92,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 impl RouteMatch<'_> {
     /// Builds the request's resource from the route's bindings. Values that are absent stay
     /// absent: the policy treats them as unknown.
-    pub fn resource(&self, policy: &Policy, parts: &dyn RequestParts) -> Resource {
+    pub fn resource(&self, manifest: &Manifest, parts: &dyn RequestParts) -> Resource {
         let mut res = Resource::default();
         for b in &self.route.binds {
             let value: Option<serde_json::Value> = match &b.source {
@@ -109,7 +117,7 @@ impl RouteMatch<'_> {
                 BindTarget::Owner => res.owner = as_string(),
                 BindTarget::Patient => res.patient = as_string(),
                 BindTarget::Attr(a) => {
-                    if let Some(attr) = policy.attributes.get(*a as usize) {
+                    if let Some(attr) = manifest.attributes.get(*a as usize) {
                         res.attributes.insert(attr.name.clone(), value);
                     }
                 }
@@ -189,7 +197,7 @@ route POST /api/charges/{charge}/approve -> charges:approve amount = json "/amou
         let p = &c.policy;
         let m = p.match_route("POST", "/api/charges/c-1/approve").unwrap();
         let body: serde_json::Value = serde_json::from_str(r#"{"amount": 499.99}"#).unwrap();
-        let res = m.resource(p, &Parts(body));
+        let res = m.resource(&p.manifest, &Parts(body));
         assert_eq!(res.practice.as_deref(), Some("p-1"));
         assert_eq!(res.location.as_deref(), Some("l-2"));
         assert_eq!(
@@ -199,7 +207,7 @@ route POST /api/charges/{charge}/approve -> charges:approve amount = json "/amou
                 .as_deref(),
             Some("499.99")
         );
-        let res = m.resource(p, &Parts(serde_json::json!({})));
+        let res = m.resource(&p.manifest, &Parts(serde_json::json!({})));
         assert!(res.attributes.is_empty(), "absent stays absent");
     }
 }

@@ -111,11 +111,12 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             match Request::from_json(&text) {
                 Ok(req) => {
                     let (decision, lines) = c.policy.explain(&req);
-                    // The verdict line first, then the detail that led to it.
-                    if let Some(last) = lines.last() {
-                        writeln!(out, "{last}")?;
+                    // The verdict first, then the detail that led to it.
+                    let mut lines = lines.iter();
+                    if let Some(verdict) = lines.next() {
+                        writeln!(out, "{verdict}")?;
                     }
-                    for l in lines.iter().take(lines.len().saturating_sub(1)) {
+                    for l in lines {
                         writeln!(out, "  {l}")?;
                     }
                     for o in &decision.obligations {

@@ -343,7 +343,7 @@ fn explain_says_who_would_have_been_granted() {
     let (d, lines) = p.explain(&req);
     assert!(!d.is_allow());
     assert_eq!(
-        lines.last().unwrap(),
+        lines.first().unwrap(),
         "denied: C has no grant for a:x that applies; granted to: A, B (conditionally)"
     );
 }
