@@ -1206,7 +1206,7 @@ fn bad_duration(ident: &Ident) -> Diagnostic {
         format!("`{}` is not a duration", ident.name),
     )
     .label("expected a duration")
-    .hint("durations carry a unit: `30s`, `15m`, `4h`, `1d`")
+    .hint("durations carry a unit: `30s`, `15m`, `4h`, `1d` (at most 100 years)")
 }
 
 fn type_hint(l: Type, r: Type) -> String {
@@ -1233,7 +1233,12 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    digits.parse::<u64>().ok()?.checked_mul(mult)
+    // At most a hundred years: durations stay far from the integer limits engines use.
+    digits
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(mult)
+        .filter(|s| *s <= 100 * 366 * 86_400)
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {

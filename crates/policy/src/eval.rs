@@ -511,7 +511,9 @@ impl Policy {
             }
         }
         for e in exprs {
-            age_limit(e, &mut limit);
+            if let Some(b) = e.age_limit() {
+                limit = Some(limit.map_or(b, |l: u64| l.min(b)));
+            }
         }
         Some(RawReason {
             max_auth_age: limit,
@@ -753,28 +755,6 @@ impl Policy {
                 String::new(),
             ),
             TestKind::Const(b) => (Tri::of(*b), String::new()),
-        }
-    }
-}
-
-/// The tightest `auth_age` bound in an expression, in seconds.
-fn age_limit(e: &Expr, limit: &mut Option<u64>) {
-    match e {
-        Expr::All(v) | Expr::Any(v) => v.iter().for_each(|x| age_limit(x, limit)),
-        Expr::Not(x) => age_limit(x, limit),
-        Expr::Test(t) => {
-            if let TestKind::Cmp { op, lhs, rhs } = &t.kind {
-                let bound = match (lhs, op, rhs) {
-                    (Term::AuthAge, CmpOp::Le, Term::Dur(d))
-                    | (Term::Dur(d), CmpOp::Ge, Term::AuthAge) => Some(*d),
-                    (Term::AuthAge, CmpOp::Lt, Term::Dur(d))
-                    | (Term::Dur(d), CmpOp::Gt, Term::AuthAge) => Some(d.saturating_sub(1)),
-                    _ => None,
-                };
-                if let Some(b) = bound {
-                    *limit = Some(limit.map_or(b, |l| l.min(b)));
-                }
-            }
         }
     }
 }

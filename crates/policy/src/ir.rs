@@ -176,6 +176,35 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The tightest bound this condition puts on `auth_age`, in seconds (`auth_age <= 15m` is
+    /// 900, `auth_age < 15m` is 899).
+    pub fn age_limit(&self) -> Option<u64> {
+        let mut limit = None;
+        self.collect_age_limit(&mut limit);
+        limit
+    }
+
+    fn collect_age_limit(&self, limit: &mut Option<u64>) {
+        match self {
+            Expr::All(v) | Expr::Any(v) => v.iter().for_each(|x| x.collect_age_limit(limit)),
+            Expr::Not(x) => x.collect_age_limit(limit),
+            Expr::Test(t) => {
+                if let TestKind::Cmp { op, lhs, rhs } = &t.kind {
+                    let bound = match (lhs, op, rhs) {
+                        (Term::AuthAge, CmpOp::Le, Term::Dur(d))
+                        | (Term::Dur(d), CmpOp::Ge, Term::AuthAge) => Some(*d),
+                        (Term::AuthAge, CmpOp::Lt, Term::Dur(d))
+                        | (Term::Dur(d), CmpOp::Gt, Term::AuthAge) => Some(d.saturating_sub(1)),
+                        _ => None,
+                    };
+                    if let Some(b) = bound {
+                        *limit = Some(limit.map_or(b, |l: u64| l.min(b)));
+                    }
+                }
+            }
+        }
+    }
+
     /// The condition as an administrator would read it.
     pub fn text(&self) -> String {
         match self {
