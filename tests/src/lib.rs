@@ -1,4 +1,10 @@
 //! Shared helpers for Wardgate's end-to-end and golden tests.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)] // test tooling
 
 use std::path::{Path, PathBuf};
 
@@ -37,3 +43,5 @@ pub fn golden(rel: &str, actual: &str) -> Result<(), String> {
         actual.lines().nth(first).unwrap_or("<end of output>"),
     ))
 }
+
+pub mod gen;

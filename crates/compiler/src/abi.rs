@@ -58,6 +58,14 @@ impl Abi {
             .ok_or_else(|| abi_error(format!("type `{name}` is missing from the WIT")))
     }
 
+    fn kind(&self, id: TypeId) -> Result<&TypeDefKind, CompileError> {
+        self.resolve
+            .types
+            .get(id)
+            .map(|t| &t.kind)
+            .ok_or_else(|| abi_error("a type id points nowhere"))
+    }
+
     pub fn size(&self, ty: &Type) -> u32 {
         u32::try_from(self.sizes.size(ty).size_wasm32()).unwrap_or(u32::MAX)
     }
@@ -71,7 +79,7 @@ impl Abi {
         let Type::Id(id) = self.named(record)? else {
             return Err(abi_error(format!("`{record}` is not a record")));
         };
-        let TypeDefKind::Record(r) = &self.resolve.types[id].kind else {
+        let TypeDefKind::Record(r) = self.kind(id)? else {
             return Err(abi_error(format!("`{record}` is not a record")));
         };
         let offsets = self.sizes.field_offsets(r.fields.iter().map(|f| &f.ty));
@@ -93,7 +101,7 @@ impl Abi {
         let Type::Id(id) = option else {
             return Err(abi_error("not an option"));
         };
-        match &self.resolve.types[*id].kind {
+        match self.kind(*id)? {
             TypeDefKind::Option(inner) => Ok(self.payload_offset(Int::U8, [Some(inner)])),
             _ => Err(abi_error("not an option")),
         }
@@ -104,7 +112,7 @@ impl Abi {
         let Type::Id(id) = variant else {
             return Err(abi_error("not a variant"));
         };
-        match &self.resolve.types[*id].kind {
+        match self.kind(*id)? {
             TypeDefKind::Variant(v) => {
                 Ok(self.payload_offset(v.tag(), v.cases.iter().map(|c| c.ty.as_ref())))
             }
@@ -125,7 +133,7 @@ impl Abi {
         let Type::Id(id) = ty else {
             return Err(abi_error("not a container"));
         };
-        match &self.resolve.types[*id].kind {
+        match self.kind(*id)? {
             TypeDefKind::Option(t) | TypeDefKind::List(t) => Ok(*t),
             TypeDefKind::Type(t) => self.inner(t),
             _ => Err(abi_error("not a container")),
@@ -137,7 +145,7 @@ impl Abi {
         let Type::Id(id) = self.named(ty)? else {
             return Err(abi_error(format!("`{ty}` is not an enum")));
         };
-        let index = match &self.resolve.types[id].kind {
+        let index = match self.kind(id)? {
             TypeDefKind::Enum(e) => e.cases.iter().position(|c| c.name == case),
             TypeDefKind::Variant(v) => v.cases.iter().position(|c| c.name == case),
             _ => None,
@@ -195,25 +203,27 @@ impl Data {
         at
     }
 
-    fn slot(&mut self, at: u32, len: usize) -> &mut [u8] {
-        let start = (at - self.base) as usize;
-        let end = start + len;
-        if self.bytes.len() < end {
-            self.bytes.resize(end, 0);
+    /// Writes bytes at an address, growing the image as needed.
+    fn write(&mut self, at: u32, bytes: &[u8]) {
+        let start = at.saturating_sub(self.base) as usize;
+        if self.bytes.len() < start + bytes.len() {
+            self.bytes.resize(start + bytes.len(), 0);
         }
-        &mut self.bytes[start..end]
+        for (slot, b) in self.bytes.iter_mut().skip(start).zip(bytes) {
+            *slot = *b;
+        }
     }
 
     pub fn put_u8(&mut self, at: u32, v: u8) {
-        self.slot(at, 1).copy_from_slice(&[v]);
+        self.write(at, &[v]);
     }
 
     pub fn put_u32(&mut self, at: u32, v: u32) {
-        self.slot(at, 4).copy_from_slice(&v.to_le_bytes());
+        self.write(at, &v.to_le_bytes());
     }
 
     pub fn put_u64(&mut self, at: u32, v: u64) {
-        self.slot(at, 8).copy_from_slice(&v.to_le_bytes());
+        self.write(at, &v.to_le_bytes());
     }
 
     /// Bytes, stored once however often they are asked for.
@@ -223,7 +233,7 @@ impl Data {
             return (at, len);
         }
         let at = self.alloc(len, 1);
-        self.slot(at, b.len()).copy_from_slice(b);
+        self.write(at, b);
         self.strings.insert(b.to_vec(), at);
         (at, len)
     }
@@ -251,7 +261,7 @@ impl Data {
                 self.put_u32(at + 4, l);
             }
             (Type::Id(id), _) => {
-                let kind = abi.resolve.types[*id].kind.clone();
+                let kind = abi.kind(*id)?.clone();
                 match (&kind, val) {
                     (TypeDefKind::Type(t), v) => self.store(abi, t, v, at)?,
                     (TypeDefKind::Record(r), Val::Record(fields)) => {

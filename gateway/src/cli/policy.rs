@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Subcommand, ValueEnum};
 use wardgate_policy::suite::Suite;
-use wardgate_policy::{compile_file, Compiled, Decision, LoadError, Reason, Request};
+use wardgate_policy::{compile_file, Compiled, Decision, Engine, LoadError, Reason, Request};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -24,13 +24,31 @@ pub enum PolicyCommand {
     },
     /// Decide requests (JSON) and print decisions (JSON) on stdout.
     Eval {
-        file: PathBuf,
+        /// The policy source; or give `--module`.
+        #[arg(required_unless_present = "module", conflicts_with = "module")]
+        file: Option<PathBuf>,
+        /// A compiled policy component (from `wardgate policy build`), run in the sandbox.
+        #[arg(long)]
+        module: Option<PathBuf>,
         /// One request as JSON; `-` reads stdin.
         #[arg(long, conflicts_with = "requests")]
         request: Option<PathBuf>,
         /// JSON lines, one request per line; one decision per line, same order. `-` reads stdin.
         #[arg(long)]
         requests: Option<PathBuf>,
+    },
+    /// Compile a policy to a sandboxed WebAssembly component.
+    Build {
+        file: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print the manifest of a policy or of a compiled module, as JSON.
+    Manifest {
+        #[arg(required_unless_present = "module", conflicts_with = "module")]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        module: Option<PathBuf>,
     },
     /// Decide one request and say why, in words.
     Explain {
@@ -71,15 +89,16 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
         }
         PolicyCommand::Eval {
             file,
+            module,
             request,
             requests,
         } => {
-            let c = load(&file)?;
+            let engine = engine(file.as_deref(), module.as_deref())?;
             let mut out = std::io::stdout().lock();
             match (request, requests) {
                 (Some(r), None) => {
                     let text = read_input(&r)?;
-                    let d = decide(&c, &text);
+                    let d = decide(engine.as_ref(), &text);
                     writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
                 }
                 (None, Some(r)) => {
@@ -96,12 +115,35 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                         if line.trim().is_empty() {
                             continue;
                         }
-                        let d = decide(&c, &line);
+                        let d = decide(engine.as_ref(), &line);
                         writeln!(out, "{}", serde_json::to_string(&d)?)?;
                     }
                 }
                 _ => bail!("give --request FILE or --requests FILE (`-` for stdin)"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Build { file, output } => {
+            let c = load(&file)?;
+            let started = std::time::Instant::now();
+            let bytes = wardgate_compiler::compile(&c.policy)?;
+            let took = started.elapsed();
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!(
+                "{}: {} bytes in {:.1} ms ({} roles, {} actions, {})",
+                output.display(),
+                bytes.len(),
+                took.as_secs_f64() * 1000.0,
+                c.policy.roles.len(),
+                c.policy.actions.len(),
+                c.policy.manifest.content_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Manifest { file, module } => {
+            let engine = engine(file.as_deref(), module.as_deref())?;
+            println!("{:#}", engine.manifest().to_json());
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Explain { file, request } => {
@@ -142,10 +184,26 @@ fn read_input(path: &Path) -> anyhow::Result<String> {
 }
 
 /// A request that does not parse is denied, so a line of output always answers a line of input.
-fn decide(c: &Compiled, text: &str) -> Decision {
+fn decide(engine: &dyn Engine, text: &str) -> Decision {
     match Request::from_json(text) {
-        Ok(req) => c.policy.decide(&req),
+        Ok(req) => engine.decide(&req),
         Err(e) => Decision::deny(Reason::new("invalid_request", e.to_string())),
+    }
+}
+
+/// The reference evaluator over a source file, or a compiled module in the sandbox.
+fn engine(file: Option<&Path>, module: Option<&Path>) -> anyhow::Result<Box<dyn Engine>> {
+    match (file, module) {
+        (Some(f), None) => Ok(Box::new(load(f)?.policy)),
+        (None, Some(m)) => {
+            let bytes = std::fs::read(m).with_context(|| format!("cannot read {}", m.display()))?;
+            let host = wardgate_host::Host::new(wardgate_host::HostConfig::default())?;
+            let module = host
+                .load(&bytes)
+                .with_context(|| format!("cannot load {}", m.display()))?;
+            Ok(Box::new(module))
+        }
+        _ => bail!("give a policy FILE or --module MODULE.wasm"),
     }
 }
 
