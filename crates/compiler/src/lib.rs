@@ -9,6 +9,7 @@ mod cond;
 mod emit;
 mod layout;
 mod manifest;
+mod sabotage;
 mod tables;
 
 use wardgate_policy::Policy;
@@ -19,6 +20,7 @@ use wasm_encoder::{
 };
 
 pub use abi::WIT;
+pub use sabotage::Sabotage;
 
 /// Why a policy could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +42,28 @@ const DATA_BASE: u32 = 16;
 /// Compiles a policy to component bytes.
 pub fn compile(policy: &Policy) -> Result<Vec<u8>, CompileError> {
     let abi = abi::Abi::load()?;
-    let core = core_module_with(&abi, policy)?;
+    let core = core_module_with(&abi, policy, None)?;
     componentize(&abi, core)
 }
 
 /// The core module alone (for inspection and tests).
 pub fn core_module(policy: &Policy) -> Result<Vec<u8>, CompileError> {
-    core_module_with(&abi::Abi::load()?, policy)
+    core_module_with(&abi::Abi::load()?, policy, None)
 }
 
-fn core_module_with(abi: &abi::Abi, policy: &Policy) -> Result<Vec<u8>, CompileError> {
+/// A component of the policy broken on purpose, for tests of how a host survives hostile
+/// modules. Never use it for anything else.
+pub fn compile_sabotaged(policy: &Policy, sabotage: Sabotage) -> Result<Vec<u8>, CompileError> {
+    let abi = abi::Abi::load()?;
+    let core = core_module_with(&abi, policy, Some(sabotage))?;
+    componentize(&abi, core)
+}
+
+fn core_module_with(
+    abi: &abi::Abi,
+    policy: &Policy,
+    sabotage: Option<Sabotage>,
+) -> Result<Vec<u8>, CompileError> {
     let lay = layout::Layout::new(abi)?;
     let mut data = abi::Data::new(DATA_BASE);
 
@@ -71,6 +85,18 @@ fn core_module_with(abi: &abi::Abi, policy: &Policy) -> Result<Vec<u8>, CompileE
         manifest_at,
     };
     let mut functions = fixed.functions();
+    if let Some(s) = sabotage {
+        if let Some(f) = s.authorize(&lay) {
+            if let Some(slot) = functions.get_mut(emit::F_AUTHORIZE as usize) {
+                *slot = f;
+            }
+        }
+        if s == Sabotage::BadManifestPointer {
+            // The manifest's name now points far outside memory.
+            let name = abi.offset("module-manifest", "name")?;
+            data.put_u32(manifest_at + name, 0xffff_0000);
+        }
+    }
     let mut gen = cond::CondGen {
         lay: &lay,
         data: &mut data,

@@ -7,14 +7,55 @@ use wardgate_policy::raw::RawDecision;
 use wardgate_policy::request::Prepared;
 use wardgate_policy::{Engine as PolicyEngine, EngineFault, Manifest};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::bindings::{Policy, PolicyPre};
 use crate::{convert, Host, LoadError, Strategy};
 
-/// What a store carries: only its limits. Modules import nothing.
+/// What a store carries: its limits, and whether the module ran into them. Modules import
+/// nothing.
 pub struct State {
-    limits: StoreLimits,
+    max_memory: usize,
+    memory_exceeded: bool,
+}
+
+impl ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.memory_exceeded = true;
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit of {} bytes exceeded",
+                self.max_memory
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        4
+    }
+
+    fn tables(&self) -> usize {
+        4
+    }
+
+    fn memories(&self) -> usize {
+        2
+    }
 }
 
 struct Slot {
@@ -45,7 +86,13 @@ impl std::fmt::Debug for LoadedModule {
     }
 }
 
-fn fault(e: &wasmtime::Error) -> EngineFault {
+fn fault(e: &wasmtime::Error, state: &State) -> EngineFault {
+    if state.memory_exceeded {
+        return EngineFault(format!(
+            "the policy module exceeded its memory limit of {} bytes",
+            state.max_memory
+        ));
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => EngineFault("the policy module ran past its deadline".into()),
         Some(trap) => EngineFault(format!("the policy module trapped: {trap}")),
@@ -100,7 +147,7 @@ impl LoadedModule {
             .instance
             .wardgate_policy_authorizer()
             .call_manifest(&mut slot.store)
-            .map_err(|e| LoadError::Manifest(fault(&e).0))?;
+            .map_err(|e| LoadError::Manifest(fault(&e, slot.store.data()).0))?;
         module.manifest = convert::manifest(raw)?.validate()?;
         if module.strategy == Strategy::Reuse {
             module.put_back(slot);
@@ -109,15 +156,14 @@ impl LoadedModule {
     }
 
     fn slot(&self) -> Result<Slot, EngineFault> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.max_memory)
-            .instances(4)
-            .tables(4)
-            .memories(2)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&self.engine, State { limits });
-        store.limiter(|s| &mut s.limits);
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                max_memory: self.max_memory,
+                memory_exceeded: false,
+            },
+        );
+        store.limiter(|s| s);
         store.epoch_deadline_trap();
         let instance = self
             .pre
@@ -162,7 +208,7 @@ impl PolicyEngine for LoadedModule {
             .instance
             .wardgate_policy_authorizer()
             .call_authorize(&mut slot.store, &request)
-            .map_err(|e| fault(&e))?;
+            .map_err(|e| fault(&e, slot.store.data()))?;
         let raw = convert::decision(answer, &self.manifest)?;
         if self.strategy == Strategy::Reuse {
             self.put_back(slot);
