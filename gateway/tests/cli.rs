@@ -198,3 +198,70 @@ fn test_command_runs_suites_and_fails_on_a_wrong_case() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn build_then_eval_through_the_module_matches_the_source() {
+    let dir = std::env::temp_dir().join(format!("wardgate-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("kareo.wasm");
+    let built = wardgate(
+        &[
+            "policy",
+            "build",
+            "policies/kareo.policy",
+            "-o",
+            wasm.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    assert!(text(&built.stderr).contains("sha256:"));
+    let bytes = std::fs::read(&wasm).unwrap();
+    assert_eq!(&bytes[..4], b"\0asm");
+
+    let mut lines = Vec::new();
+    for role in ["Provider", "Biller", "System Admin", "Business Manager"] {
+        for action in [
+            "notes:view",
+            "charge_entries:manage",
+            "billing_analytics:view",
+            "nope:nope",
+        ] {
+            for owner in ["u-7", "u-3"] {
+                let mut v: serde_json::Value = serde_json::from_str(REQ).unwrap();
+                v["principal"]["roles"] = serde_json::json!([role]);
+                v["principal"].as_object_mut().unwrap().remove("scopes");
+                v["action"] = serde_json::json!(action);
+                v["resource"]["owner"] = serde_json::json!(owner);
+                lines.push(v.to_string());
+            }
+        }
+    }
+    let input = lines.join("\n") + "\n";
+    let source = wardgate(
+        &["policy", "eval", "policies/kareo.policy", "--requests", "-"],
+        Some(&input),
+    );
+    let module = wardgate(
+        &[
+            "policy",
+            "eval",
+            "--module",
+            wasm.to_str().unwrap(),
+            "--requests",
+            "-",
+        ],
+        Some(&input),
+    );
+    assert!(module.status.success(), "{}", text(&module.stderr));
+    assert_eq!(text(&source.stdout).lines().count(), lines.len());
+    assert_eq!(text(&source.stdout), text(&module.stdout));
+    // The module's manifest is the source's.
+    let m1 = wardgate(&["policy", "manifest", "policies/kareo.policy"], None);
+    let m2 = wardgate(
+        &["policy", "manifest", "--module", wasm.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(text(&m1.stdout), text(&m2.stdout));
+    std::fs::remove_dir_all(dir).ok();
+}

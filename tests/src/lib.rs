@@ -44,4 +44,5 @@ pub fn golden(rel: &str, actual: &str) -> Result<(), String> {
     ))
 }
 
+pub mod fuzz;
 pub mod gen;

@@ -195,7 +195,7 @@ impl Data {
     /// Reserves `size` zeroed bytes aligned to `align`; returns their address.
     pub fn alloc(&mut self, size: u32, align: u32) -> u32 {
         let align = align.max(1);
-        while self.end() % align != 0 {
+        while !self.end().is_multiple_of(align) {
             self.bytes.push(0);
         }
         let at = self.end();

@@ -33,6 +33,9 @@ impl Loc {
 pub struct CondGen<'a> {
     pub lay: &'a Layout,
     pub data: &'a mut Data,
+    /// Where the words "user" and "service" are, for `principal.type`.
+    pub user: (u32, u32),
+    pub service: (u32, u32),
 }
 
 impl CondGen<'_> {
@@ -116,7 +119,24 @@ impl CondGen<'_> {
         let lay = self.lay;
         match t {
             Term::PrincipalId => self.string_at(asm, lay.req_principal),
-            Term::PrincipalType => self.string_at(asm, lay.req_principal_type),
+            Term::PrincipalType => {
+                // The kind travels as an enum; compare it as the word it stands for.
+                let (ptr, len, present) = (asm.i32_local(), asm.i32_local(), asm.i32_local());
+                let (user, service) = (self.user, self.service);
+                asm.load8(REQ, lay.req_kind)
+                    .i32(lay.kind_service)
+                    .op(I::I32Eq);
+                asm.if_else(
+                    |a| {
+                        a.set_i32(ptr, service.0).set_i32(len, service.1);
+                    },
+                    |a| {
+                        a.set_i32(ptr, user.0).set_i32(len, user.1);
+                    },
+                );
+                asm.set_i32(present, 1);
+                Loc::Bytes { ptr, len, present }
+            }
             Term::Practice => self.opt_string_at(asm, lay.req_practice),
             Term::Location => self.opt_string_at(asm, lay.req_location),
             Term::Owner => self.opt_string_at(asm, lay.req_owner),
@@ -342,18 +362,8 @@ impl CondGen<'_> {
                 asm.i32(0);
                 asm.op(I::End);
             }
-            TestKind::Relation(r) => {
-                asm.load32(REQ, lay.req_relations)
-                    .load32(REQ, lay.req_relations + 4)
-                    .i32(*r)
-                    .op(I::Call(F_CONTAINS));
-            }
-            TestKind::Flag(f) => {
-                asm.load32(REQ, lay.req_flags)
-                    .load32(REQ, lay.req_flags + 4)
-                    .i32(*f)
-                    .op(I::Call(F_CONTAINS));
-            }
+            TestKind::Relation(r) => Self::bit(asm, lay.req_relations, *r),
+            TestKind::Flag(f) => Self::bit(asm, lay.req_flags, *f),
             TestKind::Mfa => {
                 // fresh == 2 ? 1 : mfa
                 asm.i32(1)
@@ -379,6 +389,16 @@ impl CondGen<'_> {
                 asm.i32(u32::from(*b));
             }
         }
+    }
+
+    /// Pushes bit `index` of the u64 set at `offset` in the request.
+    fn bit(asm: &mut Asm, offset: u32, index: u32) {
+        asm.load64(REQ, offset)
+            .i64(u64::from(index))
+            .op(I::I64ShrU)
+            .i64(1)
+            .op(I::I64And)
+            .op(I::I32WrapI64);
     }
 
     /// Pushes 1 if local weekday `w` (0..7) and minute `m` fall in the window.

@@ -109,12 +109,9 @@ impl Fixed<'_> {
         a.load8(req, lay.req_scopes).op(I::I32Eqz);
         a.if_(|a| {
             // No scopes: a user may go on, a service may not.
-            a.load32(req, lay.req_principal_type)
-                .load32(req, lay.req_principal_type + 4);
-            a.i32(t.service.0)
-                .i32(t.service.1)
-                .op(I::Call(F_BYTES_EQ))
-                .op(I::I32Eqz)
+            a.load8(req, lay.req_kind)
+                .i32(lay.kind_service)
+                .op(I::I32Ne)
                 .op(I::Return);
         });
         a.load32(req, lay.req_scopes + lay.scopes_payload).set(sp);
@@ -771,11 +768,13 @@ impl Fixed<'_> {
         a.load32(ent, A_MODULE).set(m);
         a.get(m).i32(NONE).op(I::I32Ne);
         a.if_(|a| {
-            a.load32(req, lay.req_modules)
-                .load32(req, lay.req_modules + 4)
+            a.load64(req, lay.req_modules)
                 .get(m)
-                .op(I::Call(F_CONTAINS))
-                .op(I::I32Eqz);
+                .op(I::I64ExtendI32U)
+                .op(I::I64ShrU)
+                .i64(1)
+                .op(I::I64And)
+                .op(I::I64Eqz);
             a.if_(|a| deny1(a, lay.code_module_not_subscribed));
         });
 

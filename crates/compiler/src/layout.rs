@@ -7,7 +7,8 @@ use crate::CompileError;
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub req_principal: u32,
-    pub req_principal_type: u32,
+    pub req_kind: u32,
+    pub kind_service: u32,
     pub req_roles: u32,
     pub req_flags: u32,
     pub req_auth_age: u32,
@@ -101,7 +102,8 @@ impl Layout {
         let manifest = abi.named("module-manifest")?;
         Ok(Layout {
             req_principal: f("principal")?,
-            req_principal_type: f("principal-type")?,
+            req_kind: f("kind")?,
+            kind_service: abi.case("principal-kind", "service")?,
             req_roles: f("roles")?,
             req_flags: f("flags")?,
             req_auth_age: f("auth-age")?,

@@ -100,6 +100,8 @@ fn core_module_with(
     let mut gen = cond::CondGen {
         lay: &lay,
         data: &mut data,
+        user: t.user,
+        service: t.service,
     };
     for e in &conds.exprs {
         functions.push(gen.function(e));

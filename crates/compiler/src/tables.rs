@@ -92,6 +92,7 @@ pub struct Tables {
     pub break_glass: u32,
     pub features: u32,
     pub service: (u32, u32),
+    pub user: (u32, u32),
     pub n_actions: u32,
     pub n_break_glass: u32,
     pub total_bg_roles: u32,
@@ -293,6 +294,7 @@ pub fn build<'p>(
         data.put_u64(bg_masks + 8 * aid, mask);
     }
     let service = data.bytes(b"service");
+    let user = data.bytes(b"user");
     Ok(Tables {
         actions,
         bg_masks,
@@ -301,6 +303,7 @@ pub fn build<'p>(
         break_glass,
         features,
         service,
+        user,
         n_actions,
         n_break_glass: len(policy.break_glass.len()),
         total_bg_roles,

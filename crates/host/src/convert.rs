@@ -15,12 +15,24 @@ use wardgate_policy::{EngineFault, Manifest};
 use crate::bindings::exports::wardgate::policy::authorizer as wit;
 use crate::LoadError;
 
+/// A set of manifest indices as bits; the manifest guarantees they are below 64.
+fn bits(indices: &[u32]) -> u64 {
+    indices
+        .iter()
+        .filter(|&&i| i < 64)
+        .fold(0, |acc, &i| acc | (1 << i))
+}
+
 pub fn request(p: &Prepared) -> wit::Request {
     wit::Request {
         principal: p.principal_id.clone(),
-        principal_type: p.principal_type.clone(),
+        kind: if p.principal_type == "service" {
+            wit::PrincipalKind::Service
+        } else {
+            wit::PrincipalKind::User
+        },
         roles: p.roles.clone(),
-        flags: p.flags.clone(),
+        flags: bits(&p.flags),
         auth_age: p.auth_age,
         mfa: p.mfa,
         scopes: p.scopes.clone(),
@@ -49,8 +61,8 @@ pub fn request(p: &Prepared) -> wit::Request {
         weekday: p.weekday,
         minute: p.minute,
         now: p.now,
-        modules: p.modules.clone(),
-        relations: p.relations.clone(),
+        modules: bits(&p.modules),
+        relations: bits(&p.relations),
         emergency: p.emergency.as_ref().map(|e| wit::Emergency {
             reason: e.reason.clone(),
             started_at: e.started_at,

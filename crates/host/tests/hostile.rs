@@ -185,3 +185,39 @@ fn swaps_are_atomic_and_roll_back() {
     // Rolling back again returns to version 2: the previous one is always kept.
     assert_eq!(handle.rollback().unwrap().manifest().version, "2");
 }
+
+#[test]
+fn a_hundred_swaps_under_load_fail_no_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let host = host();
+    let v2_src = "policy \"small\" version \"2\"\nfeature notes verbs view\nrole \"Provider\" { allow notes:view }\n";
+    let v2 = compile(&compile_str("small.policy", v2_src).unwrap().policy).unwrap();
+    let v1 = good();
+    let handle = Arc::new(PolicyHandle::new(host.load(&v1).unwrap()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let decided = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let (handle, stop, decided) = (handle.clone(), stop.clone(), decided.clone());
+            std::thread::spawn(move || {
+                let req = request();
+                while !stop.load(Ordering::Relaxed) {
+                    let d = handle.decide(&req);
+                    // Both versions allow this request; anything else is a failed request.
+                    assert!(d.is_allow(), "{d:?}");
+                    decided.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for i in 0..100 {
+        let bytes = if i % 2 == 0 { &v2 } else { &v1 };
+        handle.swap(host.load(bytes).unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(decided.load(Ordering::Relaxed) > 100);
+}

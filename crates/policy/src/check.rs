@@ -254,6 +254,14 @@ impl<'a> Checker<'a> {
                         if BUILTIN_RELATIONS.contains(&n.name.as_str()) {
                             continue;
                         }
+                        if self.policy.relations.len() >= crate::manifest::MAX_SET {
+                            self.error(
+                                Diagnostic::error("too-many", n.span, "more than 64 relations")
+                                    .label("one relation too many")
+                                    .hint("modules, relations and flags are limited to 64 each"),
+                            );
+                            continue;
+                        }
                         if self.define("relation", n) {
                             self.policy.relations.push(n.name.clone());
                         }
@@ -274,6 +282,21 @@ impl<'a> Checker<'a> {
             );
         }
         // Modules come after features so that order in the file does not matter.
+        let modules: Vec<&Ident> = ast
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Module { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        if let Some(extra) = modules.get(crate::manifest::MAX_SET) {
+            self.error(
+                Diagnostic::error("too-many", extra.span, "more than 64 modules")
+                    .label("the 65th module")
+                    .hint("modules, relations and flags are limited to 64 each"),
+            );
+        }
         for item in &ast.items {
             if let Item::Module { name, members } = item {
                 if !self.define("module", name) {
@@ -916,6 +939,14 @@ impl<'a> Checker<'a> {
             Cond::Flag(f, _) => {
                 let i = match self.policy.flags.iter().position(|x| *x == f.name) {
                     Some(i) => i,
+                    None if self.policy.flags.len() >= crate::manifest::MAX_SET => {
+                        self.error(
+                            Diagnostic::error("too-many", f.span, "more than 64 different flags")
+                                .label("one flag too many")
+                                .hint("modules, relations and flags are limited to 64 each"),
+                        );
+                        return None;
+                    }
                     None => {
                         self.policy.flags.push(f.name.clone());
                         self.policy.flags.len() - 1

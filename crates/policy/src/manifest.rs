@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ir::{BindSource, BindTarget, Policy, Segment, Type};
 
+/// Modules, relations and flags travel as 64-bit sets.
+pub const MAX_SET: usize = 64;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub name: String,
@@ -113,6 +116,8 @@ pub enum ManifestError {
     Route(String, String),
     #[error("action `{0}` is not written `feature:verb`")]
     ActionName(String),
+    #[error("{count} {what}; at most 64 are supported")]
+    TooMany { what: &'static str, count: usize },
 }
 
 fn check_range(
@@ -156,6 +161,15 @@ impl Manifest {
     /// Checks every cross-reference and builds the lookup tables. A host must refuse a module
     /// whose manifest fails here.
     pub fn validate(mut self) -> Result<Manifest, ManifestError> {
+        for (what, count) in [
+            ("modules", self.modules.len()),
+            ("relations", self.relations.len()),
+            ("flags", self.flags.len()),
+        ] {
+            if count > MAX_SET {
+                return Err(ManifestError::TooMany { what, count });
+            }
+        }
         for (i, a) in self.actions.iter().enumerate() {
             check_range("action", i, "feature", a.feature, self.features.len())?;
             if let Some(m) = a.module {

@@ -97,6 +97,8 @@ pub enum RequestError {
     EmergencyStart(String),
     #[error("principal.id is empty")]
     NoPrincipal,
+    #[error("principal.type `{0}` is neither \"user\" nor \"service\"")]
+    PrincipalType(String),
 }
 
 impl Request {
@@ -121,6 +123,7 @@ pub enum AttrValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub principal_id: String,
+    /// `user` or `service`.
     pub principal_type: String,
     /// Roles the manifest knows, without repeats, in the request's order.
     pub roles: Vec<RoleId>,
