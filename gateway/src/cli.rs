@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod policy;
 
 #[derive(Debug, Parser)]
@@ -22,11 +23,15 @@ pub enum Command {
     /// Check, inspect, evaluate and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Verify, search and export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Runs a command; `Ok` carries the exit code (1 = the policy or its tests failed).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     }
 }

@@ -265,3 +265,68 @@ fn build_then_eval_through_the_module_matches_the_source() {
     assert_eq!(text(&m1.stdout), text(&m2.stdout));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn audit_verify_search_and_export() {
+    use wardgate_audit::{
+        Actor, AuditLog, DecisionSummary, Durability, Event, EventKind, Options, ResourceRef,
+    };
+    let dir = std::env::temp_dir().join(format!("wardgate-cli-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (log, _) = AuditLog::open(
+        &dir,
+        Options {
+            anchor_every: 5,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    for i in 0..20 {
+        let mut e = Event::new(
+            EventKind::Decision,
+            Actor {
+                kind: "user".into(),
+                id: format!("u-{}", i % 3),
+            },
+            "notes:view",
+        );
+        e.resource = ResourceRef {
+            patient: Some(format!("pt-{}", i % 10)),
+            ..ResourceRef::default()
+        };
+        e.decision = Some(DecisionSummary {
+            verdict: "allow".into(),
+            reasons: vec!["granted".into()],
+        });
+        log.append(e, Durability::Sync).unwrap();
+    }
+    drop(log);
+    let d = dir.to_str().unwrap();
+    let ok = wardgate(&["audit", "verify", "--dir", d], None);
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).starts_with("ok: 20 records"));
+    let found = wardgate(&["audit", "search", "--dir", d, "--patient", "pt-9"], None);
+    assert_eq!(text(&found.stdout).lines().count(), 2);
+    let csv = wardgate(&["audit", "export", "--dir", d, "--format", "csv"], None);
+    assert_eq!(text(&csv.stdout).lines().count(), 21);
+
+    let seg = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("seg-"))
+        .unwrap();
+    let edited = std::fs::read_to_string(&seg)
+        .unwrap()
+        .replacen("\"pt-3\"", "\"pt-4\"", 1);
+    std::fs::write(&seg, edited).unwrap();
+    let bad = wardgate(&["audit", "verify", "--dir", d], None);
+    assert_eq!(bad.status.code(), Some(1));
+    let out = text(&bad.stdout);
+    assert!(
+        out.contains(
+            "seg-00000000000000000001.jsonl:4: the record does not match its hash: it was edited"
+        ),
+        "{out}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,535 @@
+//! Appending: change events written and fsynced before the caller hears of success; request
+//! decisions queued to a writer thread that writes them in batches with one fsync each (group
+//! commit). The queue is bounded: when the writer falls behind, senders wait. Nothing is
+//! dropped.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::event::{Actor, Event, EventKind};
+use crate::record::{decode, encode, hex, GENESIS};
+use crate::{io, AuditError};
+
+/// Tuning. The defaults suit a clinic's gateway.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A segment is closed and a new one started past this size.
+    pub max_segment_bytes: u64,
+    /// An anchor is written after this many records (and at every rotation and close).
+    pub anchor_every: u64,
+    /// Decisions waiting for the writer; senders block beyond it.
+    pub queue: usize,
+    /// Most decisions written per fsync.
+    pub batch: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_segment_bytes: 64 << 20,
+            anchor_every: 1000,
+            queue: 16_384,
+            batch: 4096,
+        }
+    }
+}
+
+/// How soon an append must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written and fsynced before `append` returns (changes, logins, policy swaps).
+    Sync,
+    /// Queued; written with the next batch (request decisions when the caller does not wait).
+    Batched,
+    /// Queued and written with the next batch; returns once that batch is on disk. Many
+    /// concurrent callers share one fsync (group commit).
+    Group,
+}
+
+/// What opening the log found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Bytes of a torn last record cut off (a crash mid-write); a recovery record says so.
+    pub truncated_bytes: u64,
+    pub last_seq: u64,
+    pub segments: usize,
+}
+
+pub(crate) const KEY_FILE: &str = "anchor.key";
+pub(crate) const ANCHORS: &str = "anchors.jsonl";
+
+pub(crate) fn segment_name(first_seq: u64) -> String {
+    format!("seg-{first_seq:020}.jsonl")
+}
+
+/// Segment files of a log folder, oldest first.
+pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The anchor MAC: HMAC-SHA256 over `seq:hash`.
+pub(crate) fn mac(key: &[u8], seq: u64, hash: &str) -> String {
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
+    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(format!("{seq}:{hash}").as_bytes());
+            hex(&m.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Reads (or creates, 0600) the anchor key of a log folder.
+pub(crate) fn key(dir: &Path) -> Result<Vec<u8>, AuditError> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            parse_key(text.trim()).ok_or_else(|| AuditError::BadKey(path.display().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes)
+                .map_err(|e| io(&path, std::io::Error::other(e.to_string())))?;
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&path).map_err(|e| io(&path, e))?;
+            f.write_all(hex(&bytes).as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| io(&path, e))?;
+            Ok(bytes.to_vec())
+        }
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+/// The anchor key if the folder has one; never creates it.
+pub(crate) fn key_if_present(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_key(text.trim())
+            .map(Some)
+            .ok_or_else(|| AuditError::BadKey(path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+pub(crate) fn parse_key(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 {
+        return None;
+    }
+    (0..32)
+        .map(|i| {
+            text.get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+struct Writer {
+    dir: PathBuf,
+    opts: Options,
+    key: Vec<u8>,
+    file: File,
+    path: PathBuf,
+    seg_bytes: u64,
+    seq: u64,
+    last_hash: String,
+    since_anchor: u64,
+    anchors: File,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Encodes events into the buffer and writes them; rotates first when the segment is full.
+    fn write(&mut self, events: &[Event]) -> Result<u64, AuditError> {
+        for event in events {
+            if self.seg_bytes >= self.opts.max_segment_bytes {
+                self.flush_buf()?;
+                self.rotate()?;
+            }
+            let time = now();
+            let (line, hash) = encode(self.seq + 1, &time, &self.last_hash, event)
+                .map_err(|e| AuditError::Encode(e.to_string()))?;
+            self.buf.extend_from_slice(line.as_bytes());
+            self.seg_bytes += line.len() as u64;
+            self.seq += 1;
+            self.last_hash = hash;
+            self.since_anchor += 1;
+        }
+        self.flush_buf()?;
+        Ok(self.seq)
+    }
+
+    fn flush_buf(&mut self) -> Result<(), AuditError> {
+        if !self.buf.is_empty() {
+            self.file
+                .write_all(&self.buf)
+                .map_err(|e| io(&self.path, e))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable, and anchors the head when due.
+    fn sync(&mut self) -> Result<(), AuditError> {
+        self.file.sync_data().map_err(|e| io(&self.path, e))?;
+        if self.since_anchor >= self.opts.anchor_every {
+            self.anchor()?;
+        }
+        Ok(())
+    }
+
+    fn anchor(&mut self) -> Result<(), AuditError> {
+        if self.seq == 0 {
+            return Ok(());
+        }
+        let line = serde_json::json!({
+            "seq": self.seq,
+            "hash": self.last_hash,
+            "time": now(),
+            "mac": mac(&self.key, self.seq, &self.last_hash),
+        });
+        let path = self.dir.join(ANCHORS);
+        self.anchors
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| self.anchors.sync_data())
+            .map_err(|e| io(&path, e))?;
+        self.since_anchor = 0;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        self.file.sync_data().map_err(|e| io(&self.path, e))?;
+        self.anchor()?;
+        self.path = self.dir.join(segment_name(self.seq + 1));
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io(&self.path, e))?;
+        self.seg_bytes = 0;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+type Done = mpsc::Sender<Result<u64, String>>;
+
+enum Msg {
+    Event(Box<Event>, Option<Done>),
+    Flush(Done),
+}
+
+/// An open audit log. Dropping it drains the queue, anchors the head and stops the writer.
+pub struct AuditLog {
+    writer: Arc<Mutex<Writer>>,
+    tx: Option<SyncSender<Msg>>,
+    worker: Option<JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the end of a segment looks like.
+struct Tail {
+    /// The file's length.
+    len: u64,
+    /// Where its last complete, valid record ends.
+    good_end: u64,
+    /// That record's sequence number and hash.
+    last: Option<(u64, String)>,
+}
+
+/// Scans a segment for its last complete valid record.
+fn scan_tail(path: &Path) -> Result<Tail, AuditError> {
+    let mut f = File::open(path).map_err(|e| io(path, e))?;
+    let len = f.seek(SeekFrom::End(0)).map_err(|e| io(path, e))?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| io(path, e))?;
+    let mut reader = BufReader::new(f);
+    let mut good_end = 0u64;
+    let mut last = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| io(path, e))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break; // end, or a torn last line without its newline
+        }
+        let text = String::from_utf8_lossy(line.get(..line.len() - 1).unwrap_or(&[])).into_owned();
+        match decode(&text) {
+            Ok(r) => {
+                good_end += n as u64;
+                last = Some((r.seq, r.hash));
+            }
+            Err(_) => {
+                // A complete but invalid line that is the very last one is a torn write too
+                // (some filesystems extend before the data lands); one in the middle is not
+                // ours to repair.
+                let mut rest = Vec::new();
+                reader.read_to_end(&mut rest).map_err(|e| io(path, e))?;
+                if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != 0) {
+                    return Err(io(
+                        path,
+                        std::io::Error::other(format!(
+                            "a damaged record at byte {good_end} is followed by more records; run `wardgate audit verify`"
+                        )),
+                    ));
+                }
+                break;
+            }
+        }
+    }
+    Ok(Tail {
+        len,
+        good_end,
+        last,
+    })
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log in `dir`, cutting a torn last record if a crash left one.
+    pub fn open(dir: &Path, opts: Options) -> Result<(AuditLog, OpenReport), AuditError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let key = key(dir)?;
+        let mut segs = segments(dir)?;
+        let mut truncated = 0;
+        let (mut seq, mut last_hash) = (0, GENESIS.to_string());
+        if segs.is_empty() {
+            let p = dir.join(segment_name(1));
+            File::create(&p).map_err(|e| io(&p, e))?;
+            segs.push(p);
+        }
+        // The newest segment may be empty (just rotated): its predecessor has the head.
+        for p in segs.iter().rev() {
+            let Tail {
+                len,
+                good_end,
+                last,
+            } = scan_tail(p)?;
+            if good_end < len && p == segs.last().unwrap_or(p) {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map_err(|e| io(p, e))?;
+                f.set_len(good_end)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| io(p, e))?;
+                truncated = len - good_end;
+            }
+            if let Some((s, h)) = last {
+                seq = s;
+                last_hash = h;
+                break;
+            }
+        }
+        let path = segs
+            .last()
+            .cloned()
+            .unwrap_or_else(|| dir.join(segment_name(1)));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        let seg_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let anchors_path = dir.join(ANCHORS);
+        let anchors = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&anchors_path)
+            .map_err(|e| io(&anchors_path, e))?;
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            opts: opts.clone(),
+            key,
+            file,
+            path: path.clone(),
+            seg_bytes,
+            seq,
+            last_hash,
+            since_anchor: 0,
+            anchors,
+            buf: Vec::with_capacity(1 << 16),
+        };
+        let writer = Arc::new(Mutex::new(writer));
+        let (tx, rx) = mpsc::sync_channel(opts.queue.max(1));
+        let worker_writer = writer.clone();
+        let batch = opts.batch.max(1);
+        let worker = std::thread::Builder::new()
+            .name("wardgate-audit".into())
+            .spawn(move || run_writer(worker_writer, rx, batch))
+            .map_err(|e| io(dir, e))?;
+        let log = AuditLog {
+            writer,
+            tx: Some(tx),
+            worker: Some(worker),
+            dir: dir.to_path_buf(),
+        };
+        if truncated > 0 {
+            let mut e = Event::new(
+                EventKind::Recovery,
+                Actor {
+                    kind: "system".into(),
+                    id: "wardgate".into(),
+                },
+                "audit:recover",
+            );
+            e.detail = Some(serde_json::json!({
+                "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "truncated_bytes": truncated,
+                "reason": "a torn record from an interrupted write was cut off",
+            }));
+            log.append(e, Durability::Sync)?;
+        }
+        let last_seq = log.last_seq();
+        Ok((
+            log,
+            OpenReport {
+                truncated_bytes: truncated,
+                last_seq,
+                segments: segs.len(),
+            },
+        ))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Writer>, AuditError> {
+        self.writer.lock().map_err(|_| AuditError::WriterGone)
+    }
+
+    /// The sequence number of the newest record written.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().map(|w| w.seq).unwrap_or(0)
+    }
+
+    /// Appends an event. `Sync` returns its sequence number once it is on disk; `Batched`
+    /// returns 0 once it is queued (it may wait while the queue is full).
+    pub fn append(&self, event: Event, durability: Durability) -> Result<u64, AuditError> {
+        match durability {
+            Durability::Sync => {
+                let mut w = self.lock()?;
+                let seq = w.write(std::slice::from_ref(&event))?;
+                w.sync()?;
+                Ok(seq)
+            }
+            Durability::Batched => {
+                let tx = self.tx.as_ref().ok_or(AuditError::WriterGone)?;
+                tx.send(Msg::Event(Box::new(event), None))
+                    .map_err(|_| AuditError::WriterGone)?;
+                Ok(0)
+            }
+            Durability::Group => {
+                let tx = self.tx.as_ref().ok_or(AuditError::WriterGone)?;
+                let (done_tx, done_rx) = mpsc::channel();
+                tx.send(Msg::Event(Box::new(event), Some(done_tx)))
+                    .map_err(|_| AuditError::WriterGone)?;
+                match done_rx.recv() {
+                    Ok(Ok(seq)) => Ok(seq),
+                    Ok(Err(e)) => Err(AuditError::Encode(e)),
+                    Err(_) => Err(AuditError::WriterGone),
+                }
+            }
+        }
+    }
+
+    /// Waits until every queued event is on disk; returns the newest sequence number.
+    pub fn flush(&self) -> Result<u64, AuditError> {
+        let tx = self.tx.as_ref().ok_or(AuditError::WriterGone)?;
+        let (done_tx, done_rx) = mpsc::channel();
+        tx.send(Msg::Flush(done_tx))
+            .map_err(|_| AuditError::WriterGone)?;
+        match done_rx.recv() {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(e)) => Err(AuditError::Encode(e)),
+            Err(_) => Err(AuditError::WriterGone),
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        if let Ok(mut w) = self.writer.lock() {
+            let _ = w.file.sync_data();
+            let _ = w.anchor();
+        }
+    }
+}
+
+/// The writer thread: takes what is queued, up to a batch, writes it, fsyncs once.
+fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize) {
+    let mut events: Vec<Event> = Vec::with_capacity(batch);
+    let mut waiting: Vec<Done> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Event(e, done) => {
+                    events.push(*e);
+                    waiting.extend(done);
+                }
+                Msg::Flush(done) => waiting.push(done),
+            }
+            if events.len() < batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        let result = match writer.lock() {
+            Ok(mut w) => w
+                .write(&events)
+                .and_then(|seq| w.sync().map(|_| seq))
+                .map_err(|e| e.to_string()),
+            Err(_) => Err("the audit writer lock is poisoned".to_string()),
+        };
+        events.clear();
+        if let Err(e) = &result {
+            // The gateway fails closed on audit errors; say so loudly.
+            eprintln!("wardgate-audit: cannot write decisions: {e}");
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(result.clone());
+        }
+    }
+}
