@@ -20,8 +20,10 @@ use crate::{io, AuditError};
 /// Tuning. The defaults suit a clinic's gateway.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// A segment is closed and a new one started past this size.
+    /// A segment is closed and a new one started past this size ...
     pub max_segment_bytes: u64,
+    /// ... or once it is this old.
+    pub max_segment_age: std::time::Duration,
     /// An anchor is written after this many records (and at every rotation and close).
     pub anchor_every: u64,
     /// Decisions waiting for the writer; senders block beyond it.
@@ -34,6 +36,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_segment_bytes: 64 << 20,
+            max_segment_age: std::time::Duration::from_secs(86_400),
             anchor_every: 1000,
             queue: 16_384,
             batch: 4096,
@@ -75,13 +78,35 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
         .map_err(|e| io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".jsonl"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("seg-") && (n.ends_with(".jsonl") || n.ends_with(".jsonl.gz"))
+            })
         })
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// Reads a segment, compressed (archived) or not.
+pub(crate) fn reader(path: &Path) -> Result<Box<dyn BufRead>, AuditError> {
+    let f = File::open(path).map_err(|e| io(path, e))?;
+    if path.to_string_lossy().ends_with(".gz") {
+        Ok(Box::new(BufReader::new(flate2::read::GzDecoder::new(f))))
+    } else {
+        Ok(Box::new(BufReader::new(f)))
+    }
+}
+
+/// The last record of a segment (compressed or not), if it has one.
+fn last_record(path: &Path) -> Result<Option<crate::record::Record>, AuditError> {
+    let mut last = None;
+    for line in reader(path)?.lines() {
+        let line = line.map_err(|e| io(path, e))?;
+        if let Ok(r) = decode(&line) {
+            last = Some(r);
+        }
+    }
+    Ok(last)
 }
 
 /// The anchor MAC: HMAC-SHA256 over `seq:hash`.
@@ -163,13 +188,18 @@ struct Writer {
     since_anchor: u64,
     anchors: File,
     buf: Vec<u8>,
+    seg_started: std::time::SystemTime,
 }
 
 impl Writer {
     /// Encodes events into the buffer and writes them; rotates first when the segment is full.
     fn write(&mut self, events: &[Event]) -> Result<u64, AuditError> {
         for event in events {
-            if self.seg_bytes >= self.opts.max_segment_bytes {
+            let too_old = self
+                .seg_started
+                .elapsed()
+                .is_ok_and(|age| age >= self.opts.max_segment_age);
+            if self.seg_bytes >= self.opts.max_segment_bytes || (self.seg_bytes > 0 && too_old) {
                 self.flush_buf()?;
                 self.rotate()?;
             }
@@ -234,6 +264,7 @@ impl Writer {
             .open(&self.path)
             .map_err(|e| io(&self.path, e))?;
         self.seg_bytes = 0;
+        self.seg_started = std::time::SystemTime::now();
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -386,6 +417,9 @@ impl AuditLog {
             since_anchor: 0,
             anchors,
             buf: Vec::with_capacity(1 << 16),
+            seg_started: std::fs::metadata(&path)
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .unwrap_or_else(|_| std::time::SystemTime::now()),
         };
         let writer = Arc::new(Mutex::new(writer));
         let (tx, rx) = mpsc::sync_channel(opts.queue.max(1));
@@ -469,6 +503,74 @@ impl AuditLog {
                 }
             }
         }
+    }
+
+    /// Compresses every closed segment (gzip); verification and search read them as before.
+    /// Returns the archives written.
+    pub fn archive(&self) -> Result<Vec<PathBuf>, AuditError> {
+        let current = self.lock()?.path.clone();
+        let mut done = Vec::new();
+        for seg in segments(&self.dir)? {
+            if seg == current || seg.to_string_lossy().ends_with(".gz") {
+                continue;
+            }
+            let gz = PathBuf::from(format!("{}.gz", seg.display()));
+            let tmp = PathBuf::from(format!("{}.gz.tmp", seg.display()));
+            let mut input = File::open(&seg).map_err(|e| io(&seg, e))?;
+            let out = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+            let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+            std::io::copy(&mut input, &mut enc).map_err(|e| io(&tmp, e))?;
+            let out = enc.finish().map_err(|e| io(&tmp, e))?;
+            out.sync_all().map_err(|e| io(&tmp, e))?;
+            std::fs::rename(&tmp, &gz).map_err(|e| io(&gz, e))?;
+            std::fs::remove_file(&seg).map_err(|e| io(&seg, e))?;
+            done.push(gz);
+        }
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(done)
+    }
+
+    /// Retention: deletes the oldest closed segments whose newest record is older than
+    /// `before` (RFC 3339), first writing a signed note of where the kept chain begins, so the
+    /// rest stays verifiable. Returns how many segments were deleted.
+    pub fn prune(&self, before: &str) -> Result<usize, AuditError> {
+        let mut w = self.lock()?;
+        let current = w.path.clone();
+        let mut doomed = Vec::new();
+        let mut through = None;
+        for seg in segments(&self.dir)? {
+            if seg == current {
+                break;
+            }
+            match last_record(&seg)? {
+                Some(r) if r.time.as_str() < before => {
+                    through = Some((r.seq, r.hash));
+                    doomed.push(seg);
+                }
+                Some(_) => break,
+                None => doomed.push(seg),
+            }
+        }
+        let Some((seq, hash)) = through else {
+            return Ok(0);
+        };
+        let line = serde_json::json!({
+            "pruned_through": seq,
+            "hash": hash,
+            "time": now(),
+            "mac": mac(&w.key, seq, &hash),
+        });
+        let path = self.dir.join(ANCHORS);
+        w.anchors
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| w.anchors.sync_data())
+            .map_err(|e| io(&path, e))?;
+        for seg in &doomed {
+            std::fs::remove_file(seg).map_err(|e| io(seg, e))?;
+        }
+        Ok(doomed.len())
     }
 
     /// Waits until every queued event is on disk; returns the newest sequence number.

@@ -1,7 +1,6 @@
 //! Search and export, streaming: one record in memory at a time, whatever the log's size.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use crate::log::segments;
@@ -104,8 +103,7 @@ impl Search {
         }
         let mut found = 0;
         for seg in segments(dir)? {
-            let f = File::open(&seg).map_err(|e| io(&seg, e))?;
-            for line in BufReader::new(f).lines() {
+            for line in crate::log::reader(&seg)?.lines() {
                 let line = line.map_err(|e| io(&seg, e))?;
                 let Ok(r) = serde_json::from_str::<Record>(&line) else {
                     continue;

@@ -51,7 +51,11 @@ impl VerifyReport {
 
 #[derive(Deserialize)]
 struct Anchor {
-    seq: u64,
+    #[serde(default)]
+    seq: Option<u64>,
+    /// Retention removed every record up to here; the chain resumes after it.
+    #[serde(default)]
+    pruned_through: Option<u64>,
     hash: String,
     mac: String,
 }
@@ -65,6 +69,7 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
 
     // Anchors first: few, and each must be met while scanning the records.
     let mut anchors: BTreeMap<u64, (String, u64)> = BTreeMap::new();
+    let mut pruned: Option<(u64, String)> = None;
     let anchors_path = dir.join(ANCHORS);
     if let Ok(f) = File::open(&anchors_path) {
         for (i, line) in BufReader::new(f).lines().enumerate() {
@@ -81,16 +86,27 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
             };
             match serde_json::from_str::<Anchor>(&line) {
                 Ok(a) => {
+                    let Some(seq) = a.seq.or(a.pruned_through) else {
+                        report
+                            .problems
+                            .push(problem("an anchor without a record number".into()));
+                        continue;
+                    };
                     if let Some(k) = &key {
-                        if mac(k, a.seq, &a.hash) != a.mac {
+                        if mac(k, seq, &a.hash) != a.mac {
                             report.problems.push(problem(format!(
-                                "anchor for record {} has a bad signature (forged or edited)",
-                                a.seq
+                                "anchor for record {seq} has a bad signature (forged or edited)"
                             )));
                             continue;
                         }
                     }
-                    anchors.insert(a.seq, (a.hash, n));
+                    if a.pruned_through.is_some() {
+                        if pruned.as_ref().is_none_or(|(p, _)| seq > *p) {
+                            pruned = Some((seq, a.hash));
+                        }
+                    } else {
+                        anchors.insert(seq, (a.hash, n));
+                    }
                 }
                 Err(e) => report
                     .problems
@@ -102,14 +118,19 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
 
     let mut prev = GENESIS.to_string();
     let mut expected: Option<u64> = None;
+    if let Some((through, hash)) = &pruned {
+        // Retention removed the oldest records under a signed note: resume from it.
+        prev = hash.clone();
+        expected = Some(through + 1);
+        anchors.retain(|seq, _| seq > through);
+    }
     for seg in segments(dir)? {
         report.segments += 1;
         let name = seg
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let f = File::open(&seg).map_err(|e| io(&seg, e))?;
-        let mut reader = BufReader::new(f);
+        let mut reader = crate::log::reader(&seg)?;
         let mut buf = Vec::new();
         let mut n = 0u64;
         let mut first_in_segment = true;
@@ -164,7 +185,7 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
                 }
             };
             let seq = record.seq;
-            if first_in_segment && name != segment_name(seq) {
+            if first_in_segment && name.trim_end_matches(".gz") != segment_name(seq) {
                 report.problems.push(problem(
                     Some(seq),
                     format!("the segment's name says it starts elsewhere ({name})"),
