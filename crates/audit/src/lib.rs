@@ -6,12 +6,14 @@
 //! before `,"hash":` plus the closing brace. Verifying never re-serializes: it hashes the bytes
 //! as written.
 
+mod alert;
 mod event;
 mod log;
 mod record;
 mod search;
 mod verify;
 
+pub use alert::{Alert, AlertEngine, AlertRules, AlertSink, LogSink, Threshold, WebhookSink};
 pub use event::{Actor, DecisionSummary, Event, EventKind, ResourceRef};
 pub use log::{AuditLog, Durability, OpenReport, Options};
 pub use record::{Record, GENESIS};

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::alert::{Alert, AlertEngine, AlertRules, AlertSink};
 use crate::event::{Actor, Event, EventKind};
 use crate::record::{decode, encode, hex, GENESIS};
 use crate::{io, AuditError};
@@ -189,6 +190,8 @@ struct Writer {
     anchors: File,
     buf: Vec<u8>,
     seg_started: std::time::SystemTime,
+    /// Alert rules and the queue to their delivery thread.
+    alerts: Option<(AlertEngine, mpsc::Sender<Alert>)>,
 }
 
 impl Writer {
@@ -211,6 +214,11 @@ impl Writer {
             self.seq += 1;
             self.last_hash = hash;
             self.since_anchor += 1;
+            if let Some((engine, tx)) = &mut self.alerts {
+                for alert in engine.observe(event, chrono::Utc::now().timestamp_millis()) {
+                    let _ = tx.send(alert);
+                }
+            }
         }
         self.flush_buf()?;
         Ok(self.seq)
@@ -284,6 +292,7 @@ pub struct AuditLog {
     writer: Arc<Mutex<Writer>>,
     tx: Option<SyncSender<Msg>>,
     worker: Option<JoinHandle<()>>,
+    alerter: Option<JoinHandle<()>>,
     dir: PathBuf,
 }
 
@@ -417,6 +426,7 @@ impl AuditLog {
             since_anchor: 0,
             anchors,
             buf: Vec::with_capacity(1 << 16),
+            alerts: None,
             seg_started: std::fs::metadata(&path)
                 .and_then(|m| m.created().or_else(|_| m.modified()))
                 .unwrap_or_else(|_| std::time::SystemTime::now()),
@@ -433,6 +443,7 @@ impl AuditLog {
             writer,
             tx: Some(tx),
             worker: Some(worker),
+            alerter: None,
             dir: dir.to_path_buf(),
         };
         if truncated > 0 {
@@ -460,6 +471,32 @@ impl AuditLog {
                 segments: segs.len(),
             },
         ))
+    }
+
+    /// Opens the log and raises alerts over every event appended from now on.
+    pub fn open_with_alerts(
+        dir: &Path,
+        opts: Options,
+        rules: AlertRules,
+        sinks: Vec<Box<dyn AlertSink>>,
+    ) -> Result<(AuditLog, OpenReport), AuditError> {
+        let (mut log, report) = AuditLog::open(dir, opts)?;
+        let (tx, rx) = mpsc::channel::<Alert>();
+        log.lock()?.alerts = Some((AlertEngine::new(rules), tx));
+        let handle = std::thread::Builder::new()
+            .name("wardgate-alerts".into())
+            .spawn(move || {
+                while let Ok(alert) = rx.recv() {
+                    for sink in &sinks {
+                        if let Err(e) = sink.deliver(&alert) {
+                            eprintln!("wardgate-audit: alert not delivered: {e}");
+                        }
+                    }
+                }
+            })
+            .map_err(|e| io(dir, e))?;
+        log.alerter = Some(handle);
+        Ok((log, report))
     }
 
     pub fn dir(&self) -> &Path {
@@ -596,6 +633,10 @@ impl Drop for AuditLog {
         if let Ok(mut w) = self.writer.lock() {
             let _ = w.file.sync_data();
             let _ = w.anchor();
+            w.alerts = None;
+        }
+        if let Some(a) = self.alerter.take() {
+            let _ = a.join();
         }
     }
 }
