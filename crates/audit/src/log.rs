@@ -31,6 +31,10 @@ pub struct Options {
     pub queue: usize,
     /// Most decisions written per fsync.
     pub batch: usize,
+    /// Compress each segment once it is closed.
+    pub archive_closed: bool,
+    /// Delete closed segments whose newest record is older than this (none: keep forever).
+    pub retain_for: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -41,6 +45,8 @@ impl Default for Options {
             anchor_every: 1000,
             queue: 16_384,
             batch: 4096,
+            archive_closed: true,
+            retain_for: None,
         }
     }
 }
@@ -192,6 +198,8 @@ struct Writer {
     seg_started: std::time::SystemTime,
     /// Alert rules and the queue to their delivery thread.
     alerts: Option<(AlertEngine, mpsc::Sender<Alert>)>,
+    /// A segment was closed: archiving and retention are due.
+    maintenance_due: bool,
 }
 
 impl Writer {
@@ -273,6 +281,7 @@ impl Writer {
             .map_err(|e| io(&self.path, e))?;
         self.seg_bytes = 0;
         self.seg_started = std::time::SystemTime::now();
+        self.maintenance_due = true;
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -289,6 +298,8 @@ enum Msg {
 
 /// An open audit log. Dropping it drains the queue, anchors the head and stops the writer.
 pub struct AuditLog {
+    /// Held for the life of the log: one writer per folder.
+    _lock: File,
     writer: Arc<Mutex<Writer>>,
     tx: Option<SyncSender<Msg>>,
     worker: Option<JoinHandle<()>>,
@@ -366,6 +377,21 @@ impl AuditLog {
     /// Opens (or creates) the log in `dir`, cutting a torn last record if a crash left one.
     pub fn open(dir: &Path, opts: Options) -> Result<(AuditLog, OpenReport), AuditError> {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, e))?;
+        lock.try_lock().map_err(|_| {
+            io(
+                &lock_path,
+                std::io::Error::other(
+                    "the audit log is open in another process; one writer per folder",
+                ),
+            )
+        })?;
         let key = key(dir)?;
         let mut segs = segments(dir)?;
         let mut truncated = 0;
@@ -427,6 +453,7 @@ impl AuditLog {
             anchors,
             buf: Vec::with_capacity(1 << 16),
             alerts: None,
+            maintenance_due: false,
             seg_started: std::fs::metadata(&path)
                 .and_then(|m| m.created().or_else(|_| m.modified()))
                 .unwrap_or_else(|_| std::time::SystemTime::now()),
@@ -434,12 +461,14 @@ impl AuditLog {
         let writer = Arc::new(Mutex::new(writer));
         let (tx, rx) = mpsc::sync_channel(opts.queue.max(1));
         let worker_writer = writer.clone();
+        let worker_dir = dir.to_path_buf();
         let batch = opts.batch.max(1);
         let worker = std::thread::Builder::new()
             .name("wardgate-audit".into())
-            .spawn(move || run_writer(worker_writer, rx, batch))
+            .spawn(move || run_writer(worker_writer, rx, batch, worker_dir))
             .map_err(|e| io(dir, e))?;
         let log = AuditLog {
+            _lock: lock,
             writer,
             tx: Some(tx),
             worker: Some(worker),
@@ -517,9 +546,13 @@ impl AuditLog {
     pub fn append(&self, event: Event, durability: Durability) -> Result<u64, AuditError> {
         match durability {
             Durability::Sync => {
-                let mut w = self.lock()?;
-                let seq = w.write(std::slice::from_ref(&event))?;
-                w.sync()?;
+                let seq = {
+                    let mut w = self.lock()?;
+                    let seq = w.write(std::slice::from_ref(&event))?;
+                    w.sync()?;
+                    seq
+                };
+                maintain(&self.writer, &self.dir);
                 Ok(seq)
             }
             Durability::Batched => {
@@ -545,69 +578,14 @@ impl AuditLog {
     /// Compresses every closed segment (gzip); verification and search read them as before.
     /// Returns the archives written.
     pub fn archive(&self) -> Result<Vec<PathBuf>, AuditError> {
-        let current = self.lock()?.path.clone();
-        let mut done = Vec::new();
-        for seg in segments(&self.dir)? {
-            if seg == current || seg.to_string_lossy().ends_with(".gz") {
-                continue;
-            }
-            let gz = PathBuf::from(format!("{}.gz", seg.display()));
-            let tmp = PathBuf::from(format!("{}.gz.tmp", seg.display()));
-            let mut input = File::open(&seg).map_err(|e| io(&seg, e))?;
-            let out = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-            std::io::copy(&mut input, &mut enc).map_err(|e| io(&tmp, e))?;
-            let out = enc.finish().map_err(|e| io(&tmp, e))?;
-            out.sync_all().map_err(|e| io(&tmp, e))?;
-            std::fs::rename(&tmp, &gz).map_err(|e| io(&gz, e))?;
-            std::fs::remove_file(&seg).map_err(|e| io(&seg, e))?;
-            done.push(gz);
-        }
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(done)
+        archive(&self.writer, &self.dir)
     }
 
     /// Retention: deletes the oldest closed segments whose newest record is older than
     /// `before` (RFC 3339), first writing a signed note of where the kept chain begins, so the
     /// rest stays verifiable. Returns how many segments were deleted.
     pub fn prune(&self, before: &str) -> Result<usize, AuditError> {
-        let mut w = self.lock()?;
-        let current = w.path.clone();
-        let mut doomed = Vec::new();
-        let mut through = None;
-        for seg in segments(&self.dir)? {
-            if seg == current {
-                break;
-            }
-            match last_record(&seg)? {
-                Some(r) if r.time.as_str() < before => {
-                    through = Some((r.seq, r.hash));
-                    doomed.push(seg);
-                }
-                Some(_) => break,
-                None => doomed.push(seg),
-            }
-        }
-        let Some((seq, hash)) = through else {
-            return Ok(0);
-        };
-        let line = serde_json::json!({
-            "pruned_through": seq,
-            "hash": hash,
-            "time": now(),
-            "mac": mac(&w.key, seq, &hash),
-        });
-        let path = self.dir.join(ANCHORS);
-        w.anchors
-            .write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| w.anchors.sync_data())
-            .map_err(|e| io(&path, e))?;
-        for seg in &doomed {
-            std::fs::remove_file(seg).map_err(|e| io(seg, e))?;
-        }
-        Ok(doomed.len())
+        prune(&self.writer, &self.dir, before)
     }
 
     /// Waits until every queued event is on disk; returns the newest sequence number.
@@ -641,8 +619,107 @@ impl Drop for AuditLog {
     }
 }
 
+/// Compresses every closed segment (gzip); verification and search read them as before.
+/// Returns the archives written.
+fn archive(writer: &Mutex<Writer>, dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let current = writer
+        .lock()
+        .map_err(|_| AuditError::WriterGone)?
+        .path
+        .clone();
+    let mut done = Vec::new();
+    for seg in segments(dir)? {
+        if seg == current || seg.to_string_lossy().ends_with(".gz") {
+            continue;
+        }
+        let gz = PathBuf::from(format!("{}.gz", seg.display()));
+        let tmp = PathBuf::from(format!("{}.gz.tmp", seg.display()));
+        let mut input = File::open(&seg).map_err(|e| io(&seg, e))?;
+        let out = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        std::io::copy(&mut input, &mut enc).map_err(|e| io(&tmp, e))?;
+        let out = enc.finish().map_err(|e| io(&tmp, e))?;
+        out.sync_all().map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &gz).map_err(|e| io(&gz, e))?;
+        std::fs::remove_file(&seg).map_err(|e| io(&seg, e))?;
+        done.push(gz);
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(done)
+}
+
+/// Retention: deletes the oldest closed segments whose newest record is older than
+/// `before` (RFC 3339), first writing a signed note of where the kept chain begins, so the
+/// rest stays verifiable. Returns how many segments were deleted.
+fn prune(writer: &Mutex<Writer>, dir: &Path, before: &str) -> Result<usize, AuditError> {
+    let mut w = writer.lock().map_err(|_| AuditError::WriterGone)?;
+    let current = w.path.clone();
+    let mut doomed = Vec::new();
+    let mut through = None;
+    for seg in segments(dir)? {
+        if seg == current {
+            break;
+        }
+        match last_record(&seg)? {
+            Some(r) if r.time.as_str() < before => {
+                through = Some((r.seq, r.hash));
+                doomed.push(seg);
+            }
+            Some(_) => break,
+            None => doomed.push(seg),
+        }
+    }
+    let Some((seq, hash)) = through else {
+        return Ok(0);
+    };
+    let line = serde_json::json!({
+        "pruned_through": seq,
+        "hash": hash,
+        "time": now(),
+        "mac": mac(&w.key, seq, &hash),
+    });
+    let path = dir.join(ANCHORS);
+    w.anchors
+        .write_all(format!("{line}\n").as_bytes())
+        .and_then(|_| w.anchors.sync_data())
+        .map_err(|e| io(&path, e))?;
+    for seg in &doomed {
+        std::fs::remove_file(seg).map_err(|e| io(seg, e))?;
+    }
+    Ok(doomed.len())
+}
+
+/// After a segment was closed: archive it and apply retention, as the options say.
+fn maintain(writer: &Mutex<Writer>, dir: &Path) {
+    let (due, opts) = match writer.lock() {
+        Ok(mut w) => (std::mem::take(&mut w.maintenance_due), w.opts.clone()),
+        Err(_) => return,
+    };
+    if !due {
+        return;
+    }
+    if opts.archive_closed {
+        if let Err(e) = archive(writer, dir) {
+            eprintln!("wardgate-audit: archiving failed: {e}");
+        }
+    }
+    if let Some(keep) = opts.retain_for {
+        let before =
+            chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        if let Err(e) = prune(
+            writer,
+            dir,
+            &before.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        ) {
+            eprintln!("wardgate-audit: retention failed: {e}");
+        }
+    }
+}
+
 /// The writer thread: takes what is queued, up to a batch, writes it, fsyncs once.
-fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize) {
+fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize, dir: PathBuf) {
     let mut events: Vec<Event> = Vec::with_capacity(batch);
     let mut waiting: Vec<Done> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -674,5 +751,6 @@ fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize) {
         for done in waiting.drain(..) {
             let _ = done.send(result.clone());
         }
+        maintain(&writer, &dir);
     }
 }

@@ -483,6 +483,7 @@ fn archived_and_pruned_logs_stay_verifiable() {
         Options {
             max_segment_bytes: 1500,
             anchor_every: 7,
+            archive_closed: false,
             ..Options::default()
         },
     )
@@ -556,4 +557,47 @@ fn segments_rotate_by_age() {
     drop(log);
     let report = verify(&dir, None).unwrap();
     assert!(report.ok() && report.segments >= 3, "{report:?}");
+}
+
+#[test]
+fn one_writer_per_folder() {
+    let dir = temp("lock");
+    let (log, _) = AuditLog::open(&dir, Options::default()).unwrap();
+    let second = AuditLog::open(&dir, Options::default());
+    assert!(second.is_err(), "a second writer was let in");
+    drop(log);
+    assert!(AuditLog::open(&dir, Options::default()).is_ok());
+}
+
+#[test]
+fn closed_segments_are_archived_and_old_ones_pruned_automatically() {
+    let dir = temp("auto");
+    let opts = Options {
+        max_segment_bytes: 1200,
+        anchor_every: 5,
+        retain_for: Some(std::time::Duration::ZERO),
+        ..Options::default()
+    };
+    let (log, _) = AuditLog::open(&dir, opts).unwrap();
+    for i in 0..30 {
+        log.append(change(i), Durability::Sync).unwrap();
+    }
+    for i in 0..30 {
+        log.append(change(i), Durability::Batched).unwrap();
+    }
+    log.flush().unwrap();
+    drop(log);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Everything closed was older than "now minus nothing": pruned, leaving the open segment.
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("seg-")).count(),
+        1,
+        "{names:?}"
+    );
+    let report = verify(&dir, None).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.last_seq, Some(60));
 }
