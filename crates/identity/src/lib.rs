@@ -1,0 +1,59 @@
+//! Wardgate's identity store: practices and locations, users and providers, role assignments
+//! per practice or location, API keys for service accounts, and passwords — the user
+//! management of the seed documents, on SQLite (WAL, versioned migrations, a transaction for
+//! every multi-step change). Every change is handed to a [`ChangeSink`] with before and after.
+
+mod keys;
+mod model;
+mod password;
+mod schema;
+mod store;
+mod users;
+mod validate;
+
+pub use keys::{IssuedKey, KeyInfo, NewKey};
+pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
+pub use password::PasswordPolicy;
+pub use schema::VERSION as SCHEMA_VERSION;
+pub use store::{Actor, ChangeSink, Clock, Store, SystemClock};
+pub use users::{NewUser, UserFilter};
+pub use validate::{valid_email, valid_npi};
+
+/// Why an identity operation was refused. Nothing is half-written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{0} is not a valid email address")]
+    Email(String),
+    #[error("{0} is not a valid NPI (10 digits with a Luhn check digit over 80840)")]
+    Npi(String),
+    #[error("the password is too weak: {0}")]
+    WeakPassword(String),
+    #[error("the password was used recently; choose another")]
+    PasswordReused,
+    #[error("a user with email {0} already exists (active or locked)")]
+    DuplicateUser(String),
+    #[error("unknown role \"{0}\"; the policy has: {1}")]
+    UnknownRole(String, String),
+    #[error("no {what} `{id}`")]
+    NotFound { what: &'static str, id: String },
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the sign-in was refused")]
+    BadCredentials,
+    #[error(
+        "the account is locked after too many failed sign-ins; an administrator can unlock it"
+    )]
+    LockedOut,
+    #[error("the token is unknown, used or expired")]
+    BadToken,
+    #[error("the API key is unknown, revoked or expired")]
+    BadKey,
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("audit: {0}")]
+    Audit(String),
+}
+
+pub type Result<T> = std::result::Result<T, IdentityError>;

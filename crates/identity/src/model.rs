@@ -1,0 +1,90 @@
+//! What the store holds.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Practice {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    /// Subscribed modules (`clinical`, `billing`, `engage`).
+    pub modules: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: String,
+    pub practice_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    Staff,
+    Provider,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Locked,
+    Disabled,
+    /// Removed from the account; the email is renamed `archived_<email>`, history kept.
+    Unassigned,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Locked => "locked",
+            UserStatus::Disabled => "disabled",
+            UserStatus::Unassigned => "unassigned",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> UserStatus {
+        match s {
+            "locked" => UserStatus::Locked,
+            "disabled" => UserStatus::Disabled,
+            "unassigned" => UserStatus::Unassigned,
+            _ => UserStatus::Active,
+        }
+    }
+}
+
+/// A role held at a practice, or at one location of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub role: String,
+    pub practice_id: String,
+    pub location_id: Option<String>,
+    /// RFC 3339; the role lapses by itself then ("contractor for 3 months", "acting manager").
+    pub expires_at: Option<String>,
+    pub granted_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub kind: UserKind,
+    pub npi: Option<String>,
+    pub taxonomy: Option<String>,
+    pub provider_type: Option<String>,
+    pub specialty: Option<String>,
+    pub credentials: Option<String>,
+    /// Modules activated for a provider; a provider can be locked only when this is empty.
+    pub active_modules: Vec<String>,
+    pub status: UserStatus,
+    /// The temporary password must be changed at the next sign-in.
+    pub must_change_password: bool,
+    pub emergency_access: bool,
+    pub assignments: Vec<Assignment>,
+}

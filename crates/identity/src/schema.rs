@@ -1,0 +1,115 @@
+//! Schema migrations, applied in order on open; the applied version lives in `user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up.
+const MIGRATIONS: &[&str] = &[
+    // 1: practices, locations, users, assignments, relations, tokens, keys.
+    r#"
+    CREATE TABLE practices (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        modules TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE locations (
+        id TEXT PRIMARY KEY,
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        name TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        middle_name TEXT,
+        last_name TEXT NOT NULL,
+        phone TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('staff', 'provider')),
+        npi TEXT,
+        taxonomy TEXT,
+        provider_type TEXT,
+        specialty TEXT,
+        credentials TEXT,
+        active_modules TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL CHECK (status IN ('active', 'locked', 'disabled', 'unassigned')),
+        password_hash TEXT,
+        must_change_password INTEGER NOT NULL DEFAULT 1,
+        password_changed_at TEXT,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        emergency_access INTEGER NOT NULL DEFAULT 0,
+        last_active_at TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX users_email ON users (email);
+    CREATE TABLE password_history (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        hash TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE TABLE assignments (
+        id INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        role TEXT NOT NULL,
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        location_id TEXT REFERENCES locations(id),
+        expires_at TEXT,
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE INDEX assignments_user ON assignments (user_id);
+    CREATE TABLE relations (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        patient TEXT NOT NULL,
+        relation TEXT NOT NULL CHECK (relation IN ('assigned', 'shared')),
+        PRIMARY KEY (user_id, patient, relation)
+    );
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        purpose TEXT NOT NULL CHECK (purpose IN ('activation', 'reset')),
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE TABLE service_accounts (
+        id TEXT PRIMARY KEY,
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        roles TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES service_accounts(id),
+        secret_hash TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        networks TEXT NOT NULL DEFAULT '[]',
+        rate_per_minute INTEGER,
+        expires_at TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT,
+        uses INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration the database has not seen, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

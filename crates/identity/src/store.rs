@@ -1,0 +1,179 @@
+//! The store: one SQLite file, WAL, foreign keys on, every change in an IMMEDIATE transaction
+//! (so two processes never interleave a multi-step change) and recorded before it commits.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::password::PasswordPolicy;
+use crate::{schema, IdentityError, Result};
+
+/// Time enters through here, so expiry and lockout are tested without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Where changes are recorded (the audit log in production).
+pub trait ChangeSink: Send + Sync {
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> std::result::Result<(), String>;
+}
+
+impl ChangeSink for wardgate_audit::AuditLog {
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> std::result::Result<(), String> {
+        let mut e = wardgate_audit::Event::new(
+            wardgate_audit::EventKind::Change,
+            wardgate_audit::Actor {
+                kind: if actor == "system" { "system" } else { "user" }.into(),
+                id: actor.into(),
+            },
+            action,
+        );
+        e.before = before;
+        e.after = after;
+        self.append(e, wardgate_audit::Durability::Sync)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Who is making a change: an administrator's user id, or `system` for bootstrapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: String,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor {
+            id: "system".into(),
+        }
+    }
+
+    pub fn user(id: impl Into<String>) -> Actor {
+        Actor { id: id.into() }
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.id == "system"
+    }
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) sink: Box<dyn ChangeSink>,
+    /// The loaded policy's roles; role names are checked against them when set.
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) password_policy: PasswordPolicy,
+    /// Roles that count as system administrators.
+    pub(crate) admin_roles: Vec<String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Store {
+    /// Opens (or creates) the database, migrating it to this build's schema.
+    pub fn open(path: &Path, sink: Box<dyn ChangeSink>) -> Result<Store> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        schema::migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            clock: Box::new(SystemClock),
+            sink,
+            roles: None,
+            password_policy: PasswordPolicy::default(),
+            admin_roles: vec!["System Admin".into(), "Owner".into()],
+        })
+    }
+
+    pub fn with_clock(mut self, clock: Box<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks role names against a policy's roles.
+    pub fn with_roles(mut self, roles: Vec<String>) -> Self {
+        self.roles = Some(roles);
+        self
+    }
+
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    pub fn now(&self) -> String {
+        ts(self.clock.now())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction: committed only if `f` (and its audit record)
+    /// succeeded.
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| IdentityError::Invalid("the store lock is poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Records a change inside the transaction making it; a failure rolls the change back.
+    pub(crate) fn record(
+        &self,
+        actor: &Actor,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<()> {
+        self.sink
+            .record(&actor.id, action, before, after)
+            .map_err(IdentityError::Audit)
+    }
+
+    pub(crate) fn check_role(&self, role: &str) -> Result<()> {
+        match &self.roles {
+            Some(roles) if !roles.iter().any(|r| r == role) => Err(IdentityError::UnknownRole(
+                role.to_string(),
+                roles.join(", "),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! Practices, users and their roles: the seeds' user management.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::json;
+
+use crate::model::{Assignment, Location, Practice, User, UserKind, UserStatus};
+use crate::store::{Actor, Store};
+use crate::validate::{valid_email, valid_npi};
+use crate::{password, IdentityError, Result};
+
+/// What an administrator enters in "Add User" / "Add Provider".
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub provider: bool,
+    pub npi: Option<String>,
+    pub taxonomy: Option<String>,
+    pub provider_type: Option<String>,
+    pub specialty: Option<String>,
+    pub credentials: Option<String>,
+    /// Modules activated for a provider.
+    pub modules: Vec<String>,
+    /// A temporary password, changed at first sign-in.
+    pub password: String,
+    /// One or more roles.
+    pub roles: Vec<String>,
+    /// Practices the user may access; the administrator must hold each.
+    pub practices: Vec<String>,
+    pub location: Option<String>,
+    /// The roles lapse then (RFC 3339).
+    pub expires_at: Option<String>,
+    /// "Allow emergency access for (Practice)".
+    pub emergency_access: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub practice: Option<String>,
+    pub role: Option<String>,
+    pub status: Option<UserStatus>,
+    /// The first letters of a first or last name, or of an email.
+    pub prefix: Option<String>,
+}
+
+fn random_id(prefix: &str) -> Result<String> {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).map_err(|e| IdentityError::Invalid(e.to_string()))?;
+    Ok(format!(
+        "{prefix}{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    ))
+}
+
+impl Store {
+    pub fn add_practice(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        timezone: &str,
+        modules: &[String],
+    ) -> Result<Practice> {
+        if id.is_empty() || name.trim().is_empty() {
+            return Err(IdentityError::Invalid(
+                "a practice needs an id and a name".into(),
+            ));
+        }
+        if timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(IdentityError::Invalid(format!(
+                "unknown time zone `{timezone}`"
+            )));
+        }
+        let p = Practice {
+            id: id.into(),
+            name: name.into(),
+            timezone: timezone.into(),
+            modules: modules.to_vec(),
+        };
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO practices (id, name, timezone, modules, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![p.id, p.name, p.timezone, json!(p.modules).to_string(), self.now()],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    IdentityError::Invalid(format!("practice `{id}` already exists"))
+                }
+                e => e.into(),
+            })?;
+            self.record(actor, "practice:create", None, Some(json!(p)))?;
+            Ok(p.clone())
+        })
+    }
+
+    pub fn practices(&self) -> Result<Vec<Practice>> {
+        self.tx(|tx| {
+            let mut st =
+                tx.prepare("SELECT id, name, timezone, modules FROM practices ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                let modules: String = r.get(3)?;
+                Ok(Practice {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    timezone: r.get(2)?,
+                    modules: serde_json::from_str(&modules).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub fn add_location(
+        &self,
+        actor: &Actor,
+        id: &str,
+        practice: &str,
+        name: &str,
+    ) -> Result<Location> {
+        let l = Location {
+            id: id.into(),
+            practice_id: practice.into(),
+            name: name.into(),
+        };
+        self.tx(|tx| {
+            require_practice(tx, practice)?;
+            tx.execute(
+                "INSERT INTO locations (id, practice_id, name) VALUES (?1, ?2, ?3)",
+                params![l.id, l.practice_id, l.name],
+            )?;
+            self.record(actor, "location:create", None, Some(json!(l)))?;
+            Ok(l.clone())
+        })
+    }
+
+    /// Creates a user or provider with a temporary password, as "Add User" does.
+    pub fn add_user(&self, actor: &Actor, new: NewUser) -> Result<User> {
+        let email = new.email.trim().to_ascii_lowercase();
+        if !valid_email(&email) {
+            return Err(IdentityError::Email(new.email.clone()));
+        }
+        if new.first_name.trim().is_empty() || new.last_name.trim().is_empty() {
+            return Err(IdentityError::Invalid(
+                "first and last name are required".into(),
+            ));
+        }
+        if new.provider {
+            match &new.npi {
+                Some(npi) if valid_npi(npi) => {}
+                Some(npi) => return Err(IdentityError::Npi(npi.clone())),
+                None => {
+                    return Err(IdentityError::Invalid(
+                        "a provider needs an individual NPI".into(),
+                    ))
+                }
+            }
+        } else if !new.modules.is_empty() {
+            return Err(IdentityError::Invalid(
+                "modules are activated for providers only".into(),
+            ));
+        }
+        if new.roles.is_empty() {
+            return Err(IdentityError::Invalid("select one or more roles".into()));
+        }
+        for role in &new.roles {
+            self.check_role(role)?;
+        }
+        if new.practices.is_empty() {
+            return Err(IdentityError::Invalid(
+                "give the user access to at least one practice".into(),
+            ));
+        }
+        self.password_policy.check(&new.password)?;
+        let hash = password::hash(&new.password)?;
+        let now = self.now();
+        self.tx(|tx| {
+            let existing: Option<String> =
+                tx.query_row("SELECT status FROM users WHERE email = ?1", params![email], |r| r.get(0)).optional()?;
+            if existing.is_some() {
+                return Err(IdentityError::DuplicateUser(email.clone()));
+            }
+            for p in &new.practices {
+                require_practice(tx, p)?;
+                self.require_access(tx, actor, p)?;
+            }
+            let id = random_id("u-")?;
+            tx.execute(
+                "INSERT INTO users (id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, password_hash, must_change_password, password_changed_at, emergency_access, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'active', ?14, 1, ?15, ?16, ?15, ?17)",
+                params![
+                    id,
+                    email,
+                    new.first_name.trim(),
+                    new.middle_name,
+                    new.last_name.trim(),
+                    new.phone,
+                    if new.provider { "provider" } else { "staff" },
+                    new.npi,
+                    new.taxonomy,
+                    new.provider_type,
+                    new.specialty,
+                    new.credentials,
+                    json!(new.modules).to_string(),
+                    hash,
+                    now,
+                    new.emergency_access,
+                    actor.id,
+                ],
+            )?;
+            tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, now])?;
+            for p in &new.practices {
+                for role in &new.roles {
+                    tx.execute(
+                        "INSERT INTO assignments (user_id, role, practice_id, location_id, expires_at, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![id, role, p, new.location, new.expires_at, actor.id, now],
+                    )?;
+                }
+            }
+            let user = load_user(tx, &id)?;
+            self.record(actor, "user:create", None, Some(json!(user)))?;
+            Ok(user)
+        })
+    }
+
+    /// An administrator may only grant access to practices they hold themselves.
+    fn require_access(&self, tx: &Transaction<'_>, actor: &Actor, practice: &str) -> Result<()> {
+        if actor.is_system() {
+            return Ok(());
+        }
+        let now = self.now();
+        let holds: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM assignments a JOIN users u ON u.id = a.user_id
+             WHERE a.user_id = ?1 AND a.practice_id = ?2 AND a.revoked_at IS NULL
+               AND (a.expires_at IS NULL OR a.expires_at > ?3) AND u.status = 'active'",
+            params![actor.id, practice, now],
+            |r| r.get(0),
+        )?;
+        if holds == 0 {
+            return Err(IdentityError::Forbidden(format!(
+                "{} does not hold practice {practice}",
+                actor.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn is_admin(&self, tx: &Transaction<'_>, actor: &Actor) -> Result<bool> {
+        if actor.is_system() {
+            return Ok(true);
+        }
+        let now = self.now();
+        let mut n = 0i64;
+        for role in &self.admin_roles {
+            n += tx.query_row(
+                "SELECT COUNT(*) FROM assignments WHERE user_id = ?1 AND role = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
+                params![actor.id, role, now],
+                |r| r.get::<_, i64>(0),
+            )?;
+        }
+        Ok(n > 0)
+    }
+
+    pub fn user(&self, id_or_email: &str) -> Result<User> {
+        self.tx(|tx| {
+            let id: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM users WHERE id = ?1 OR email = ?2",
+                    params![id_or_email, id_or_email.to_ascii_lowercase()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = id.ok_or_else(|| IdentityError::NotFound {
+                what: "user",
+                id: id_or_email.into(),
+            })?;
+            load_user(tx, &id)
+        })
+    }
+
+    /// Users matching a filter, providers first then others, each alphabetically (as the
+    /// vendor's list shows them).
+    pub fn users(&self, filter: &UserFilter) -> Result<Vec<User>> {
+        self.tx(|tx| {
+            let mut st = tx.prepare("SELECT id FROM users ORDER BY CASE kind WHEN 'provider' THEN 0 ELSE 1 END, last_name, first_name")?;
+            let ids: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                let u = load_user(tx, &id)?;
+                if let Some(s) = filter.status {
+                    if u.status != s {
+                        continue;
+                    }
+                }
+                if let Some(p) = &filter.practice {
+                    if !u.assignments.iter().any(|a| &a.practice_id == p) {
+                        continue;
+                    }
+                }
+                if let Some(r) = &filter.role {
+                    if !u.assignments.iter().any(|a| &a.role == r) {
+                        continue;
+                    }
+                }
+                if let Some(prefix) = &filter.prefix {
+                    let p = prefix.to_lowercase();
+                    let hit = [&u.first_name, &u.last_name, &u.email].iter().any(|f| f.to_lowercase().starts_with(&p));
+                    if !hit {
+                        continue;
+                    }
+                }
+                out.push(u);
+            }
+            Ok(out)
+        })
+    }
+
+    fn set_status(
+        &self,
+        actor: &Actor,
+        id: &str,
+        action: &str,
+        f: impl FnOnce(&User) -> Result<UserStatus>,
+    ) -> Result<User> {
+        self.tx(|tx| {
+            let before = load_user(tx, id)?;
+            let status = f(&before)?;
+            tx.execute(
+                "UPDATE users SET status = ?1, failed_attempts = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_attempts END WHERE id = ?2",
+                params![status.as_str(), id],
+            )?;
+            let after = load_user(tx, id)?;
+            self.record(actor, action, Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
+        })
+    }
+
+    /// "Lock Web User": providers only when no module is active for them.
+    pub fn lock(&self, actor: &Actor, id: &str) -> Result<User> {
+        self.set_status(actor, id, "user:lock", |u| {
+            if u.kind == UserKind::Provider && !u.active_modules.is_empty() {
+                return Err(IdentityError::Forbidden(format!(
+                    "a provider can be locked only when no modules are active ({} are)",
+                    u.active_modules.join(", ")
+                )));
+            }
+            if u.status == UserStatus::Unassigned {
+                return Err(IdentityError::Invalid("the user is unassigned".into()));
+            }
+            Ok(UserStatus::Locked)
+        })
+    }
+
+    pub fn unlock(&self, actor: &Actor, id: &str) -> Result<User> {
+        self.set_status(actor, id, "user:unlock", |u| match u.status {
+            UserStatus::Locked => Ok(UserStatus::Active),
+            s => Err(IdentityError::Invalid(format!(
+                "the user is {}, not locked",
+                s.as_str()
+            ))),
+        })
+    }
+
+    pub fn disable(&self, actor: &Actor, id: &str) -> Result<User> {
+        self.set_status(actor, id, "user:disable", |u| match u.status {
+            UserStatus::Unassigned => Err(IdentityError::Invalid("the user is unassigned".into())),
+            _ => Ok(UserStatus::Disabled),
+        })
+    }
+
+    pub fn enable(&self, actor: &Actor, id: &str) -> Result<User> {
+        self.set_status(actor, id, "user:enable", |u| match u.status {
+            UserStatus::Disabled => Ok(UserStatus::Active),
+            s => Err(IdentityError::Invalid(format!(
+                "the user is {}, not disabled",
+                s.as_str()
+            ))),
+        })
+    }
+
+    /// "Unassign Web User": non-providers only; the email becomes `archived_<email>`, every role
+    /// is revoked, history stays.
+    pub fn unassign(&self, actor: &Actor, id: &str) -> Result<User> {
+        self.tx(|tx| {
+            let before = load_user(tx, id)?;
+            if before.kind == UserKind::Provider {
+                return Err(IdentityError::Forbidden(
+                    "providers cannot be unassigned, to keep their transaction history; lock them instead".into(),
+                ));
+            }
+            if before.status == UserStatus::Unassigned {
+                return Err(IdentityError::Invalid("the user is already unassigned".into()));
+            }
+            let now = self.now();
+            tx.execute(
+                "UPDATE users SET status = 'unassigned', email = 'archived_' || email WHERE id = ?1",
+                params![id],
+            )?;
+            tx.execute("UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL", params![now, id])?;
+            let after = load_user(tx, id)?;
+            self.record(actor, "user:unassign", Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
+        })
+    }
+
+    /// Permanently removes a user: only an Owner or System Admin may.
+    pub fn delete(&self, actor: &Actor, id: &str) -> Result<()> {
+        self.tx(|tx| {
+            if !self.is_admin(tx, actor)? {
+                return Err(IdentityError::Forbidden(
+                    "only an Owner or System Admin may delete users".into(),
+                ));
+            }
+            let before = load_user(tx, id)?;
+            for table in ["assignments", "relations", "tokens", "password_history"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE user_id = ?1"),
+                    params![id],
+                )?;
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", params![id])?;
+            self.record(actor, "user:delete", Some(json!(before)), None)?;
+            Ok(())
+        })
+    }
+
+    /// Grants a role at a practice (or location), optionally until a date.
+    pub fn grant(
+        &self,
+        actor: &Actor,
+        id: &str,
+        role: &str,
+        practice: &str,
+        location: Option<&str>,
+        expires_at: Option<&str>,
+    ) -> Result<User> {
+        self.check_role(role)?;
+        self.tx(|tx| {
+            let before = load_user(tx, id)?;
+            require_practice(tx, practice)?;
+            self.require_access(tx, actor, practice)?;
+            tx.execute(
+                "INSERT INTO assignments (user_id, role, practice_id, location_id, expires_at, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, role, practice, location, expires_at, actor.id, self.now()],
+            )?;
+            let after = load_user(tx, id)?;
+            self.record(actor, "role:grant", Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
+        })
+    }
+
+    /// The roles in effect for a user at a practice (and location), now.
+    pub fn roles_in_effect(
+        &self,
+        id: &str,
+        practice: &str,
+        location: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let now = self.now();
+        self.tx(|tx| {
+            let status: String = tx
+                .query_row("SELECT status FROM users WHERE id = ?1", params![id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| IdentityError::NotFound { what: "user", id: id.into() })?;
+            if status != "active" {
+                return Ok(Vec::new());
+            }
+            let mut st = tx.prepare(
+                "SELECT DISTINCT role FROM assignments WHERE user_id = ?1 AND practice_id = ?2 AND revoked_at IS NULL
+                 AND (expires_at IS NULL OR expires_at > ?3) AND (location_id IS NULL OR location_id = ?4) ORDER BY role",
+            )?;
+            let roles = st.query_map(params![id, practice, now, location], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(roles)
+        })
+    }
+
+    /// A warning when a practice has no system administrator, or more than two (one primary
+    /// and one backup are recommended).
+    pub fn admin_warning(&self, practice: &str) -> Result<Option<String>> {
+        let now = self.now();
+        self.tx(|tx| {
+            let mut count = 0i64;
+            for role in &self.admin_roles {
+                count += tx.query_row(
+                    "SELECT COUNT(DISTINCT a.user_id) FROM assignments a JOIN users u ON u.id = a.user_id
+                     WHERE a.practice_id = ?1 AND a.role = ?2 AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > ?3) AND u.status = 'active'",
+                    params![practice, role, now],
+                    |r| r.get::<_, i64>(0),
+                )?;
+            }
+            Ok(match count {
+                0 => Some(format!("practice {practice} has no system administrator")),
+                1 | 2 => None,
+                n => Some(format!("practice {practice} has {n} system administrators; one primary and one backup are recommended")),
+            })
+        })
+    }
+
+    /// Signs in with email and password. Refuses locked, disabled and unassigned users without
+    /// saying which; locks the account after too many failures.
+    pub fn login(&self, email: &str, password: &str) -> Result<User> {
+        let email = email.trim().to_ascii_lowercase();
+        let limit = i64::from(self.password_policy.lockout_after);
+        let now = self.now();
+        let result = self.tx(|tx| {
+            let row: Option<(String, String, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT id, status, password_hash, failed_attempts FROM users WHERE email = ?1",
+                    params![email],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((id, status, hash, failed)) = row else {
+                // Same work as a real check, so timing does not tell whether the account exists.
+                let _ = password::verify(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000");
+                return Ok(Err(IdentityError::BadCredentials));
+            };
+            if status == "locked" {
+                return Ok(Err(IdentityError::LockedOut));
+            }
+            let ok = hash.as_deref().is_some_and(|h| password::verify(password, h));
+            if status != "active" || !ok {
+                if status == "active" {
+                    let failed = failed + 1;
+                    let lock = failed >= limit;
+                    tx.execute(
+                        "UPDATE users SET failed_attempts = ?1, status = CASE WHEN ?2 THEN 'locked' ELSE status END WHERE id = ?3",
+                        params![failed, lock, id],
+                    )?;
+                    if lock {
+                        self.record(&Actor::system(), "user:lockout", None, Some(json!({"user": id, "failed_attempts": failed})))?;
+                        return Ok(Err(IdentityError::LockedOut));
+                    }
+                }
+                return Ok(Err(IdentityError::BadCredentials));
+            }
+            tx.execute("UPDATE users SET failed_attempts = 0, last_active_at = ?1 WHERE id = ?2", params![now, id])?;
+            Ok(Ok(load_user(tx, &id)?))
+        })?;
+        result
+    }
+
+    /// "Change Password": the old one, then a new one that meets the policy and was not used
+    /// recently. Clears the must-change flag of a temporary password.
+    pub fn change_password(&self, id: &str, old: &str, new: &str) -> Result<()> {
+        self.password_policy.check(new)?;
+        let history = self.password_policy.history;
+        let hash = password::hash(new)?;
+        let now = self.now();
+        self.tx(|tx| {
+            let stored: Option<String> = tx.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |r| r.get(0))?;
+            if !stored.as_deref().is_some_and(|h| password::verify(old, h)) {
+                return Err(IdentityError::BadCredentials);
+            }
+            let mut st = tx.prepare("SELECT hash FROM password_history WHERE user_id = ?1 ORDER BY changed_at DESC LIMIT ?2")?;
+            let recent: Vec<String> = st.query_map(params![id, history as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            if recent.iter().any(|h| password::verify(new, h)) {
+                return Err(IdentityError::PasswordReused);
+            }
+            tx.execute(
+                "UPDATE users SET password_hash = ?1, must_change_password = 0, password_changed_at = ?2 WHERE id = ?3",
+                params![hash, now, id],
+            )?;
+            tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, now])?;
+            self.record(&Actor::user(id), "user:password-change", None, Some(json!({"user": id})))?;
+            Ok(())
+        })
+    }
+}
+
+fn require_practice(tx: &Transaction<'_>, practice: &str) -> Result<()> {
+    let n: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM practices WHERE id = ?1",
+        params![practice],
+        |r| r.get(0),
+    )?;
+    if n == 0 {
+        return Err(IdentityError::NotFound {
+            what: "practice",
+            id: practice.into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
+    let user = tx
+        .query_row(
+            "SELECT id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, must_change_password, emergency_access FROM users WHERE id = ?1",
+            params![id],
+            |r| {
+                let modules: String = r.get(12)?;
+                let kind: String = r.get(6)?;
+                let status: String = r.get(13)?;
+                Ok(User {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    first_name: r.get(2)?,
+                    middle_name: r.get(3)?,
+                    last_name: r.get(4)?,
+                    phone: r.get(5)?,
+                    kind: if kind == "provider" { UserKind::Provider } else { UserKind::Staff },
+                    npi: r.get(7)?,
+                    taxonomy: r.get(8)?,
+                    provider_type: r.get(9)?,
+                    specialty: r.get(10)?,
+                    credentials: r.get(11)?,
+                    active_modules: serde_json::from_str(&modules).unwrap_or_default(),
+                    status: UserStatus::parse(&status),
+                    must_change_password: r.get(14)?,
+                    emergency_access: r.get(15)?,
+                    assignments: Vec::new(),
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| IdentityError::NotFound { what: "user", id: id.into() })?;
+    let mut st = tx.prepare(
+        "SELECT role, practice_id, location_id, expires_at, granted_by FROM assignments WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY id",
+    )?;
+    let assignments = st
+        .query_map(params![id], |r| {
+            Ok(Assignment {
+                role: r.get(0)?,
+                practice_id: r.get(1)?,
+                location_id: r.get(2)?,
+                expires_at: r.get(3)?,
+                granted_by: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(User {
+        assignments,
+        ..user
+    })
+}

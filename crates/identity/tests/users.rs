@@ -1,0 +1,466 @@
+//! The seeds' user management, rule by rule, against a real SQLite file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::{Arc, Mutex};
+
+use wardgate_identity::{
+    Actor, ChangeSink, IdentityError, NewKey, NewUser, Store, UserFilter, UserKind, UserStatus,
+};
+
+#[derive(Default, Clone)]
+struct Sink(Arc<Mutex<Vec<(String, String)>>>);
+
+impl ChangeSink for Sink {
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        _b: Option<serde_json::Value>,
+        _a: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        self.0.lock().unwrap().push((actor.into(), action.into()));
+        Ok(())
+    }
+}
+
+const KAREO_ROLES: [&str; 6] = [
+    "System Admin",
+    "Provider",
+    "Clinical Assistant",
+    "Office Staff",
+    "Biller",
+    "Business Manager",
+];
+
+fn store(name: &str) -> (Store, Sink) {
+    let path = std::env::temp_dir().join(format!(
+        "wardgate-identity-{name}-{}.db",
+        std::process::id()
+    ));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    let sink = Sink::default();
+    let s = Store::open(&path, Box::new(sink.clone()))
+        .unwrap()
+        .with_roles(KAREO_ROLES.iter().map(|r| r.to_string()).collect());
+    s.add_practice(
+        &Actor::system(),
+        "p-1",
+        "Main Street Clinic",
+        "America/New_York",
+        &["clinical".into(), "billing".into()],
+    )
+    .unwrap();
+    s.add_practice(
+        &Actor::system(),
+        "p-2",
+        "Uptown Clinic",
+        "America/Chicago",
+        &[],
+    )
+    .unwrap();
+    (s, sink)
+}
+
+fn staff(email: &str, roles: &[&str], practices: &[&str]) -> NewUser {
+    NewUser {
+        email: email.into(),
+        first_name: "Jane".into(),
+        last_name: "Adams".into(),
+        password: "Temporary#Pass1".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        practices: practices.iter().map(|p| p.to_string()).collect(),
+        ..NewUser::default()
+    }
+}
+
+fn provider(email: &str, npi: &str, modules: &[&str]) -> NewUser {
+    NewUser {
+        provider: true,
+        npi: Some(npi.into()),
+        modules: modules.iter().map(|m| m.to_string()).collect(),
+        ..staff(email, &["Provider"], &["p-1"])
+    }
+}
+
+#[test]
+fn a_new_user_has_a_temporary_password_and_many_roles() {
+    let (s, sink) = store("create");
+    let u = s
+        .add_user(
+            &Actor::system(),
+            staff(
+                "JAdams@KareoTest.com",
+                &["Biller", "Office Staff"],
+                &["p-1"],
+            ),
+        )
+        .unwrap();
+    assert_eq!(u.email, "jadams@kareotest.com");
+    assert!(u.must_change_password);
+    assert_eq!(u.status, UserStatus::Active);
+    assert_eq!(
+        s.roles_in_effect(&u.id, "p-1", None).unwrap(),
+        ["Biller", "Office Staff"]
+    );
+    assert!(s.roles_in_effect(&u.id, "p-2", None).unwrap().is_empty());
+    assert!(sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, a)| a == "user:create"));
+    // Signing in works; the temporary password must then be changed.
+    let signed = s.login("jadams@kareotest.com", "Temporary#Pass1").unwrap();
+    assert!(signed.must_change_password);
+    s.change_password(&u.id, "Temporary#Pass1", "Another#Secret2")
+        .unwrap();
+    assert!(!s.user(&u.id).unwrap().must_change_password);
+}
+
+#[test]
+fn duplicates_bad_emails_weak_passwords_and_unknown_roles_are_refused() {
+    let (s, _) = store("refuse");
+    s.add_user(&Actor::system(), staff("a@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    assert!(matches!(
+        s.add_user(&Actor::system(), staff("A@X.com", &["Biller"], &["p-1"])),
+        Err(IdentityError::DuplicateUser(_))
+    ));
+    assert!(matches!(
+        s.add_user(
+            &Actor::system(),
+            staff("not-an-email", &["Biller"], &["p-1"])
+        ),
+        Err(IdentityError::Email(_))
+    ));
+    let mut weak = staff("b@x.com", &["Biller"], &["p-1"]);
+    weak.password = "password".into();
+    match s.add_user(&Actor::system(), weak) {
+        Err(IdentityError::WeakPassword(m)) => {
+            assert!(m.contains("12 characters") && m.contains("number"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.add_user(
+            &Actor::system(),
+            staff("c@x.com", &["Practice Admin"], &["p-1"])
+        ),
+        Err(IdentityError::UnknownRole(..))
+    ));
+    assert!(matches!(
+        s.add_user(&Actor::system(), staff("d@x.com", &[], &["p-1"])),
+        Err(IdentityError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.add_user(&Actor::system(), provider("e@x.com", "1234567890", &[])),
+        Err(IdentityError::Npi(_))
+    ));
+    assert_eq!(
+        s.users(&UserFilter::default()).unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn administrators_grant_only_practices_they_hold() {
+    let (s, _) = store("grant");
+    let admin = s
+        .add_user(
+            &Actor::system(),
+            staff("admin@x.com", &["System Admin"], &["p-1"]),
+        )
+        .unwrap();
+    let by_admin = Actor::user(&admin.id);
+    assert!(s
+        .add_user(&by_admin, staff("f@x.com", &["Biller"], &["p-1"]))
+        .is_ok());
+    assert!(matches!(
+        s.add_user(&by_admin, staff("g@x.com", &["Biller"], &["p-2"])),
+        Err(IdentityError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn unassigning_archives_the_email_and_keeps_history_but_providers_are_only_locked() {
+    let (s, _) = store("unassign");
+    let u = s
+        .add_user(
+            &Actor::system(),
+            staff("jadams@kareotest.com", &["Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    let after = s.unassign(&Actor::system(), &u.id).unwrap();
+    assert_eq!(after.email, "archived_jadams@kareotest.com");
+    assert_eq!(after.status, UserStatus::Unassigned);
+    assert!(s.roles_in_effect(&u.id, "p-1", None).unwrap().is_empty());
+    // The email is free again for a new account; the old one stays for reports and audit.
+    s.add_user(
+        &Actor::system(),
+        staff("jadams@kareotest.com", &["Office Staff"], &["p-1"]),
+    )
+    .unwrap();
+    assert_eq!(s.users(&UserFilter::default()).unwrap().len(), 2);
+
+    let doc = s
+        .add_user(
+            &Actor::system(),
+            provider("dr@x.com", "1234567893", &["clinical"]),
+        )
+        .unwrap();
+    assert_eq!(doc.kind, UserKind::Provider);
+    assert!(matches!(
+        s.unassign(&Actor::system(), &doc.id),
+        Err(IdentityError::Forbidden(_))
+    ));
+    // A provider with an active module cannot be locked either.
+    assert!(matches!(
+        s.lock(&Actor::system(), &doc.id),
+        Err(IdentityError::Forbidden(_))
+    ));
+    let idle = s
+        .add_user(&Actor::system(), provider("dr2@x.com", "1234567893", &[]))
+        .unwrap();
+    assert_eq!(
+        s.lock(&Actor::system(), &idle.id).unwrap().status,
+        UserStatus::Locked
+    );
+    assert_eq!(
+        s.unlock(&Actor::system(), &idle.id).unwrap().status,
+        UserStatus::Active
+    );
+}
+
+#[test]
+fn failed_sign_ins_lock_the_account_until_an_administrator_unlocks_it() {
+    let (s, _) = store("lockout");
+    let u = s
+        .add_user(&Actor::system(), staff("h@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    for _ in 0..4 {
+        assert!(matches!(
+            s.login("h@x.com", "wrong"),
+            Err(IdentityError::BadCredentials)
+        ));
+    }
+    assert!(matches!(
+        s.login("h@x.com", "wrong"),
+        Err(IdentityError::LockedOut)
+    ));
+    assert!(matches!(
+        s.login("h@x.com", "Temporary#Pass1"),
+        Err(IdentityError::LockedOut)
+    ));
+    s.unlock(&Actor::system(), &u.id).unwrap();
+    assert!(s.login("h@x.com", "Temporary#Pass1").is_ok());
+    // Unknown accounts and wrong passwords look the same.
+    assert!(matches!(
+        s.login("nobody@x.com", "x"),
+        Err(IdentityError::BadCredentials)
+    ));
+}
+
+#[test]
+fn disabled_users_cannot_sign_in_and_only_admins_delete() {
+    let (s, _) = store("disable");
+    let u = s
+        .add_user(&Actor::system(), staff("i@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    s.disable(&Actor::system(), &u.id).unwrap();
+    assert!(matches!(
+        s.login("i@x.com", "Temporary#Pass1"),
+        Err(IdentityError::BadCredentials)
+    ));
+    s.enable(&Actor::system(), &u.id).unwrap();
+    assert!(s.login("i@x.com", "Temporary#Pass1").is_ok());
+    let biller = s
+        .add_user(&Actor::system(), staff("j@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    assert!(matches!(
+        s.delete(&Actor::user(&biller.id), &u.id),
+        Err(IdentityError::Forbidden(_))
+    ));
+    let admin = s
+        .add_user(
+            &Actor::system(),
+            staff("k@x.com", &["System Admin"], &["p-1"]),
+        )
+        .unwrap();
+    s.delete(&Actor::user(&admin.id), &u.id).unwrap();
+    assert!(s.user(&u.id).is_err());
+}
+
+#[test]
+fn search_by_first_letters_and_providers_listed_first() {
+    let (s, _) = store("search");
+    let mut a = staff("zoe@x.com", &["Biller"], &["p-1"]);
+    a.first_name = "Zoe".into();
+    a.last_name = "Baker".into();
+    s.add_user(&Actor::system(), a).unwrap();
+    s.add_user(&Actor::system(), provider("doc@x.com", "1234567893", &[]))
+        .unwrap();
+    let found = s
+        .users(&UserFilter {
+            prefix: Some("bak".into()),
+            ..UserFilter::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].email, "zoe@x.com");
+    let all = s.users(&UserFilter::default()).unwrap();
+    assert_eq!(all[0].kind, UserKind::Provider);
+}
+
+#[test]
+fn expiring_roles_lapse_and_admin_counts_warn() {
+    let (s, _) = store("expiry");
+    let mut contractor = staff("l@x.com", &["Biller"], &["p-1"]);
+    contractor.expires_at = Some("2000-01-01T00:00:00.000Z".into());
+    let c = s.add_user(&Actor::system(), contractor).unwrap();
+    assert!(s.roles_in_effect(&c.id, "p-1", None).unwrap().is_empty());
+    assert!(s
+        .admin_warning("p-1")
+        .unwrap()
+        .unwrap()
+        .contains("no system administrator"));
+    for i in 0..3 {
+        s.add_user(
+            &Actor::system(),
+            staff(&format!("admin{i}@x.com"), &["System Admin"], &["p-1"]),
+        )
+        .unwrap();
+    }
+    assert!(s
+        .admin_warning("p-1")
+        .unwrap()
+        .unwrap()
+        .contains("one primary and one backup"));
+}
+
+#[test]
+fn api_keys_are_shown_once_scoped_rotated_and_revoked() {
+    let (s, sink) = store("keys");
+    s.add_service_account(&Actor::system(), "billing-sync", "p-1", &["Biller".into()])
+        .unwrap();
+    let issued = s
+        .issue_key(
+            &Actor::system(),
+            &NewKey {
+                account: "billing-sync".into(),
+                scopes: vec!["billing:*".into()],
+                rate_per_minute: Some(100),
+                ..NewKey::default()
+            },
+        )
+        .unwrap();
+    assert!(issued.key.starts_with(&format!("wg_{}_", issued.id)));
+    let info = s.verify_key(&issued.key).unwrap();
+    assert_eq!(
+        (
+            info.account.as_str(),
+            info.roles.as_slice(),
+            info.rate_per_minute
+        ),
+        ("billing-sync", &["Biller".to_string()][..], Some(100))
+    );
+    assert_eq!(s.verify_key(&issued.key).unwrap().uses, 1);
+    // A wrong secret with the right id is refused.
+    let forged = format!(
+        "{}{}",
+        &issued.key[..issued.key.len() - 1],
+        if issued.key.ends_with('0') { '1' } else { '0' }
+    );
+    assert!(matches!(s.verify_key(&forged), Err(IdentityError::BadKey)));
+    assert!(matches!(
+        s.verify_key("wg_nothex"),
+        Err(IdentityError::BadKey)
+    ));
+    // The secret never reaches the audit log's events list as an action detail.
+    assert!(sink.0.lock().unwrap().iter().any(|(_, a)| a == "key:issue"));
+    // Rotation: both work during the overlap.
+    let new = s
+        .rotate_key(&Actor::system(), &issued.id, chrono::Duration::hours(1))
+        .unwrap();
+    assert!(s.verify_key(&issued.key).is_ok());
+    assert!(s.verify_key(&new.key).is_ok());
+    let gone = s
+        .rotate_key(&Actor::system(), &new.id, chrono::Duration::zero())
+        .unwrap();
+    assert!(
+        matches!(s.verify_key(&new.key), Err(IdentityError::BadKey)),
+        "no overlap: the old key stops at once"
+    );
+    s.revoke_key(&Actor::system(), &gone.id).unwrap();
+    assert!(matches!(
+        s.verify_key(&gone.key),
+        Err(IdentityError::BadKey)
+    ));
+    let expired = s
+        .issue_key(
+            &Actor::system(),
+            &NewKey {
+                account: "billing-sync".into(),
+                scopes: vec!["*".into()],
+                expires_in: Some(chrono::Duration::zero()),
+                ..NewKey::default()
+            },
+        )
+        .unwrap();
+    assert!(matches!(
+        s.verify_key(&expired.key),
+        Err(IdentityError::BadKey)
+    ));
+}
+
+#[test]
+fn two_processes_changing_the_database_stay_consistent() {
+    let path = std::env::temp_dir().join(format!(
+        "wardgate-identity-concurrent-{}.db",
+        std::process::id()
+    ));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    {
+        let s = Store::open(&path, Box::new(Sink::default())).unwrap();
+        s.add_practice(&Actor::system(), "p-1", "Clinic", "UTC", &[])
+            .unwrap();
+    }
+    // Two connections (as two processes would have), racing to create the same users.
+    let handles: Vec<_> = (0..2)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let s = Store::open(&path, Box::new(Sink::default())).unwrap();
+                let mut created = 0;
+                for i in 0..20 {
+                    let mut u = staff(&format!("user{i}@x.com"), &["Biller"], &["p-1"]);
+                    u.first_name = format!("T{t}");
+                    match s.add_user(&Actor::system(), u) {
+                        Ok(_) => created += 1,
+                        Err(IdentityError::DuplicateUser(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                created
+            })
+        })
+        .collect();
+    let total: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 20, "each email created exactly once");
+    let s = Store::open(&path, Box::new(Sink::default())).unwrap();
+    let users = s.users(&UserFilter::default()).unwrap();
+    assert_eq!(users.len(), 20);
+    assert!(
+        users.iter().all(|u| u.assignments.len() == 1),
+        "no half-written user"
+    );
+}
