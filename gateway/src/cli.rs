@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod identity;
 mod policy;
 
 #[derive(Debug, Parser)]
@@ -26,6 +27,27 @@ pub enum Command {
     /// Verify, search and export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Practices: add, list (with administrator warnings).
+    Practice {
+        #[command(flatten)]
+        common: identity::Common,
+        #[command(subcommand)]
+        cmd: identity::PracticeCommand,
+    },
+    /// Users and providers: add, list, search, lock, unassign, disable, delete, grant.
+    User {
+        #[command(flatten)]
+        common: identity::Common,
+        #[command(subcommand)]
+        cmd: identity::UserCommand,
+    },
+    /// Service accounts and API keys: issue, list, revoke, rotate, verify.
+    Key {
+        #[command(flatten)]
+        common: identity::Common,
+        #[command(subcommand)]
+        cmd: identity::KeyCommand,
+    },
 }
 
 /// Runs a command; `Ok` carries the exit code (1 = the policy or its tests failed).
@@ -33,5 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Practice { common, cmd } => identity::practice(common, cmd),
+        Command::User { common, cmd } => identity::user(common, cmd),
+        Command::Key { common, cmd } => identity::key(common, cmd),
     }
 }

@@ -330,3 +330,174 @@ fn audit_verify_search_and_export() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn user_management_commands_follow_the_seeds() {
+    let dir = std::env::temp_dir().join(format!("wardgate-cli-identity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("wardgate.db");
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec![args[0], args[1]];
+        all.extend_from_slice(&["--db", db]);
+        all.extend_from_slice(&args[2..]);
+        wardgate(&all, None)
+    };
+    assert!(run(&[
+        "practice",
+        "add",
+        "p-1",
+        "--name",
+        "Main Street",
+        "--module",
+        "clinical"
+    ])
+    .status
+    .success());
+    let added = run(&[
+        "user",
+        "add",
+        "--email",
+        "jadams@kareotest.com",
+        "--first",
+        "Jane",
+        "--last",
+        "Adams",
+        "--role",
+        "Biller",
+        "--practice",
+        "p-1",
+        "--password",
+        "Temporary#Pass1",
+        "--json",
+    ]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let u: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(u["must_change_password"], true);
+    // The same email again is refused, clearly.
+    let dup = run(&[
+        "user",
+        "add",
+        "--email",
+        "jadams@kareotest.com",
+        "--first",
+        "J",
+        "--last",
+        "A",
+        "--role",
+        "Biller",
+        "--practice",
+        "p-1",
+        "--password",
+        "Temporary#Pass1",
+    ]);
+    assert!(!dup.status.success());
+    assert!(
+        text(&dup.stderr).contains("already exists"),
+        "{}",
+        text(&dup.stderr)
+    );
+    // Unassign renames the email.
+    let un = run(&["user", "unassign", "jadams@kareotest.com"]);
+    assert!(
+        text(&un.stdout).contains("archived_jadams@kareotest.com"),
+        "{}",
+        text(&un.stdout)
+    );
+    // Providers need a valid NPI and cannot be unassigned.
+    let bad_npi = run(&[
+        "user",
+        "add",
+        "--email",
+        "dr@x.com",
+        "--first",
+        "D",
+        "--last",
+        "R",
+        "--role",
+        "Provider",
+        "--practice",
+        "p-1",
+        "--password",
+        "Temporary#Pass1",
+        "--npi",
+        "1234567890",
+    ]);
+    assert!(text(&bad_npi.stderr).contains("not a valid NPI"));
+    assert!(run(&[
+        "user",
+        "add",
+        "--email",
+        "dr@x.com",
+        "--first",
+        "D",
+        "--last",
+        "R",
+        "--role",
+        "Provider",
+        "--practice",
+        "p-1",
+        "--password",
+        "Temporary#Pass1",
+        "--npi",
+        "1234567893"
+    ])
+    .status
+    .success());
+    let refused = run(&["user", "unassign", "dr@x.com"]);
+    assert!(text(&refused.stderr).contains("providers cannot be unassigned"));
+    // Keys: shown once, then verifiable; revoked keys are refused.
+    assert!(run(&[
+        "key",
+        "account",
+        "billing-sync",
+        "--practice",
+        "p-1",
+        "--role",
+        "Biller"
+    ])
+    .status
+    .success());
+    let issued = run(&[
+        "key",
+        "issue",
+        "--account",
+        "billing-sync",
+        "--scope",
+        "billing:*",
+        "--rate",
+        "100/min",
+        "--expires",
+        "90d",
+        "--json",
+    ]);
+    let k: serde_json::Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let key = k["key"].as_str().unwrap();
+    assert!(run(&["key", "verify", key]).status.success());
+    assert!(run(&["key", "revoke", k["id"].as_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(run(&["key", "verify", key]).status.code(), Some(1));
+    // Every change is in the audit log, and the log verifies.
+    let audit = dir.join("audit");
+    let v = wardgate(&["audit", "verify", "--dir", audit.to_str().unwrap()], None);
+    assert!(v.status.success(), "{}", text(&v.stdout));
+    let found = wardgate(
+        &[
+            "audit",
+            "search",
+            "--dir",
+            audit.to_str().unwrap(),
+            "--action",
+            "user:*",
+        ],
+        None,
+    );
+    assert!(text(&found.stdout).lines().count() >= 3);
+    assert!(
+        !text(&found.stdout).contains(key),
+        "the key's secret never reaches the audit log"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

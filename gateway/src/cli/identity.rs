@@ -1,0 +1,513 @@
+//! `wardgate practice|location|user|key ...`: user management against the identity store.
+//! Human output by default, `--json` for scripts; every change prints what it changed and is
+//! recorded in the audit log.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use wardgate_identity::{Actor, NewKey, NewUser, Store, UserFilter, UserStatus};
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The identity database (SQLite).
+    #[arg(long, global = true, default_value = "wardgate.db")]
+    db: PathBuf,
+    /// The audit log folder (default: `audit/` beside the database).
+    #[arg(long, global = true)]
+    audit: Option<PathBuf>,
+    /// Check role names against this policy's roles.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
+    /// Who is making the change (a user id; `system` to bootstrap).
+    #[arg(long = "as", global = true, default_value = "system")]
+    actor: String,
+    /// Print JSON instead of words.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PracticeCommand {
+    /// Add a practice with its time zone and subscribed modules.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "America/New_York")]
+        timezone: String,
+        #[arg(long = "module")]
+        modules: Vec<String>,
+    },
+    /// List practices, with a warning where the number of administrators is off.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (or, with --npi, a provider) with a temporary password.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first: String,
+        #[arg(long)]
+        last: String,
+        #[arg(long)]
+        phone: Option<String>,
+        /// One or more roles.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// One or more practices.
+        #[arg(long = "practice", required = true)]
+        practices: Vec<String>,
+        /// A temporary password (changed at first sign-in).
+        #[arg(long)]
+        password: String,
+        /// Makes the user a provider.
+        #[arg(long)]
+        npi: Option<String>,
+        #[arg(long)]
+        taxonomy: Option<String>,
+        #[arg(long)]
+        credentials: Option<String>,
+        /// Modules activated for a provider.
+        #[arg(long = "module")]
+        modules: Vec<String>,
+        /// The roles lapse then (RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+        /// "Allow emergency access".
+        #[arg(long)]
+        emergency_access: bool,
+    },
+    /// List users (providers first), optionally filtered.
+    List {
+        #[arg(long)]
+        practice: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Find users by the first letters of a name or email.
+    Search {
+        prefix: String,
+    },
+    Show {
+        user: String,
+    },
+    Lock {
+        user: String,
+    },
+    Unlock {
+        user: String,
+    },
+    /// Remove a non-provider from the account; the email becomes archived_<email>.
+    Unassign {
+        user: String,
+    },
+    Disable {
+        user: String,
+    },
+    Enable {
+        user: String,
+    },
+    /// Permanently delete (Owner or System Admin only).
+    Delete {
+        user: String,
+    },
+    /// Grant a role at a practice, optionally until a date.
+    Grant {
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        practice: String,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a service account for an integration.
+    Account {
+        id: String,
+        #[arg(long)]
+        practice: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Issue a key; it is shown once.
+    Issue {
+        #[arg(long)]
+        account: String,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// e.g. 100/min
+        #[arg(long)]
+        rate: Option<String>,
+        /// e.g. 90d, 12h
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long = "network")]
+        networks: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a key at once.
+    Revoke { id: String },
+    /// Replace a key; the old one keeps working for the overlap.
+    Rotate {
+        id: String,
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+    },
+    /// Check a key as the gateway would.
+    Verify { key: String },
+}
+
+fn duration(s: &str) -> anyhow::Result<chrono::Duration> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("`{s}` is not a duration such as 90d or 12h"))?;
+    Ok(match unit {
+        "d" => chrono::Duration::days(n),
+        "h" => chrono::Duration::hours(n),
+        "m" => chrono::Duration::minutes(n),
+        _ => bail!("`{s}` is not a duration such as 90d or 12h"),
+    })
+}
+
+fn rate(s: &str) -> anyhow::Result<u32> {
+    let n = s.strip_suffix("/min").unwrap_or(s);
+    n.parse()
+        .with_context(|| format!("`{s}` is not a rate such as 100/min"))
+}
+
+fn open(c: &Common) -> anyhow::Result<Store> {
+    let audit_dir = c
+        .audit
+        .clone()
+        .unwrap_or_else(|| c.db.parent().unwrap_or(Path::new(".")).join("audit"));
+    let (log, _) = wardgate_audit::AuditLog::open(&audit_dir, wardgate_audit::Options::default())
+        .with_context(|| format!("cannot open the audit log {}", audit_dir.display()))?;
+    let mut store = Store::open(&c.db, Box::new(log))
+        .with_context(|| format!("cannot open {}", c.db.display()))?;
+    if let Some(p) = &c.policy {
+        let compiled = wardgate_policy::compile_file(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        store = store.with_roles(
+            compiled
+                .policy
+                .roles
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
+        );
+    }
+    Ok(store)
+}
+
+fn show<T: Serialize>(
+    c: &Common,
+    value: &T,
+    words: impl FnOnce() -> String,
+) -> anyhow::Result<ExitCode> {
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", words());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn user_line(u: &wardgate_identity::User) -> String {
+    let roles: Vec<String> = u
+        .assignments
+        .iter()
+        .map(|a| format!("{}@{}", a.role, a.practice_id))
+        .collect();
+    format!(
+        "{}  {} {} <{}>  {:?} {}  {}{}",
+        u.id,
+        u.first_name,
+        u.last_name,
+        u.email,
+        u.kind,
+        u.status.as_str(),
+        roles.join(", "),
+        if u.must_change_password {
+            "  (must change password)"
+        } else {
+            ""
+        }
+    )
+}
+
+pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
+    let s = open(&c)?;
+    let actor = Actor::user(&c.actor);
+    match cmd {
+        PracticeCommand::Add {
+            id,
+            name,
+            timezone,
+            modules,
+        } => {
+            let p = s.add_practice(&actor, &id, &name, &timezone, &modules)?;
+            show(&c, &p, || {
+                format!(
+                    "added practice {} ({}, {}, modules: {})",
+                    p.id,
+                    p.name,
+                    p.timezone,
+                    p.modules.join(", ")
+                )
+            })
+        }
+        PracticeCommand::List => {
+            let ps = s.practices()?;
+            let mut lines = Vec::new();
+            for p in &ps {
+                let warning = s.admin_warning(&p.id)?;
+                lines.push(format!(
+                    "{}  {}  {}  [{}]{}",
+                    p.id,
+                    p.name,
+                    p.timezone,
+                    p.modules.join(", "),
+                    warning
+                        .map(|w| format!("\n  warning: {w}"))
+                        .unwrap_or_default()
+                ));
+            }
+            show(&c, &ps, || lines.join("\n"))
+        }
+    }
+}
+
+pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    let s = open(&c)?;
+    let actor = Actor::user(&c.actor);
+    let changed = |u: wardgate_identity::User, what: &str| {
+        show(&c, &u, || format!("{what}: {}", user_line(&u)))
+    };
+    match cmd {
+        UserCommand::Add {
+            email,
+            first,
+            last,
+            phone,
+            roles,
+            practices,
+            password,
+            npi,
+            taxonomy,
+            credentials,
+            modules,
+            expires,
+            emergency_access,
+        } => {
+            let u = s.add_user(
+                &actor,
+                NewUser {
+                    email,
+                    first_name: first,
+                    last_name: last,
+                    phone,
+                    provider: npi.is_some(),
+                    npi,
+                    taxonomy,
+                    credentials,
+                    modules,
+                    password,
+                    roles,
+                    practices,
+                    expires_at: expires,
+                    emergency_access,
+                    ..NewUser::default()
+                },
+            )?;
+            changed(u, "added")
+        }
+        UserCommand::List {
+            practice,
+            role,
+            status,
+        } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some("active") => Some(UserStatus::Active),
+                Some("locked") => Some(UserStatus::Locked),
+                Some("disabled") => Some(UserStatus::Disabled),
+                Some("unassigned") => Some(UserStatus::Unassigned),
+                Some(other) => {
+                    bail!("unknown status `{other}` (active, locked, disabled, unassigned)")
+                }
+            };
+            let users = s.users(&UserFilter {
+                practice,
+                role,
+                status,
+                prefix: None,
+            })?;
+            show(&c, &users, || {
+                users.iter().map(user_line).collect::<Vec<_>>().join("\n")
+            })
+        }
+        UserCommand::Search { prefix } => {
+            let users = s.users(&UserFilter {
+                prefix: Some(prefix),
+                ..UserFilter::default()
+            })?;
+            show(&c, &users, || {
+                users.iter().map(user_line).collect::<Vec<_>>().join("\n")
+            })
+        }
+        UserCommand::Show { user } => {
+            let u = s.user(&user)?;
+            show(&c, &u, || user_line(&u))
+        }
+        UserCommand::Lock { user } => changed(s.lock(&actor, &s.user(&user)?.id)?, "locked"),
+        UserCommand::Unlock { user } => changed(s.unlock(&actor, &s.user(&user)?.id)?, "unlocked"),
+        UserCommand::Unassign { user } => {
+            changed(s.unassign(&actor, &s.user(&user)?.id)?, "unassigned")
+        }
+        UserCommand::Disable { user } => {
+            changed(s.disable(&actor, &s.user(&user)?.id)?, "disabled")
+        }
+        UserCommand::Enable { user } => changed(s.enable(&actor, &s.user(&user)?.id)?, "enabled"),
+        UserCommand::Delete { user } => {
+            let u = s.user(&user)?;
+            s.delete(&actor, &u.id)?;
+            show(&c, &u, || format!("deleted: {}", user_line(&u)))
+        }
+        UserCommand::Grant {
+            user,
+            role,
+            practice,
+            location,
+            expires,
+        } => {
+            let id = s.user(&user)?.id;
+            changed(
+                s.grant(
+                    &actor,
+                    &id,
+                    &role,
+                    &practice,
+                    location.as_deref(),
+                    expires.as_deref(),
+                )?,
+                "granted",
+            )
+        }
+    }
+}
+
+pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
+    let s = open(&c)?;
+    let actor = Actor::user(&c.actor);
+    match cmd {
+        KeyCommand::Account {
+            id,
+            practice,
+            roles,
+        } => {
+            s.add_service_account(&actor, &id, &practice, &roles)?;
+            show(
+                &c,
+                &serde_json::json!({"id": id, "practice": practice, "roles": roles}),
+                || {
+                    format!(
+                        "added service account {id} at {practice} ({})",
+                        roles.join(", ")
+                    )
+                },
+            )
+        }
+        KeyCommand::Issue {
+            account,
+            scopes,
+            rate: r,
+            expires,
+            networks,
+        } => {
+            let issued = s.issue_key(
+                &actor,
+                &NewKey {
+                    account,
+                    scopes,
+                    networks,
+                    rate_per_minute: r.as_deref().map(rate).transpose()?,
+                    expires_in: expires.as_deref().map(duration).transpose()?,
+                },
+            )?;
+            show(&c, &issued, || {
+                format!(
+                    "issued key {} for {} (scopes: {}; expires: {})\n{}\nThis is the only time the key is shown.",
+                    issued.id,
+                    issued.account,
+                    issued.scopes.join(", "),
+                    issued.expires_at.as_deref().unwrap_or("never"),
+                    issued.key
+                )
+            })
+        }
+        KeyCommand::List { account } => {
+            let keys = s.keys(account.as_deref())?;
+            show(&c, &keys, || {
+                keys.iter()
+                    .map(|k| {
+                        format!(
+                            "{}  {}  [{}]  uses {}  last used {}  {}",
+                            k.id,
+                            k.account,
+                            k.scopes.join(", "),
+                            k.uses,
+                            k.last_used_at.as_deref().unwrap_or("never"),
+                            if k.revoked { "REVOKED" } else { "" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        KeyCommand::Revoke { id } => {
+            s.revoke_key(&actor, &id)?;
+            show(&c, &serde_json::json!({"revoked": id}), || {
+                format!("revoked key {id}")
+            })
+        }
+        KeyCommand::Rotate { id, overlap } => {
+            let issued = s.rotate_key(&actor, &id, duration(&overlap)?)?;
+            show(&c, &issued, || {
+                format!("rotated {id}: the old key works for {overlap} more\n{}\nThis is the only time the key is shown.", issued.key)
+            })
+        }
+        KeyCommand::Verify { key } => match s.verify_key(&key) {
+            Ok(info) => show(&c, &info, || {
+                format!(
+                    "valid: key {} of {} at {} (roles: {}; scopes: {})",
+                    info.id,
+                    info.account,
+                    info.practice,
+                    info.roles.join(", "),
+                    info.scopes.join(", ")
+                )
+            }),
+            Err(e) => {
+                println!("invalid: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
