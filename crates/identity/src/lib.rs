@@ -3,6 +3,7 @@
 //! management of the seed documents, on SQLite (WAL, versioned migrations, a transaction for
 //! every multi-step change). Every change is handed to a [`ChangeSink`] with before and after.
 
+mod auth;
 mod keys;
 mod model;
 mod password;
@@ -11,6 +12,7 @@ mod store;
 mod users;
 mod validate;
 
+pub use auth::{totp, TotpEnrollment};
 pub use keys::{IssuedKey, KeyInfo, NewKey};
 pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;

@@ -93,6 +93,26 @@ const MIGRATIONS: &[&str] = &[
         uses INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 2: second factors, emergency access, practice security settings.
+    r#"
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE recovery_codes (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        hash TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE TABLE emergency_grants (
+        id INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        reason TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        closed_at TEXT
+    );
+    ALTER TABLE practices ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 /// The schema version this build writes.
