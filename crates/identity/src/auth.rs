@@ -66,12 +66,17 @@ fn unbase32(s: &str) -> Option<Vec<u8>> {
 /// RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) for a Unix time.
 pub fn totp(secret: &[u8], unix: i64) -> String {
     let counter = (unix.max(0) / 30) as u64;
-    let Ok(mut mac) = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret) else { return String::new() };
+    let Ok(mut mac) = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret) else {
+        return String::new();
+    };
     mac.update(&counter.to_be_bytes());
     let h = mac.finalize().into_bytes();
     let offset = usize::from(h.get(19).copied().unwrap_or(0) & 0x0f);
     let slice = h.get(offset..offset + 4).unwrap_or(&[0, 0, 0, 0]);
-    let code = (u32::from(slice[0] & 0x7f) << 24) | (u32::from(slice[1]) << 16) | (u32::from(slice[2]) << 8) | u32::from(slice[3]);
+    let code = (u32::from(slice[0] & 0x7f) << 24)
+        | (u32::from(slice[1]) << 16)
+        | (u32::from(slice[2]) << 8)
+        | u32::from(slice[3]);
     format!("{:06}", code % 1_000_000)
 }
 
@@ -86,7 +91,13 @@ pub struct TotpEnrollment {
 }
 
 impl Store {
-    fn issue_token(&self, actor: &Actor, user: &str, purpose: &str, valid_for: Duration) -> Result<String> {
+    fn issue_token(
+        &self,
+        actor: &Actor,
+        user: &str,
+        purpose: &str,
+        valid_for: Duration,
+    ) -> Result<String> {
         let token = hex(&random_bytes::<24>()?);
         let expires = ts(self.clock.now() + valid_for);
         self.tx(|tx| {
@@ -95,7 +106,12 @@ impl Store {
                 "INSERT INTO tokens (hash, user_id, purpose, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![sha256_hex(&token), user, purpose, expires],
             )?;
-            self.record(actor, &format!("user:{purpose}-token"), None, Some(json!({"user": user, "expires_at": expires})))?;
+            self.record(
+                actor,
+                &format!("user:{purpose}-token"),
+                None,
+                Some(json!({"user": user, "expires_at": expires})),
+            )?;
             Ok(token.clone())
         })
     }
@@ -107,7 +123,12 @@ impl Store {
 
     /// "Send Invite": a one-time activation token (default 7 days) for an existing account
     /// created without a usable password.
-    pub fn activation_token(&self, actor: &Actor, user: &str, valid_for: Duration) -> Result<String> {
+    pub fn activation_token(
+        &self,
+        actor: &Actor,
+        user: &str,
+        valid_for: Duration,
+    ) -> Result<String> {
         self.issue_token(actor, user, "activation", valid_for)
     }
 
@@ -139,17 +160,31 @@ impl Store {
     /// Starts TOTP enrollment; the factor is active once `confirm_totp` sees a valid code.
     pub fn enroll_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
         let secret = random_bytes::<20>()?;
-        let codes: Vec<String> = (0..10).map(|_| random_bytes::<5>().map(|b| hex(&b))).collect::<Result<_>>()?;
+        let codes: Vec<String> = (0..10)
+            .map(|_| random_bytes::<5>().map(|b| hex(&b)))
+            .collect::<Result<_>>()?;
         self.tx(|tx| {
             let u = load_user(tx, user)?;
-            tx.execute("UPDATE users SET totp_secret = ?1, totp_enabled = 0 WHERE id = ?2", params![hex(&secret), user])?;
-            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", params![user])?;
+            tx.execute(
+                "UPDATE users SET totp_secret = ?1, totp_enabled = 0 WHERE id = ?2",
+                params![hex(&secret), user],
+            )?;
+            tx.execute(
+                "DELETE FROM recovery_codes WHERE user_id = ?1",
+                params![user],
+            )?;
             for c in &codes {
-                tx.execute("INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)", params![user, sha256_hex(c)])?;
+                tx.execute(
+                    "INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)",
+                    params![user, sha256_hex(c)],
+                )?;
             }
             let b32 = base32(&secret);
             Ok(TotpEnrollment {
-                uri: format!("otpauth://totp/{issuer}:{}?secret={b32}&issuer={issuer}&digits=6&period=30", u.email),
+                uri: format!(
+                    "otpauth://totp/{issuer}:{}?secret={b32}&issuer={issuer}&digits=6&period=30",
+                    u.email
+                ),
                 secret: b32,
                 recovery_codes: codes.clone(),
             })
@@ -159,11 +194,17 @@ impl Store {
     fn totp_secret(&self, user: &str) -> Result<Option<(Vec<u8>, bool)>> {
         self.tx(|tx| {
             let row: Option<(Option<String>, bool)> = tx
-                .query_row("SELECT totp_secret, totp_enabled FROM users WHERE id = ?1", params![user], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(
+                    "SELECT totp_secret, totp_enabled FROM users WHERE id = ?1",
+                    params![user],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
             Ok(row.and_then(|(s, on)| {
                 let s = s?;
-                let bytes = (0..s.len() / 2).map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>()?;
+                let bytes = (0..s.len() / 2)
+                    .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
                 Some((bytes, on))
             }))
         })
@@ -172,7 +213,9 @@ impl Store {
     fn code_matches(&self, secret: &[u8], code: &str) -> bool {
         let now = self.clock.now().timestamp();
         // One step either side for clock drift.
-        [-30, 0, 30].iter().any(|d| totp(secret, now + d) == code.trim())
+        [-30, 0, 30]
+            .iter()
+            .any(|d| totp(secret, now + d) == code.trim())
     }
 
     /// Confirms enrollment with a first code.
@@ -182,8 +225,16 @@ impl Store {
             return Err(IdentityError::BadCredentials);
         }
         self.tx(|tx| {
-            tx.execute("UPDATE users SET totp_enabled = 1 WHERE id = ?1", params![user])?;
-            self.record(&Actor::user(user), "user:mfa-enroll", None, Some(json!({"user": user})))
+            tx.execute(
+                "UPDATE users SET totp_enabled = 1 WHERE id = ?1",
+                params![user],
+            )?;
+            self.record(
+                &Actor::user(user),
+                "user:mfa-enroll",
+                None,
+                Some(json!({"user": user})),
+            )
         })
     }
 
@@ -213,9 +264,17 @@ impl Store {
     }
 
     /// Opens emergency access for a user with the emergency flag: reason required, time-boxed.
-    pub fn open_emergency(&self, user: &str, practice: &str, reason: &str, max: Duration) -> Result<String> {
+    pub fn open_emergency(
+        &self,
+        user: &str,
+        practice: &str,
+        reason: &str,
+        max: Duration,
+    ) -> Result<String> {
         if reason.trim().is_empty() {
-            return Err(IdentityError::Invalid("emergency access needs a reason".into()));
+            return Err(IdentityError::Invalid(
+                "emergency access needs a reason".into(),
+            ));
         }
         let now = self.clock.now();
         let expires = ts(now + max);
@@ -250,11 +309,21 @@ impl Store {
     /// Relates a user to a patient (`assigned` or `shared`).
     pub fn relate(&self, actor: &Actor, user: &str, patient: &str, relation: &str) -> Result<()> {
         if !matches!(relation, "assigned" | "shared") {
-            return Err(IdentityError::Invalid(format!("`{relation}` is not `assigned` or `shared`")));
+            return Err(IdentityError::Invalid(format!(
+                "`{relation}` is not `assigned` or `shared`"
+            )));
         }
         self.tx(|tx| {
-            tx.execute("INSERT OR IGNORE INTO relations (user_id, patient, relation) VALUES (?1, ?2, ?3)", params![user, patient, relation])?;
-            self.record(actor, "relation:add", None, Some(json!({"user": user, "patient": patient, "relation": relation})))
+            tx.execute(
+                "INSERT OR IGNORE INTO relations (user_id, patient, relation) VALUES (?1, ?2, ?3)",
+                params![user, patient, relation],
+            )?;
+            self.record(
+                actor,
+                "relation:add",
+                None,
+                Some(json!({"user": user, "patient": patient, "relation": relation})),
+            )
         })
     }
 
@@ -292,7 +361,11 @@ impl Store {
         }
         let horizon = ts(self.clock.now() - Duration::days(days));
         self.tx(|tx| {
-            let changed: Option<String> = tx.query_row("SELECT password_changed_at FROM users WHERE id = ?1", params![user], |r| r.get(0))?;
+            let changed: Option<String> = tx.query_row(
+                "SELECT password_changed_at FROM users WHERE id = ?1",
+                params![user],
+                |r| r.get(0),
+            )?;
             Ok(changed.is_none_or(|c| c < horizon))
         })
     }
@@ -316,6 +389,9 @@ mod tests {
     fn base32_round_trips() {
         let b = b"hello wardgate";
         assert_eq!(unbase32(&base32(b)).unwrap(), b);
-        assert_eq!(base32(b"12345678901234567890"), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            base32(b"12345678901234567890"),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
     }
 }

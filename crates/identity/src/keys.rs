@@ -50,6 +50,16 @@ pub struct KeyInfo {
     pub uses: u64,
 }
 
+/// Keys already seen, with their uses not yet written. Emptied whenever the database changes
+/// (a revocation from another process takes effect on the next lookup).
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    version: Option<i64>,
+    keys: std::collections::HashMap<String, (String, KeyInfo)>,
+    /// Uses since the last flush: (count, last time).
+    pending: std::collections::HashMap<String, (u64, String)>,
+}
+
 fn random_hex(n: usize) -> Result<String> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).map_err(|e| IdentityError::Invalid(e.to_string()))?;
@@ -161,6 +171,96 @@ impl Store {
         })
     }
 
+    /// The gateway's lookup: like [`Store::verify_key`] but served from memory once a key was
+    /// seen; uses are counted in memory and written by [`Store::flush_key_usage`]. Any commit
+    /// to the database (a revocation, from this process or another) empties the cache first.
+    pub fn verify_key_cached(&self, key: &str) -> Result<KeyInfo> {
+        let (id, secret) = split(key.trim()).ok_or(IdentityError::BadKey)?;
+        let version = self.data_version()?;
+        let now = self.now();
+        let mut cache = self
+            .key_cache
+            .lock()
+            .map_err(|_| IdentityError::Invalid("the key cache lock is poisoned".into()))?;
+        if cache.version != Some(version) {
+            cache.keys.clear();
+            cache.version = Some(version);
+        }
+        if !cache.keys.contains_key(id) {
+            let stored = self.tx(|tx| {
+                let hash: Option<String> = tx
+                    .query_row(
+                        "SELECT secret_hash FROM api_keys WHERE id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match hash {
+                    Some(h) => Ok(Some((h, load_key(tx, id)?))),
+                    None => Ok(None),
+                }
+            })?;
+            match stored {
+                Some(entry) => {
+                    cache.keys.insert(id.to_string(), entry);
+                }
+                None => return Err(IdentityError::BadKey),
+            }
+        }
+        let Some((stored, info)) = cache.keys.get(id) else {
+            return Err(IdentityError::BadKey);
+        };
+        if !bool::from(digest(secret).as_bytes().ct_eq(stored.as_bytes())) {
+            return Err(IdentityError::BadKey);
+        }
+        if info.revoked
+            || info
+                .expires_at
+                .as_deref()
+                .is_some_and(|e| e <= now.as_str())
+        {
+            return Err(IdentityError::BadKey);
+        }
+        let info = info.clone();
+        let entry = cache
+            .pending
+            .entry(id.to_string())
+            .or_insert((0, now.clone()));
+        entry.0 += 1;
+        entry.1 = now;
+        Ok(info)
+    }
+
+    /// Empties the key cache: this connection's own commits do not move `data_version`.
+    fn forget_keys(&self) {
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.keys.clear();
+        }
+    }
+
+    /// Writes the uses counted by [`Store::verify_key_cached`]; call it every few seconds.
+    pub fn flush_key_usage(&self) -> Result<usize> {
+        let pending: Vec<(String, (u64, String))> = {
+            let mut cache = self
+                .key_cache
+                .lock()
+                .map_err(|_| IdentityError::Invalid("the key cache lock is poisoned".into()))?;
+            cache.pending.drain().collect()
+        };
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        self.tx(|tx| {
+            for (id, (count, last)) in &pending {
+                tx.execute(
+                    "UPDATE api_keys SET uses = uses + ?1, last_used_at = MAX(COALESCE(last_used_at, ''), ?2) WHERE id = ?3",
+                    params![*count as i64, last, id],
+                )?;
+            }
+            Ok(pending.len())
+        })
+    }
+
     /// Revokes a key at once.
     pub fn revoke_key(&self, actor: &Actor, id: &str) -> Result<()> {
         self.tx(|tx| {
@@ -175,7 +275,9 @@ impl Store {
                 });
             }
             self.record(actor, "key:revoke", None, Some(json!({"id": id})))
-        })
+        })?;
+        self.forget_keys();
+        Ok(())
     }
 
     /// Issues a replacement with the same account and scopes; the old key keeps working for
@@ -208,6 +310,7 @@ impl Store {
                 Some(json!({"id": issued.id, "old_expires_at": until})),
             )
         })?;
+        self.forget_keys();
         Ok(issued)
     }
 

@@ -90,6 +90,8 @@ pub struct Store {
     pub(crate) password_policy: PasswordPolicy,
     /// Roles that count as system administrators.
     pub(crate) admin_roles: Vec<String>,
+    /// The gateway's hot path: keys already looked up.
+    pub(crate) key_cache: Mutex<crate::keys::KeyCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,6 +120,7 @@ impl Store {
             roles: None,
             password_policy: PasswordPolicy::default(),
             admin_roles: vec!["System Admin".into(), "Owner".into()],
+            key_cache: Mutex::new(crate::keys::KeyCache::default()),
         })
     }
 
@@ -139,6 +142,15 @@ impl Store {
 
     pub fn now(&self) -> String {
         ts(self.clock.now())
+    }
+
+    /// SQLite's `data_version`: changes whenever another connection (another process) commits.
+    pub(crate) fn data_version(&self) -> Result<i64> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| IdentityError::Invalid("the store lock is poisoned".into()))?;
+        Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Runs `f` in an IMMEDIATE transaction: committed only if `f` (and its audit record)

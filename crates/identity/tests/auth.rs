@@ -1,14 +1,27 @@
 //! Tokens, second factors, emergency access, relations and expiry, on a controllable clock.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use wardgate_identity::{totp, Actor, ChangeSink, Clock, IdentityError, NewUser, Store, UserStatus};
+use wardgate_identity::{
+    totp, Actor, ChangeSink, Clock, IdentityError, NewUser, Store, UserStatus,
+};
 
 struct Nothing;
 impl ChangeSink for Nothing {
-    fn record(&self, _: &str, _: &str, _: Option<serde_json::Value>, _: Option<serde_json::Value>) -> Result<(), String> {
+    fn record(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<serde_json::Value>,
+        _: Option<serde_json::Value>,
+    ) -> Result<(), String> {
         Ok(())
     }
 }
@@ -31,9 +44,14 @@ fn store(name: &str) -> (Store, TestClock, String) {
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
-    let clock = TestClock(Arc::new(Mutex::new("2026-11-23T10:00:00Z".parse().unwrap())));
-    let s = Store::open(&path, Box::new(Nothing)).unwrap().with_clock(Box::new(clock.clone()));
-    s.add_practice(&Actor::system(), "p-1", "Clinic", "America/New_York", &[]).unwrap();
+    let clock = TestClock(Arc::new(Mutex::new(
+        "2026-11-23T10:00:00Z".parse().unwrap(),
+    )));
+    let s = Store::open(&path, Box::new(Nothing))
+        .unwrap()
+        .with_clock(Box::new(clock.clone()));
+    s.add_practice(&Actor::system(), "p-1", "Clinic", "America/New_York", &[])
+        .unwrap();
     let u = s
         .add_user(
             &Actor::system(),
@@ -55,34 +73,64 @@ fn store(name: &str) -> (Store, TestClock, String) {
 #[test]
 fn reset_tokens_are_single_use_and_expire() {
     let (s, clock, id) = store("tokens");
-    let token = s.reset_token(&Actor::system(), &id, Duration::hours(24)).unwrap();
-    s.set_password_with_token(&token, "Brand#New#Pass2").unwrap();
-    assert!(matches!(s.set_password_with_token(&token, "Other#New#Pass3"), Err(IdentityError::BadToken)), "used once");
+    let token = s
+        .reset_token(&Actor::system(), &id, Duration::hours(24))
+        .unwrap();
+    s.set_password_with_token(&token, "Brand#New#Pass2")
+        .unwrap();
+    assert!(
+        matches!(
+            s.set_password_with_token(&token, "Other#New#Pass3"),
+            Err(IdentityError::BadToken)
+        ),
+        "used once"
+    );
     assert!(s.login("nurse@x.com", "Brand#New#Pass2").is_ok());
-    let late = s.activation_token(&Actor::system(), &id, Duration::hours(1)).unwrap();
+    let late = s
+        .activation_token(&Actor::system(), &id, Duration::hours(1))
+        .unwrap();
     clock.advance(Duration::hours(2));
-    assert!(matches!(s.set_password_with_token(&late, "Late#New#Pass4"), Err(IdentityError::BadToken)));
-    assert!(matches!(s.set_password_with_token("made-up", "Late#New#Pass4"), Err(IdentityError::BadToken)));
+    assert!(matches!(
+        s.set_password_with_token(&late, "Late#New#Pass4"),
+        Err(IdentityError::BadToken)
+    ));
+    assert!(matches!(
+        s.set_password_with_token("made-up", "Late#New#Pass4"),
+        Err(IdentityError::BadToken)
+    ));
 }
 
 #[test]
 fn totp_enrollment_verification_and_recovery_codes() {
     let (s, clock, id) = store("totp");
     let e = s.enroll_totp(&id, "Wardgate").unwrap();
-    assert!(e.uri.starts_with("otpauth://totp/Wardgate:nurse@x.com?secret="));
+    assert!(e
+        .uri
+        .starts_with("otpauth://totp/Wardgate:nurse@x.com?secret="));
     assert_eq!(e.recovery_codes.len(), 10);
     assert!(!s.has_second_factor(&id).unwrap());
     let secret = base32_decode(&e.secret);
     let now = clock.now().timestamp();
-    assert!(matches!(s.confirm_totp(&id, "000000"), Err(IdentityError::BadCredentials)) || totp(&secret, now) == "000000");
+    assert!(
+        matches!(
+            s.confirm_totp(&id, "000000"),
+            Err(IdentityError::BadCredentials)
+        ) || totp(&secret, now) == "000000"
+    );
     s.confirm_totp(&id, &totp(&secret, now)).unwrap();
     assert!(s.has_second_factor(&id).unwrap());
     clock.advance(Duration::seconds(95));
     let later = clock.now().timestamp();
     s.verify_second_factor(&id, &totp(&secret, later)).unwrap();
-    assert!(s.verify_second_factor(&id, &totp(&secret, now)).is_err(), "an old code no longer works");
+    assert!(
+        s.verify_second_factor(&id, &totp(&secret, now)).is_err(),
+        "an old code no longer works"
+    );
     s.verify_second_factor(&id, &e.recovery_codes[3]).unwrap();
-    assert!(s.verify_second_factor(&id, &e.recovery_codes[3]).is_err(), "a recovery code works once");
+    assert!(
+        s.verify_second_factor(&id, &e.recovery_codes[3]).is_err(),
+        "a recovery code works once"
+    );
 }
 
 fn base32_decode(s: &str) -> Vec<u8> {
@@ -102,9 +150,16 @@ fn base32_decode(s: &str) -> Vec<u8> {
 #[test]
 fn emergency_access_needs_the_flag_and_a_reason_and_ends_by_itself() {
     let (s, clock, id) = store("emergency");
-    assert!(matches!(s.open_emergency(&id, "p-1", "  ", Duration::hours(1)), Err(IdentityError::Invalid(_))));
-    s.open_emergency(&id, "p-1", "patient unconscious in ER", Duration::hours(1)).unwrap();
-    assert_eq!(s.emergency(&id, "p-1").unwrap().unwrap().0, "patient unconscious in ER");
+    assert!(matches!(
+        s.open_emergency(&id, "p-1", "  ", Duration::hours(1)),
+        Err(IdentityError::Invalid(_))
+    ));
+    s.open_emergency(&id, "p-1", "patient unconscious in ER", Duration::hours(1))
+        .unwrap();
+    assert_eq!(
+        s.emergency(&id, "p-1").unwrap().unwrap().0,
+        "patient unconscious in ER"
+    );
     clock.advance(Duration::minutes(61));
     assert!(s.emergency(&id, "p-1").unwrap().is_none(), "time-boxed");
     let other = s
@@ -121,7 +176,10 @@ fn emergency_access_needs_the_flag_and_a_reason_and_ends_by_itself() {
             },
         )
         .unwrap();
-    assert!(matches!(s.open_emergency(&other.id, "p-1", "I want to", Duration::hours(1)), Err(IdentityError::Forbidden(_))));
+    assert!(matches!(
+        s.open_emergency(&other.id, "p-1", "I want to", Duration::hours(1)),
+        Err(IdentityError::Forbidden(_))
+    ));
 }
 
 #[test]
@@ -135,7 +193,9 @@ fn relations_inactivity_and_password_expiry() {
     assert!(!s.password_expired(&id).unwrap());
     clock.advance(Duration::days(91));
     assert!(s.password_expired(&id).unwrap());
-    let disabled = s.expire_inactive(&Actor::system(), Duration::days(30)).unwrap();
+    let disabled = s
+        .expire_inactive(&Actor::system(), Duration::days(30))
+        .unwrap();
     assert_eq!(disabled, [id.clone()]);
     assert_eq!(s.user(&id).unwrap().status, UserStatus::Disabled);
 }

@@ -464,3 +464,51 @@ fn two_processes_changing_the_database_stay_consistent() {
         "no half-written user"
     );
 }
+
+#[test]
+fn the_cached_key_path_sees_revocations_from_here_and_from_other_processes() {
+    let (s, _) = store("cache");
+    s.add_service_account(&Actor::system(), "sync", "p-1", &["Biller".into()])
+        .unwrap();
+    let k = s
+        .issue_key(
+            &Actor::system(),
+            &NewKey {
+                account: "sync".into(),
+                scopes: vec!["*".into()],
+                ..NewKey::default()
+            },
+        )
+        .unwrap();
+    for _ in 0..5 {
+        assert!(s.verify_key_cached(&k.key).is_ok());
+    }
+    assert_eq!(s.flush_key_usage().unwrap(), 1);
+    assert_eq!(s.keys(Some("sync")).unwrap()[0].uses, 5);
+    s.revoke_key(&Actor::system(), &k.id).unwrap();
+    assert!(
+        matches!(s.verify_key_cached(&k.key), Err(IdentityError::BadKey)),
+        "revoked here: refused at once"
+    );
+
+    let k2 = s
+        .issue_key(
+            &Actor::system(),
+            &NewKey {
+                account: "sync".into(),
+                scopes: vec!["*".into()],
+                ..NewKey::default()
+            },
+        )
+        .unwrap();
+    assert!(s.verify_key_cached(&k2.key).is_ok());
+    // Another connection (as the CLI in another process) revokes it.
+    let path =
+        std::env::temp_dir().join(format!("wardgate-identity-cache-{}.db", std::process::id()));
+    let other = Store::open(&path, Box::new(Sink::default())).unwrap();
+    other.revoke_key(&Actor::system(), &k2.id).unwrap();
+    assert!(
+        matches!(s.verify_key_cached(&k2.key), Err(IdentityError::BadKey)),
+        "revoked elsewhere: refused at once"
+    );
+}
