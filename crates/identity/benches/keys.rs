@@ -1,6 +1,6 @@
 //! The gateway's hot path: an API key lookup, warm cache vs the database.
 //! `cargo bench -p wardgate-identity --bench keys`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use wardgate_identity::{Actor, ChangeSink, NewKey, Store};

@@ -28,6 +28,10 @@ fn sha256_hex(s: &str) -> String {
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+fn b32_char(v: u32) -> char {
+    char::from(BASE32.get((v & 31) as usize).copied().unwrap_or(b'A'))
+}
+
 fn base32(bytes: &[u8]) -> String {
     let mut out = String::new();
     let mut buffer = 0u32;
@@ -37,11 +41,11 @@ fn base32(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(BASE32[((buffer >> bits) & 31) as usize]));
+            out.push(b32_char(buffer >> bits));
         }
     }
     if bits > 0 {
-        out.push(char::from(BASE32[((buffer << (5 - bits)) & 31) as usize]));
+        out.push(b32_char(buffer << (5 - bits)));
     }
     out
 }
@@ -72,11 +76,11 @@ pub fn totp(secret: &[u8], unix: i64) -> String {
     mac.update(&counter.to_be_bytes());
     let h = mac.finalize().into_bytes();
     let offset = usize::from(h.get(19).copied().unwrap_or(0) & 0x0f);
-    let slice = h.get(offset..offset + 4).unwrap_or(&[0, 0, 0, 0]);
-    let code = (u32::from(slice[0] & 0x7f) << 24)
-        | (u32::from(slice[1]) << 16)
-        | (u32::from(slice[2]) << 8)
-        | u32::from(slice[3]);
+    let mut word = [0u8; 4];
+    if let Some(slice) = h.get(offset..offset + 4) {
+        word.copy_from_slice(slice);
+    }
+    let code = u32::from_be_bytes(word) & 0x7fff_ffff;
     format!("{:06}", code % 1_000_000)
 }
 
