@@ -196,6 +196,6 @@ fn relations_inactivity_and_password_expiry() {
     let disabled = s
         .expire_inactive(&Actor::system(), Duration::days(30))
         .unwrap();
-    assert_eq!(disabled, [id.clone()]);
+    assert_eq!(disabled, std::slice::from_ref(&id));
     assert_eq!(s.user(&id).unwrap().status, UserStatus::Disabled);
 }
