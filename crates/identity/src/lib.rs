@@ -18,7 +18,7 @@ pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use store::{Actor, ChangeSink, Clock, Store, SystemClock};
-pub use users::{NewUser, UserFilter};
+pub use users::{NewUser, SecuritySettings, UserFilter};
 pub use validate::{valid_email, valid_npi};
 
 /// Why an identity operation was refused. Nothing is half-written when one is returned.

@@ -636,3 +636,83 @@ pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
         ..user
     })
 }
+
+/// A practice's security settings ("Settings > Security").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Require a second factor at sign-in.
+    pub require_mfa: bool,
+    /// Sign out after this many idle minutes ("Session Timeout, e.g. 30 minutes").
+    pub session_idle_minutes: u32,
+    /// Sign out after this many hours whatever happens.
+    pub session_max_hours: u32,
+    /// Concurrent sessions per user (0: no limit).
+    pub max_sessions: u32,
+    /// Days without a sign-in before an account is disabled (0: never).
+    pub inactivity_days: u32,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            require_mfa: false,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            max_sessions: 3,
+            inactivity_days: 90,
+        }
+    }
+}
+
+impl Store {
+    pub fn security(&self, practice: &str) -> Result<SecuritySettings> {
+        self.tx(|tx| {
+            require_practice(tx, practice)?;
+            let raw: String = tx.query_row(
+                "SELECT settings FROM practices WHERE id = ?1",
+                params![practice],
+                |r| r.get(0),
+            )?;
+            serde_json::from_str(&raw)
+                .map_err(|e| IdentityError::Invalid(format!("stored settings of {practice}: {e}")))
+        })
+    }
+
+    pub fn set_security(
+        &self,
+        actor: &Actor,
+        practice: &str,
+        settings: &SecuritySettings,
+    ) -> Result<SecuritySettings> {
+        if settings.session_idle_minutes == 0 || settings.session_max_hours == 0 {
+            return Err(IdentityError::Invalid(
+                "session timeouts must be at least one minute and one hour".into(),
+            ));
+        }
+        self.tx(|tx| {
+            require_practice(tx, practice)?;
+            if !self.is_admin(tx, actor)? {
+                return Err(IdentityError::Forbidden(
+                    "only an administrator may change security settings".into(),
+                ));
+            }
+            let before: String = tx.query_row(
+                "SELECT settings FROM practices WHERE id = ?1",
+                params![practice],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "UPDATE practices SET settings = ?1 WHERE id = ?2",
+                params![json!(settings).to_string(), practice],
+            )?;
+            self.record(
+                actor,
+                "practice:security",
+                serde_json::from_str(&before).ok(),
+                Some(json!({"practice": practice, "settings": settings})),
+            )?;
+            Ok(settings.clone())
+        })
+    }
+}

@@ -512,3 +512,72 @@ fn the_cached_key_path_sees_revocations_from_here_and_from_other_processes() {
         "revoked elsewhere: refused at once"
     );
 }
+
+/// Runs only as a child of `two_processes_adding_users_keep_the_database_consistent`.
+#[test]
+fn concurrent_child() {
+    let Ok(path) = std::env::var("WARDGATE_IDENTITY_CHILD") else {
+        return;
+    };
+    let s = Store::open(std::path::Path::new(&path), Box::new(Sink::default())).unwrap();
+    for i in 0..15 {
+        match s.add_user(
+            &Actor::system(),
+            staff(&format!("proc{i}@x.com"), &["Biller"], &["p-1"]),
+        ) {
+            Ok(_) | Err(IdentityError::DuplicateUser(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn two_processes_adding_users_keep_the_database_consistent() {
+    let (s, _) = store("processes");
+    let path = std::env::temp_dir().join(format!(
+        "wardgate-identity-processes-{}.db",
+        std::process::id()
+    ));
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "concurrent_child", "--test-threads=1"])
+                .env("WARDGATE_IDENTITY_CHILD", &path)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let users = s.users(&UserFilter::default()).unwrap();
+    assert_eq!(
+        users.iter().filter(|u| u.email.starts_with("proc")).count(),
+        15,
+        "each email once"
+    );
+    assert!(
+        users.iter().all(|u| u.assignments.len() == 1),
+        "no half-written user"
+    );
+}
+
+#[test]
+fn security_settings_are_per_practice_and_admin_only() {
+    let (s, _) = store("security");
+    let mut settings = s.security("p-1").unwrap();
+    assert_eq!(settings.session_idle_minutes, 30);
+    settings.require_mfa = true;
+    settings.session_idle_minutes = 15;
+    let biller = s
+        .add_user(&Actor::system(), staff("m@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    assert!(matches!(
+        s.set_security(&Actor::user(&biller.id), "p-1", &settings),
+        Err(IdentityError::Forbidden(_))
+    ));
+    s.set_security(&Actor::system(), "p-1", &settings).unwrap();
+    assert!(s.security("p-1").unwrap().require_mfa);
+    assert!(!s.security("p-2").unwrap().require_mfa);
+}

@@ -43,6 +43,27 @@ pub enum PracticeCommand {
     },
     /// List practices, with a warning where the number of administrators is off.
     List,
+    /// Add a location to a practice.
+    Location {
+        practice: String,
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Show or change security settings (session timeout, MFA, concurrent sessions, inactivity).
+    Security {
+        practice: String,
+        #[arg(long)]
+        require_mfa: Option<bool>,
+        #[arg(long)]
+        idle_minutes: Option<u32>,
+        #[arg(long)]
+        max_hours: Option<u32>,
+        #[arg(long)]
+        max_sessions: Option<u32>,
+        #[arg(long)]
+        inactivity_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +139,30 @@ pub enum UserCommand {
     /// Permanently delete (Owner or System Admin only).
     Delete {
         user: String,
+    },
+    /// "Reset Password": print a one-time link token (24 h).
+    ResetToken {
+        user: String,
+    },
+    /// Set a password with a reset or activation token.
+    SetPassword {
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Relate a user to a patient (`assigned` or `shared`).
+    Relate {
+        user: String,
+        #[arg(long)]
+        patient: String,
+        #[arg(long, default_value = "assigned")]
+        relation: String,
+    },
+    /// Disable accounts with no sign-in for this many days.
+    ExpireInactive {
+        #[arg(long, default_value_t = 90)]
+        days: i64,
     },
     /// Grant a role at a practice, optionally until a date.
     Grant {
@@ -291,6 +336,46 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             }
             show(&c, &ps, || lines.join("\n"))
         }
+        PracticeCommand::Location { practice, id, name } => {
+            let l = s.add_location(&actor, &id, &practice, &name)?;
+            show(&c, &l, || {
+                format!("added location {} ({}) to {}", l.id, l.name, l.practice_id)
+            })
+        }
+        PracticeCommand::Security {
+            practice,
+            require_mfa,
+            idle_minutes,
+            max_hours,
+            max_sessions,
+            inactivity_days,
+        } => {
+            let mut settings = s.security(&practice)?;
+            let change = require_mfa.is_some()
+                || idle_minutes.is_some()
+                || max_hours.is_some()
+                || max_sessions.is_some()
+                || inactivity_days.is_some();
+            if change {
+                settings.require_mfa = require_mfa.unwrap_or(settings.require_mfa);
+                settings.session_idle_minutes =
+                    idle_minutes.unwrap_or(settings.session_idle_minutes);
+                settings.session_max_hours = max_hours.unwrap_or(settings.session_max_hours);
+                settings.max_sessions = max_sessions.unwrap_or(settings.max_sessions);
+                settings.inactivity_days = inactivity_days.unwrap_or(settings.inactivity_days);
+                settings = s.set_security(&actor, &practice, &settings)?;
+            }
+            show(&c, &settings, || {
+                format!(
+                    "{practice}: mfa {}, idle timeout {} min, session at most {} h, {} sessions per user, disable after {} idle days",
+                    if settings.require_mfa { "required" } else { "optional" },
+                    settings.session_idle_minutes,
+                    settings.session_max_hours,
+                    settings.max_sessions,
+                    settings.inactivity_days
+                )
+            })
+        }
     }
 }
 
@@ -389,6 +474,44 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             let u = s.user(&user)?;
             s.delete(&actor, &u.id)?;
             show(&c, &u, || format!("deleted: {}", user_line(&u)))
+        }
+        UserCommand::ResetToken { user } => {
+            let u = s.user(&user)?;
+            let token = s.reset_token(&actor, &u.id, chrono::Duration::hours(24))?;
+            show(
+                &c,
+                &serde_json::json!({"user": u.id, "token": token}),
+                || format!("reset token for {} (valid 24 h, once):\n{token}", u.email),
+            )
+        }
+        UserCommand::SetPassword { token, password } => {
+            s.set_password_with_token(&token, &password)?;
+            show(&c, &serde_json::json!({"password": "set"}), || {
+                "password set".to_string()
+            })
+        }
+        UserCommand::Relate {
+            user,
+            patient,
+            relation,
+        } => {
+            let u = s.user(&user)?;
+            s.relate(&actor, &u.id, &patient, &relation)?;
+            show(
+                &c,
+                &serde_json::json!({"user": u.id, "patient": patient, "relation": relation}),
+                || format!("{} is now {relation} to {patient}", u.email),
+            )
+        }
+        UserCommand::ExpireInactive { days } => {
+            let ids = s.expire_inactive(&actor, chrono::Duration::days(days))?;
+            show(&c, &ids, || {
+                format!(
+                    "disabled {} inactive account(s): {}",
+                    ids.len(),
+                    ids.join(", ")
+                )
+            })
         }
         UserCommand::Grant {
             user,
