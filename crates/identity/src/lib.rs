@@ -8,6 +8,7 @@ mod keys;
 mod model;
 mod password;
 mod schema;
+mod sessions;
 mod store;
 mod users;
 mod validate;
@@ -17,8 +18,9 @@ pub use keys::{IssuedKey, KeyInfo, NewKey};
 pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
+pub use sessions::SessionInfo;
 pub use store::{Actor, ChangeSink, Clock, Store, SystemClock};
-pub use users::{NewUser, SecuritySettings, UserFilter};
+pub use users::{NewUser, SecuritySettings, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};
 
 /// Why an identity operation was refused. Nothing is half-written when one is returned.

@@ -113,6 +113,23 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE practices ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 3: browser sessions.
+    r#"
+    CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        client TEXT,
+        device TEXT,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        authenticated_at TEXT NOT NULL,
+        mfa INTEGER NOT NULL DEFAULT 0,
+        ended_at TEXT,
+        end_reason TEXT
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -331,6 +331,9 @@ impl Store {
                 "UPDATE users SET status = ?1, failed_attempts = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_attempts END WHERE id = ?2",
                 params![status.as_str(), id],
             )?;
+            if status != UserStatus::Active {
+                crate::sessions::end_all(tx, &self.now(), id, action)?;
+            }
             let after = load_user(tx, id)?;
             self.record(actor, action, Some(json!(before)), Some(json!(after)))?;
             Ok(after)
@@ -399,6 +402,7 @@ impl Store {
                 params![id],
             )?;
             tx.execute("UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL", params![now, id])?;
+            crate::sessions::end_all(tx, &now, id, "user:unassign")?;
             let after = load_user(tx, id)?;
             self.record(actor, "user:unassign", Some(json!(before)), Some(json!(after)))?;
             Ok(after)
@@ -713,6 +717,118 @@ impl Store {
                 Some(json!({"practice": practice, "settings": settings})),
             )?;
             Ok(settings.clone())
+        })
+    }
+}
+
+/// What "Edit User" may change.
+#[derive(Debug, Clone, Default)]
+pub struct UserEdit {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub emergency_access: Option<bool>,
+    pub modules: Option<Vec<String>>,
+}
+
+impl Store {
+    /// "Send Invite": an account with no password yet and a one-time activation token (valid
+    /// `valid_for`) with which the user sets one.
+    pub fn invite(
+        &self,
+        actor: &Actor,
+        mut new: NewUser,
+        valid_for: chrono::Duration,
+    ) -> Result<(User, String)> {
+        // A random placeholder meets any policy and is never told to anyone; the password hash
+        // is removed below, so nothing can sign in before activation.
+        let mut filler = [0u8; 24];
+        getrandom::fill(&mut filler).map_err(|e| IdentityError::Invalid(e.to_string()))?;
+        new.password = format!(
+            "Aa1!{}",
+            filler
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let user = self.add_user(actor, new)?;
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE users SET password_hash = NULL, must_change_password = 0 WHERE id = ?1",
+                params![user.id],
+            )?;
+            tx.execute(
+                "DELETE FROM password_history WHERE user_id = ?1",
+                params![user.id],
+            )?;
+            Ok(())
+        })?;
+        let token = self.activation_token(actor, &user.id, valid_for)?;
+        Ok((self.user(&user.id)?, token))
+    }
+
+    /// "Edit User": names, email (still unique), phone, the emergency flag, a provider's modules.
+    pub fn edit(&self, actor: &Actor, id: &str, edit: &UserEdit) -> Result<User> {
+        let email = match &edit.email {
+            Some(e) => {
+                let e = e.trim().to_ascii_lowercase();
+                if !valid_email(&e) {
+                    return Err(IdentityError::Email(e));
+                }
+                Some(e)
+            }
+            None => None,
+        };
+        self.tx(|tx| {
+            let before = load_user(tx, id)?;
+            if let Some(e) = &email {
+                let taken: Option<String> =
+                    tx.query_row("SELECT id FROM users WHERE email = ?1 AND id != ?2", params![e, id], |r| r.get(0)).optional()?;
+                if taken.is_some() {
+                    return Err(IdentityError::DuplicateUser(e.clone()));
+                }
+            }
+            if edit.modules.is_some() && before.kind != UserKind::Provider {
+                return Err(IdentityError::Invalid("modules are activated for providers only".into()));
+            }
+            tx.execute(
+                "UPDATE users SET email = COALESCE(?1, email), first_name = COALESCE(?2, first_name), middle_name = COALESCE(?3, middle_name),
+                 last_name = COALESCE(?4, last_name), phone = COALESCE(?5, phone), emergency_access = COALESCE(?6, emergency_access),
+                 active_modules = COALESCE(?7, active_modules) WHERE id = ?8",
+                params![
+                    email,
+                    edit.first_name,
+                    edit.middle_name,
+                    edit.last_name,
+                    edit.phone,
+                    edit.emergency_access,
+                    edit.modules.as_ref().map(|m| json!(m).to_string()),
+                    id
+                ],
+            )?;
+            let after = load_user(tx, id)?;
+            self.record(actor, "user:edit", Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
+        })
+    }
+
+    /// Takes a role away at a practice (every assignment of it there).
+    pub fn revoke(&self, actor: &Actor, id: &str, role: &str, practice: &str) -> Result<User> {
+        self.tx(|tx| {
+            let before = load_user(tx, id)?;
+            self.require_access(tx, actor, practice)?;
+            let n = tx.execute(
+                "UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND role = ?3 AND practice_id = ?4 AND revoked_at IS NULL",
+                params![self.now(), id, role, practice],
+            )?;
+            if n == 0 {
+                return Err(IdentityError::NotFound { what: "assignment", id: format!("{role}@{practice}") });
+            }
+            let after = load_user(tx, id)?;
+            self.record(actor, "role:revoke", Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
         })
     }
 }

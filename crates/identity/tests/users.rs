@@ -581,3 +581,100 @@ fn security_settings_are_per_practice_and_admin_only() {
     assert!(s.security("p-1").unwrap().require_mfa);
     assert!(!s.security("p-2").unwrap().require_mfa);
 }
+
+#[test]
+fn invitations_edits_revocations_and_sessions() {
+    let (s, _) = store("invite");
+    let (u, token) = s
+        .invite(
+            &Actor::system(),
+            NewUser {
+                password: String::new(),
+                ..staff("new@x.com", &["Office Staff"], &["p-1"])
+            },
+            chrono::Duration::days(7),
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            s.login("new@x.com", "anything"),
+            Err(IdentityError::BadCredentials)
+        ),
+        "no sign-in before activation"
+    );
+    s.set_password_with_token(&token, "Chosen#Password1")
+        .unwrap();
+    assert!(s.login("new@x.com", "Chosen#Password1").is_ok());
+
+    let edited = s
+        .edit(
+            &Actor::system(),
+            &u.id,
+            &wardgate_identity::UserEdit {
+                last_name: Some("Baker".into()),
+                email: Some("nb@x.com".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (edited.last_name.as_str(), edited.email.as_str()),
+        ("Baker", "nb@x.com")
+    );
+    s.add_user(
+        &Actor::system(),
+        staff("taken@x.com", &["Biller"], &["p-1"]),
+    )
+    .unwrap();
+    assert!(matches!(
+        s.edit(
+            &Actor::system(),
+            &u.id,
+            &wardgate_identity::UserEdit {
+                email: Some("taken@x.com".into()),
+                ..Default::default()
+            }
+        ),
+        Err(IdentityError::DuplicateUser(_))
+    ));
+    s.grant(&Actor::system(), &u.id, "Biller", "p-1", None, None)
+        .unwrap();
+    let after = s
+        .revoke(&Actor::system(), &u.id, "Office Staff", "p-1")
+        .unwrap();
+    assert_eq!(
+        after
+            .assignments
+            .iter()
+            .map(|a| a.role.as_str())
+            .collect::<Vec<_>>(),
+        ["Biller"]
+    );
+
+    // Sessions: live until signed out, remotely ended, or the user is locked.
+    let t1 = s
+        .start_session(&u.id, "p-1", Some("10.0.0.1"), Some("firefox"), false)
+        .unwrap();
+    let t2 = s
+        .start_session(&u.id, "p-1", Some("10.0.0.2"), Some("chrome"), true)
+        .unwrap();
+    assert_eq!(s.sessions(&u.id).unwrap().len(), 2);
+    assert!(s.session(&t1).unwrap().is_some());
+    assert!(s.end_session(&t1, "sign-out").unwrap());
+    assert!(s.session(&t1).unwrap().is_none());
+    assert!(s.session("not-a-token").unwrap().is_none());
+    s.lock(&Actor::system(), &u.id).unwrap();
+    assert!(
+        s.session(&t2).unwrap().is_none(),
+        "locking ends the sessions at once"
+    );
+    s.unlock(&Actor::system(), &u.id).unwrap();
+    assert!(s.session(&t2).unwrap().is_none(), "and they stay ended");
+    let t3 = s.start_session(&u.id, "p-1", None, None, false).unwrap();
+    assert_eq!(
+        s.end_sessions(&Actor::system(), &u.id, "remote logout")
+            .unwrap(),
+        1
+    );
+    assert!(s.session(&t3).unwrap().is_none());
+}

@@ -140,6 +140,49 @@ pub enum UserCommand {
     Delete {
         user: String,
     },
+    /// "Send Invite": an account without a password and a one-time activation token (7 days).
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first: String,
+        #[arg(long)]
+        last: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long = "practice", required = true)]
+        practices: Vec<String>,
+    },
+    /// "Edit User": name, email, phone, the emergency flag.
+    Edit {
+        user: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        first: Option<String>,
+        #[arg(long)]
+        last: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        emergency_access: Option<bool>,
+    },
+    /// Take a role away at a practice.
+    Revoke {
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        practice: String,
+    },
+    /// A user's live sessions.
+    Sessions {
+        user: String,
+    },
+    /// Remote logout: end every session of a user.
+    Logout {
+        user: String,
+    },
     /// "Reset Password": print a one-time link token (24 h).
     ResetToken {
         user: String,
@@ -474,6 +517,90 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             let u = s.user(&user)?;
             s.delete(&actor, &u.id)?;
             show(&c, &u, || format!("deleted: {}", user_line(&u)))
+        }
+        UserCommand::Invite {
+            email,
+            first,
+            last,
+            roles,
+            practices,
+        } => {
+            let (u, token) = s.invite(
+                &actor,
+                NewUser {
+                    email,
+                    first_name: first,
+                    last_name: last,
+                    roles,
+                    practices,
+                    ..NewUser::default()
+                },
+                chrono::Duration::days(7),
+            )?;
+            show(
+                &c,
+                &serde_json::json!({"user": u, "activation_token": token}),
+                || {
+                    format!(
+                        "invited: {}\nactivation token (valid 7 days, once):\n{token}",
+                        user_line(&u)
+                    )
+                },
+            )
+        }
+        UserCommand::Edit {
+            user,
+            email,
+            first,
+            last,
+            phone,
+            emergency_access,
+        } => {
+            let id = s.user(&user)?.id;
+            let edit = wardgate_identity::UserEdit {
+                email,
+                first_name: first,
+                last_name: last,
+                phone,
+                emergency_access,
+                ..Default::default()
+            };
+            changed(s.edit(&actor, &id, &edit)?, "edited")
+        }
+        UserCommand::Revoke {
+            user,
+            role,
+            practice,
+        } => {
+            let id = s.user(&user)?.id;
+            changed(s.revoke(&actor, &id, &role, &practice)?, "revoked")
+        }
+        UserCommand::Sessions { user } => {
+            let sessions = s.sessions(&s.user(&user)?.id)?;
+            show(&c, &sessions, || {
+                sessions
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{}  {}  from {}  {}  since {}  last seen {}",
+                            x.id,
+                            x.practice_id,
+                            x.client.as_deref().unwrap_or("-"),
+                            x.device.as_deref().unwrap_or("-"),
+                            x.created_at,
+                            x.last_seen_at
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        UserCommand::Logout { user } => {
+            let u = s.user(&user)?;
+            let n = s.end_sessions(&actor, &u.id, "remote logout")?;
+            show(&c, &serde_json::json!({"user": u.id, "ended": n}), || {
+                format!("ended {n} session(s) of {}", u.email)
+            })
         }
         UserCommand::ResetToken { user } => {
             let u = s.user(&user)?;

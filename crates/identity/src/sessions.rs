@@ -1,0 +1,155 @@
+//! Browser sessions as the store keeps them: random 256-bit tokens stored only as hashes, ended
+//! one by one, all at once (remote logout), or by locking, disabling or unassigning the user.
+//! The gateway enforces timeouts and binding (issue 7) on top of these records.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Actor, Store};
+use crate::{IdentityError, Result};
+
+fn hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    /// The first 12 hex digits of the token's hash: enough to name it, useless to use it.
+    pub id: String,
+    pub user_id: String,
+    pub practice_id: String,
+    pub client: Option<String>,
+    pub device: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub authenticated_at: String,
+    pub mfa: bool,
+}
+
+impl Store {
+    /// Starts a session after a successful sign-in; returns the token (for the cookie) once.
+    pub fn start_session(
+        &self,
+        user: &str,
+        practice: &str,
+        client: Option<&str>,
+        device: Option<&str>,
+        mfa: bool,
+    ) -> Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| IdentityError::Invalid(e.to_string()))?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = self.now();
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO sessions (hash, user_id, practice_id, client, device, created_at, last_seen_at, authenticated_at, mfa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
+                params![hash(&token), user, practice, client, device, now, mfa],
+            )?;
+            self.record(&Actor::user(user), "session:start", None, Some(json!({"user": user, "practice": practice, "client": client})))
+        })?;
+        Ok(token)
+    }
+
+    /// The live session of a token (not ended, its user active), touching `last_seen_at`.
+    pub fn session(&self, token: &str) -> Result<Option<SessionInfo>> {
+        let now = self.now();
+        let h = hash(token);
+        self.tx(|tx| {
+            let info = tx
+                .query_row(
+                    "SELECT s.hash, s.user_id, s.practice_id, s.client, s.device, s.created_at, s.last_seen_at, s.authenticated_at, s.mfa
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?1 AND s.ended_at IS NULL AND u.status = 'active'",
+                    params![h],
+                    |r| {
+                        let full: String = r.get(0)?;
+                        Ok(SessionInfo {
+                            id: full.get(..12).unwrap_or("").to_string(),
+                            user_id: r.get(1)?,
+                            practice_id: r.get(2)?,
+                            client: r.get(3)?,
+                            device: r.get(4)?,
+                            created_at: r.get(5)?,
+                            last_seen_at: r.get(6)?,
+                            authenticated_at: r.get(7)?,
+                            mfa: r.get(8)?,
+                        })
+                    },
+                )
+                .optional()?;
+            if info.is_some() {
+                tx.execute("UPDATE sessions SET last_seen_at = ?1 WHERE hash = ?2", params![now, h])?;
+            }
+            Ok(info)
+        })
+    }
+
+    /// A user's live sessions ("multi-device awareness").
+    pub fn sessions(&self, user: &str) -> Result<Vec<SessionInfo>> {
+        self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT hash, user_id, practice_id, client, device, created_at, last_seen_at, authenticated_at, mfa FROM sessions WHERE user_id = ?1 AND ended_at IS NULL ORDER BY created_at",
+            )?;
+            let rows = st.query_map(params![user], |r| {
+                let full: String = r.get(0)?;
+                Ok(SessionInfo {
+                    id: full.get(..12).unwrap_or("").to_string(),
+                    user_id: r.get(1)?,
+                    practice_id: r.get(2)?,
+                    client: r.get(3)?,
+                    device: r.get(4)?,
+                    created_at: r.get(5)?,
+                    last_seen_at: r.get(6)?,
+                    authenticated_at: r.get(7)?,
+                    mfa: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Ends one session (sign-out), by token.
+    pub fn end_session(&self, token: &str, reason: &str) -> Result<bool> {
+        let now = self.now();
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE hash = ?3 AND ended_at IS NULL",
+                params![now, reason, hash(token)],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Remote logout: ends every session of a user. Returns how many.
+    pub fn end_sessions(&self, actor: &Actor, user: &str, reason: &str) -> Result<usize> {
+        self.tx(|tx| {
+            let n = end_all(tx, &self.now(), user, reason)?;
+            if n > 0 {
+                self.record(
+                    actor,
+                    "session:end-all",
+                    None,
+                    Some(json!({"user": user, "sessions": n, "reason": reason})),
+                )?;
+            }
+            Ok(n)
+        })
+    }
+}
+
+/// Ends every live session of a user inside a transaction.
+pub(crate) fn end_all(
+    tx: &rusqlite::Transaction<'_>,
+    now: &str,
+    user: &str,
+    reason: &str,
+) -> Result<usize> {
+    Ok(tx.execute(
+        "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE user_id = ?3 AND ended_at IS NULL",
+        params![now, reason, user],
+    )?)
+}
