@@ -47,6 +47,29 @@ fn bench(c: &mut Criterion) {
             black_box(s.verify_key_cached(black_box(&keys[i])).unwrap())
         })
     });
+    let user = s
+        .add_user(
+            &Actor::system(),
+            wardgate_identity::NewUser {
+                email: "bench@x.com".into(),
+                first_name: "B".into(),
+                last_name: "Ench".into(),
+                password: "Temporary#Pass1".into(),
+                roles: vec!["Biller".into()],
+                practices: vec!["p-1".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let tokens: Vec<String> = (0..100)
+        .map(|_| s.start_session(&user.id, "p-1", None, None, false).unwrap())
+        .collect();
+    c.bench_function("session_lookup/warm_cache", |b| {
+        b.iter(|| {
+            i = (i + 1) % tokens.len();
+            black_box(s.session_cached(black_box(&tokens[i])).unwrap())
+        })
+    });
     let mut g = c.benchmark_group("key_lookup");
     g.sample_size(20);
     g.bench_function("database_with_usage_write", |b| {

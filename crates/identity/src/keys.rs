@@ -54,7 +54,7 @@ pub struct KeyInfo {
 /// (a revocation from another process takes effect on the next lookup).
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    version: Option<i64>,
+    version: Option<(i64, u64)>,
     keys: std::collections::HashMap<String, (String, KeyInfo)>,
     /// Uses since the last flush: (count, last time).
     pending: std::collections::HashMap<String, (u64, String)>,
@@ -176,7 +176,7 @@ impl Store {
     /// to the database (a revocation, from this process or another) empties the cache first.
     pub fn verify_key_cached(&self, key: &str) -> Result<KeyInfo> {
         let (id, secret) = split(key.trim()).ok_or(IdentityError::BadKey)?;
-        let version = self.data_version()?;
+        let version = (self.data_version()?, self.changes());
         let now = self.now();
         let mut cache = self
             .key_cache

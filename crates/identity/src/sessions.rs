@@ -31,7 +31,69 @@ pub struct SessionInfo {
     pub mfa: bool,
 }
 
+/// Live sessions already looked up, and when they were last seen (written in batches).
+#[derive(Debug, Default)]
+pub(crate) struct SessionCache {
+    version: Option<(i64, u64)>,
+    live: std::collections::HashMap<String, SessionInfo>,
+    seen: std::collections::HashMap<String, String>,
+}
+
 impl Store {
+    /// The gateway's lookup: like [`Store::session`] but from memory once seen; `last_seen_at`
+    /// is written by [`Store::flush_sessions`]. Any change recorded by this store (an end, a
+    /// lock, a disable, an unassign) and any commit by another connection empties the cache.
+    pub fn session_cached(&self, token: &str) -> Result<Option<SessionInfo>> {
+        let version = (self.data_version()?, self.changes());
+        let h = hash(token);
+        let now = self.now();
+        {
+            let mut cache = self
+                .session_cache
+                .lock()
+                .map_err(|_| IdentityError::Invalid("the session cache lock is poisoned".into()))?;
+            if cache.version != Some(version) {
+                cache.live.clear();
+                cache.version = Some(version);
+            }
+            if let Some(info) = cache.live.get(&h).cloned() {
+                cache.seen.insert(h, now);
+                return Ok(Some(info));
+            }
+        }
+        let found = self.session(token)?;
+        if let Some(info) = &found {
+            if let Ok(mut cache) = self.session_cache.lock() {
+                cache.live.insert(h, info.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes the `last_seen_at` times gathered by [`Store::session_cached`].
+    pub fn flush_sessions(&self) -> Result<usize> {
+        let seen: Vec<(String, String)> = match self.session_cache.lock() {
+            Ok(mut c) => c.seen.drain().collect(),
+            Err(_) => {
+                return Err(IdentityError::Invalid(
+                    "the session cache lock is poisoned".into(),
+                ))
+            }
+        };
+        if seen.is_empty() {
+            return Ok(0);
+        }
+        self.tx(|tx| {
+            for (h, at) in &seen {
+                tx.execute(
+                    "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?1) WHERE hash = ?2",
+                    params![at, h],
+                )?;
+            }
+            Ok(seen.len())
+        })
+    }
+
     /// Starts a session after a successful sign-in; returns the token (for the cookie) once.
     pub fn start_session(
         &self,
@@ -120,6 +182,9 @@ impl Store {
                 "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE hash = ?3 AND ended_at IS NULL",
                 params![now, reason, hash(token)],
             )?;
+            if n > 0 {
+                self.record(&Actor::system(), "session:end", None, Some(json!({"reason": reason})))?;
+            }
             Ok(n > 0)
         })
     }

@@ -92,6 +92,10 @@ pub struct Store {
     pub(crate) admin_roles: Vec<String>,
     /// The gateway's hot path: keys already looked up.
     pub(crate) key_cache: Mutex<crate::keys::KeyCache>,
+    pub(crate) session_cache: Mutex<crate::sessions::SessionCache>,
+    /// Changes recorded through this store; caches compare it (a connection's own commits do
+    /// not move SQLite's `data_version`).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -121,6 +125,8 @@ impl Store {
             password_policy: PasswordPolicy::default(),
             admin_roles: vec!["System Admin".into(), "Owner".into()],
             key_cache: Mutex::new(crate::keys::KeyCache::default()),
+            session_cache: Mutex::new(crate::sessions::SessionCache::default()),
+            changes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -142,6 +148,10 @@ impl Store {
 
     pub fn now(&self) -> String {
         ts(self.clock.now())
+    }
+
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// SQLite's `data_version`: changes whenever another connection (another process) commits.
@@ -174,6 +184,8 @@ impl Store {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> Result<()> {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.sink
             .record(&actor.id, action, before, after)
             .map_err(IdentityError::Audit)

@@ -678,3 +678,31 @@ fn invitations_edits_revocations_and_sessions() {
     );
     assert!(s.session(&t3).unwrap().is_none());
 }
+
+#[test]
+fn cached_sessions_end_with_the_user() {
+    let (s, _) = store("session-cache");
+    let u = s
+        .add_user(&Actor::system(), staff("sc@x.com", &["Biller"], &["p-1"]))
+        .unwrap();
+    let t = s
+        .start_session(&u.id, "p-1", Some("10.0.0.1"), None, false)
+        .unwrap();
+    for _ in 0..3 {
+        assert!(s.session_cached(&t).unwrap().is_some());
+    }
+    assert_eq!(s.flush_sessions().unwrap(), 1);
+    s.disable(&Actor::system(), &u.id).unwrap();
+    assert!(
+        s.session_cached(&t).unwrap().is_none(),
+        "disabling ends a cached session at once"
+    );
+    s.enable(&Actor::system(), &u.id).unwrap();
+    let t2 = s.start_session(&u.id, "p-1", None, None, false).unwrap();
+    assert!(s.session_cached(&t2).unwrap().is_some());
+    assert!(s.end_session(&t2, "sign-out").unwrap());
+    assert!(
+        s.session_cached(&t2).unwrap().is_none(),
+        "signing out ends a cached session at once"
+    );
+}
