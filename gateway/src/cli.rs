@@ -20,6 +20,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run; the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Check, inspect, evaluate and test policies.
     #[command(subcommand)]

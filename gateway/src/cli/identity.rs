@@ -67,6 +67,8 @@ pub enum PracticeCommand {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run; the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum UserCommand {
     /// Add a user (or, with --npi, a provider) with a temporary password.
     Add {
@@ -92,6 +94,11 @@ pub enum UserCommand {
         npi: Option<String>,
         #[arg(long)]
         taxonomy: Option<String>,
+        /// Provider type (e.g. "Physician").
+        #[arg(long)]
+        provider_type: Option<String>,
+        #[arg(long)]
+        specialty: Option<String>,
         #[arg(long)]
         credentials: Option<String>,
         /// Modules activated for a provider.
@@ -439,6 +446,8 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             password,
             npi,
             taxonomy,
+            provider_type,
+            specialty,
             credentials,
             modules,
             expires,
@@ -454,6 +463,8 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                     provider: npi.is_some(),
                     npi,
                     taxonomy,
+                    provider_type,
+                    specialty,
                     credentials,
                     modules,
                     password,
