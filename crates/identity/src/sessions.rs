@@ -10,6 +10,22 @@ use sha2::{Digest, Sha256};
 use crate::store::{Actor, Store};
 use crate::{IdentityError, Result};
 
+/// A session row (hash, user, practice, client, device, created, last seen, authenticated, mfa).
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
+    let full: String = r.get(0)?;
+    Ok(SessionInfo {
+        id: full.get(..12).unwrap_or("").to_string(),
+        user_id: r.get(1)?,
+        practice_id: r.get(2)?,
+        client: r.get(3)?,
+        device: r.get(4)?,
+        created_at: r.get(5)?,
+        last_seen_at: r.get(6)?,
+        authenticated_at: r.get(7)?,
+        mfa: r.get(8)?,
+    })
+}
+
 fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
@@ -127,20 +143,7 @@ impl Store {
                     "SELECT s.hash, s.user_id, s.practice_id, s.client, s.device, s.created_at, s.last_seen_at, s.authenticated_at, s.mfa
                      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?1 AND s.ended_at IS NULL AND u.status = 'active'",
                     params![h],
-                    |r| {
-                        let full: String = r.get(0)?;
-                        Ok(SessionInfo {
-                            id: full.get(..12).unwrap_or("").to_string(),
-                            user_id: r.get(1)?,
-                            practice_id: r.get(2)?,
-                            client: r.get(3)?,
-                            device: r.get(4)?,
-                            created_at: r.get(5)?,
-                            last_seen_at: r.get(6)?,
-                            authenticated_at: r.get(7)?,
-                            mfa: r.get(8)?,
-                        })
-                    },
+                    row,
                 )
                 .optional()?;
             if info.is_some() {
@@ -156,20 +159,7 @@ impl Store {
             let mut st = tx.prepare(
                 "SELECT hash, user_id, practice_id, client, device, created_at, last_seen_at, authenticated_at, mfa FROM sessions WHERE user_id = ?1 AND ended_at IS NULL ORDER BY created_at",
             )?;
-            let rows = st.query_map(params![user], |r| {
-                let full: String = r.get(0)?;
-                Ok(SessionInfo {
-                    id: full.get(..12).unwrap_or("").to_string(),
-                    user_id: r.get(1)?,
-                    practice_id: r.get(2)?,
-                    client: r.get(3)?,
-                    device: r.get(4)?,
-                    created_at: r.get(5)?,
-                    last_seen_at: r.get(6)?,
-                    authenticated_at: r.get(7)?,
-                    mfa: r.get(8)?,
-                })
-            })?;
+            let rows = st.query_map(params![user], row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
