@@ -87,7 +87,10 @@ fn matrix_formats() {
     assert!(csv.status.success());
     let out = text(&csv.stdout);
     assert!(out.starts_with("action,module,System Admin,Provider,Clinical Assistant,Office Staff,Biller,Business Manager\n"));
-    assert!(out.contains("\nnotes:view,clinical,-,C,Y,-,-,-\n"), "{out}");
+    assert!(
+        out.contains("\nnotes:view,clinical,-,Y*,Y,-,-,-\n"),
+        "{out}"
+    );
     let json = wardgate(
         &[
             "policy",
@@ -100,7 +103,7 @@ fn matrix_formats() {
     );
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["actions"][4]["action"], "notes:view");
-    assert_eq!(v["actions"][4]["cells"]["Provider"], "C");
+    assert_eq!(v["actions"][4]["cells"]["Provider"], "Y*");
 }
 
 const REQ: &str = r#"{"principal": {"id": "u-7", "type": "user", "roles": ["Provider"], "flags": ["emergency_access"], "auth_age_seconds": 120, "mfa": true, "scopes": ["billing:*"]}, "action": "notes:view", "resource": {"practice": "p-1", "location": "l-2", "owner": "u-7", "patient": "pt-9", "attributes": {"amount": 499.99, "approved_by": "u-3"}}, "context": {"ip": "10.20.1.5", "country": "US", "time": "2026-11-23T10:15:00-05:00", "modules": ["clinical", "billing", "engage"], "relations": ["assigned"], "emergency": {"reason": "patient unconscious in ER"}}}"#;

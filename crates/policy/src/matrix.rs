@@ -10,8 +10,9 @@ pub enum Cell {
     /// Granted whenever the role is in effect.
     #[serde(rename = "Y")]
     Allow,
-    /// Granted only under conditions (own only, amount limits, hours, networks, step-up...).
-    #[serde(rename = "C")]
+    /// Granted only under conditions (own only, amount limits, hours, networks, step-up...),
+    /// shown as `Y*`.
+    #[serde(rename = "Y*")]
     Conditional,
     #[serde(rename = "-")]
     Deny,
@@ -21,7 +22,7 @@ impl Cell {
     pub fn symbol(self) -> &'static str {
         match self {
             Cell::Allow => "Y",
-            Cell::Conditional => "C",
+            Cell::Conditional => "Y*",
             Cell::Deny => "-",
         }
     }
@@ -128,7 +129,7 @@ impl Policy {
 }
 
 impl Matrix {
-    /// An aligned text table with a legend and the conditions of every `C` cell.
+    /// An aligned text table with a legend and the conditions of every `Y*` cell.
     pub fn to_table(&self) -> String {
         let mut header = vec!["action".to_string(), "module".to_string()];
         header.extend(self.roles.iter().cloned());
@@ -164,7 +165,9 @@ impl Matrix {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
-        out.push_str("\nY = allowed, C = allowed under conditions (below), - = not allowed\n");
+        out.push_str(
+            "\nY = allowed, Y* = allowed under conditions (listed below), - = not allowed\n",
+        );
         let conditional: Vec<&Row> = self
             .rows
             .iter()
