@@ -87,6 +87,26 @@ impl Asm {
         self.get(base).op(I::I64Load(at(offset)))
     }
 
+    /// Pushes `base + index * stride`: the address of element `index` of a table.
+    pub fn elem(&mut self, base: u32, index: u32, stride: u32) -> &mut Self {
+        self.get(base)
+            .get(index)
+            .i32(stride)
+            .op(I::I32Mul)
+            .op(I::I32Add)
+    }
+
+    /// Pushes bit `index` (an i32 local) of the i64 local `set`, as 0 or 1.
+    pub fn bit(&mut self, set: u32, index: u32) -> &mut Self {
+        self.get(set)
+            .get(index)
+            .op(I::I64ExtendI32U)
+            .op(I::I64ShrU)
+            .i64(1)
+            .op(I::I64And)
+            .op(I::I32WrapI64)
+    }
+
     /// `local++`.
     pub fn inc(&mut self, l: u32) -> &mut Self {
         self.get(l).i32(1).op(I::I32Add).set(l)

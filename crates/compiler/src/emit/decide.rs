@@ -87,12 +87,7 @@ impl Fixed<'_> {
                 a.get(dc);
             },
             |a| {
-                a.get(dbuf)
-                    .get(k)
-                    .i32(4)
-                    .op(I::I32Mul)
-                    .op(I::I32Add)
-                    .op(I::I32Load(at(0)));
+                a.elem(dbuf, k, 4).op(I::I32Load(at(0)));
                 a.i32(RULE_STRIDE)
                     .op(I::I32Mul)
                     .i32(t.rules)
@@ -109,21 +104,10 @@ impl Fixed<'_> {
                 a.get(gc);
             },
             |a| {
-                a.get(g2)
-                    .get(k)
-                    .i32(8)
-                    .op(I::I32Mul)
-                    .op(I::I32Add)
-                    .op(I::I32Load(at(0)))
-                    .set(r);
+                a.elem(g2, k, 8).op(I::I32Load(at(0))).set(r);
                 a.get(r).i32(NONE).op(I::I32Ne);
                 a.if_(|a| {
-                    a.get(g2)
-                        .get(k)
-                        .i32(8)
-                        .op(I::I32Mul)
-                        .op(I::I32Add)
-                        .op(I::I32Load(at(4)));
+                    a.elem(g2, k, 8).op(I::I32Load(at(4)));
                     a.i32(RULE_STRIDE)
                         .op(I::I32Mul)
                         .i32(t.rules)
@@ -374,13 +358,7 @@ impl Fixed<'_> {
                 a.i32(t.n_break_glass);
             },
             |a| {
-                a.get(open)
-                    .get(i)
-                    .op(I::I64ExtendI32U)
-                    .op(I::I64ShrU)
-                    .i64(1)
-                    .op(I::I64And)
-                    .op(I::I32WrapI64);
+                a.bit(open, i);
                 a.if_(|a| {
                     a.get(i)
                         .i32(BG_STRIDE)
@@ -409,13 +387,7 @@ impl Fixed<'_> {
                                 .op(I::I32Or)
                                 .op(I::I32Eqz);
                             a.if_(|a| {
-                                a.get(lent)
-                                    .get(lent_len)
-                                    .i32(4)
-                                    .op(I::I32Mul)
-                                    .op(I::I32Add)
-                                    .get(r)
-                                    .op(I::I32Store(at(0)));
+                                a.elem(lent, lent_len, 4).get(r).op(I::I32Store(at(0)));
                                 a.inc(lent_len);
                             });
                         },
@@ -474,14 +446,8 @@ impl Fixed<'_> {
                     a.get(dc);
                 },
                 |a| {
-                    a.get(dbuf)
-                        .get(k)
-                        .i32(4)
-                        .op(I::I32Mul)
-                        .op(I::I32Add)
-                        .op(I::I32Load(at(0)))
-                        .set(r);
-                    a.get(rp).get(k).i32(rsize).op(I::I32Mul).op(I::I32Add);
+                    a.elem(dbuf, k, 4).op(I::I32Load(at(0))).set(r);
+                    a.elem(rp, k, rsize);
                     a.i32(lay.code_requirement_not_met)
                         .i32(lay.code_denied_by_rule);
                     a.get(r)
@@ -502,7 +468,7 @@ impl Fixed<'_> {
             a.get(dc).set(k);
             a.get(gc).op(I::I32Eqz);
             a.if_(|a| {
-                a.get(rp).get(k).i32(rsize).op(I::I32Mul).op(I::I32Add);
+                a.elem(rp, k, rsize);
                 a.i32(lay.code_no_grant)
                     .i32(NONE)
                     .i32(NONE)
@@ -514,7 +480,7 @@ impl Fixed<'_> {
             });
             a.load32(sres, 0);
             a.if_(|a| {
-                a.get(rp).get(k).i32(rsize).op(I::I32Mul).op(I::I32Add);
+                a.elem(rp, k, rsize);
                 a.i32(lay.code_step_up).i32(NONE).i32(NONE).i32(NONE);
                 a.load64(sres, 8).load32(sres, 4).op(I::Call(F_PUT_REASON));
             });
@@ -538,17 +504,17 @@ impl Fixed<'_> {
                 a.get(gc);
             },
             |a| {
-                a.get(gbuf).get(k).i32(8).op(I::I32Mul).op(I::I32Add).set(e);
+                a.elem(gbuf, k, 8).set(e);
                 a.load32(e, 0).set(r);
                 a.get(r).i32(NONE).op(I::I32Eq);
                 a.if_else(
                     |a| {
-                        a.get(rp).get(k).i32(rsize).op(I::I32Mul).op(I::I32Add);
+                        a.elem(rp, k, rsize);
                         a.i32(lay.code_break_glass).i32(NONE).i32(NONE).load32(e, 4);
                         a.i64(NO_LIMIT).i32(0).op(I::Call(F_PUT_REASON));
                     },
                     |a| {
-                        a.get(rp).get(k).i32(rsize).op(I::I32Mul).op(I::I32Add);
+                        a.elem(rp, k, rsize);
                         a.i32(lay.code_granted).load32(e, 4).get(r).i32(NONE);
                         a.i64(NO_LIMIT).i32(0).op(I::Call(F_PUT_REASON));
                     },
@@ -571,11 +537,7 @@ impl Fixed<'_> {
         a.i32(lay.obl_align).op(I::Call(F_ALLOC)).set(obl);
         a.set_i32(ol, 0);
         let put_obl = |a: &mut Asm, case: u32, value: &dyn Fn(&mut Asm)| {
-            a.get(obl)
-                .get(ol)
-                .i32(osize)
-                .op(I::I32Mul)
-                .op(I::I32Add)
+            a.elem(obl, ol, osize)
                 .tee(e)
                 .i32(case)
                 .op(I::I32Store8(at(0)));
@@ -622,13 +584,7 @@ impl Fixed<'_> {
                 a.i32(t.n_break_glass);
             },
             |a| {
-                a.get(open)
-                    .get(i)
-                    .op(I::I64ExtendI32U)
-                    .op(I::I64ShrU)
-                    .i64(1)
-                    .op(I::I64And)
-                    .op(I::I32WrapI64);
+                a.bit(open, i);
                 a.if_(|a| {
                     put_obl(a, lay.obl_audit, &|a| {
                         a.get(i);

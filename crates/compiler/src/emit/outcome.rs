@@ -48,14 +48,7 @@ impl Fixed<'_> {
                 a.get(sl);
             },
             |a| {
-                a.get(sp)
-                    .get(i)
-                    .i32(8)
-                    .op(I::I32Mul)
-                    .op(I::I32Add)
-                    .tee(s_ptr)
-                    .op(I::I32Load(at(4)))
-                    .set(s_len);
+                a.elem(sp, i, 8).tee(s_ptr).op(I::I32Load(at(4))).set(s_len);
                 a.load32(s_ptr, 0).set(s_ptr);
                 a.for_range(
                     j,
@@ -64,18 +57,8 @@ impl Fixed<'_> {
                     },
                     |a| {
                         a.get(s_ptr).get(s_len);
-                        a.get(cp)
-                            .get(j)
-                            .i32(8)
-                            .op(I::I32Mul)
-                            .op(I::I32Add)
-                            .op(I::I32Load(at(0)));
-                        a.get(cp)
-                            .get(j)
-                            .i32(8)
-                            .op(I::I32Mul)
-                            .op(I::I32Add)
-                            .op(I::I32Load(at(4)));
+                        a.elem(cp, j, 8).op(I::I32Load(at(0)));
+                        a.elem(cp, j, 8).op(I::I32Load(at(4)));
                         a.op(I::Call(F_BYTES_EQ));
                         a.if_(|a| {
                             a.i32(1).op(I::Return);
@@ -177,13 +160,7 @@ impl Fixed<'_> {
                     });
                     a.get(tri);
                     a.if_(|a| {
-                        a.get(dbuf)
-                            .get(dc)
-                            .i32(4)
-                            .op(I::I32Mul)
-                            .op(I::I32Add)
-                            .load32(e, D_RULE)
-                            .op(I::I32Store(at(0)));
+                        a.elem(dbuf, dc, 4).load32(e, D_RULE).op(I::I32Store(at(0)));
                         a.inc(dc);
                     });
                 });
@@ -212,13 +189,7 @@ impl Fixed<'_> {
                         a.get(list_len);
                     },
                     |a| {
-                        a.get(list)
-                            .get(ri)
-                            .i32(4)
-                            .op(I::I32Mul)
-                            .op(I::I32Add)
-                            .op(I::I32Load(at(0)))
-                            .set(r);
+                        a.elem(list, ri, 4).op(I::I32Load(at(0))).set(r);
                         // Binary search for the role among the action's granting roles.
                         a.set_i32(lo, 0);
                         a.load32(ent, A_GR_LEN).set(hi);
@@ -264,12 +235,7 @@ impl Fixed<'_> {
                                     a.get(gl);
                                 },
                                 |a| {
-                                    a.get(gp)
-                                        .get(k)
-                                        .i32(G_STRIDE)
-                                        .op(I::I32Mul)
-                                        .op(I::I32Add)
-                                        .set(g);
+                                    a.elem(gp, k, G_STRIDE).set(g);
                                     a.load32(g, G_FN).set(f);
                                     a.i32(1).set(tri);
                                     a.get(f).i32(NONE).op(I::I32Ne);
@@ -315,14 +281,7 @@ impl Fixed<'_> {
                                     );
                                     a.get(ok);
                                     a.if_(|a| {
-                                        a.get(gbuf)
-                                            .get(gc)
-                                            .i32(8)
-                                            .op(I::I32Mul)
-                                            .op(I::I32Add)
-                                            .tee(e)
-                                            .get(r)
-                                            .op(I::I32Store(at(0)));
+                                        a.elem(gbuf, gc, 8).tee(e).get(r).op(I::I32Store(at(0)));
                                         a.get(e).load32(g, G_RULE).op(I::I32Store(at(4)));
                                         a.inc(gc);
                                     });
@@ -350,22 +309,9 @@ impl Fixed<'_> {
                 a.i32(t.n_break_glass);
             },
             |a| {
-                a.get(mask)
-                    .get(k)
-                    .op(I::I64ExtendI32U)
-                    .op(I::I64ShrU)
-                    .i64(1)
-                    .op(I::I64And)
-                    .op(I::I32WrapI64);
+                a.bit(mask, k);
                 a.if_(|a| {
-                    a.get(gbuf)
-                        .get(gc)
-                        .i32(8)
-                        .op(I::I32Mul)
-                        .op(I::I32Add)
-                        .tee(e)
-                        .i32(NONE)
-                        .op(I::I32Store(at(0)));
+                    a.elem(gbuf, gc, 8).tee(e).i32(NONE).op(I::I32Store(at(0)));
                     a.get(e).get(k).op(I::I32Store(at(4)));
                     a.inc(gc);
                 });

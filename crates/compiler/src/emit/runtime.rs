@@ -175,14 +175,7 @@ pub(super) fn contains() -> Function {
             a.get(l);
         },
         |a| {
-            a.get(p)
-                .get(i)
-                .i32(4)
-                .op(I::I32Mul)
-                .op(I::I32Add)
-                .op(I::I32Load(at(0)))
-                .get(v)
-                .op(I::I32Eq);
+            a.elem(p, i, 4).op(I::I32Load(at(0))).get(v).op(I::I32Eq);
             a.if_(|a| {
                 a.i32(1).op(I::Return);
             });
@@ -204,12 +197,7 @@ pub(super) fn contains_any() -> Function {
         },
         |a| {
             a.get(p2).get(l2);
-            a.get(p1)
-                .get(i)
-                .i32(4)
-                .op(I::I32Mul)
-                .op(I::I32Add)
-                .op(I::I32Load(at(0)));
+            a.elem(p1, i, 4).op(I::I32Load(at(0)));
             a.op(I::Call(F_CONTAINS));
             a.if_(|a| {
                 a.i32(1).op(I::Return);
