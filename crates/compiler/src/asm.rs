@@ -96,6 +96,11 @@ impl Asm {
             .op(I::I32Add)
     }
 
+    /// Turns the index on the stack into the address of its row in a static table at `base`.
+    pub fn row(&mut self, stride: u32, base: u32) -> &mut Self {
+        self.i32(stride).op(I::I32Mul).i32(base).op(I::I32Add)
+    }
+
     /// Pushes bit `index` (an i32 local) of the i64 local `set`, as 0 or 1.
     pub fn bit(&mut self, set: u32, index: u32) -> &mut Self {
         self.get(set)

@@ -42,6 +42,45 @@ pub const TY_1_0: u32 = 8;
 /// The heap pointer.
 const HEAP: u32 = 0;
 
+/// `tri = fn == NONE ? default : table[fn](req, fresh)`, where `fn_index` pushes the
+/// condition's table index and `fresh` pushes the fresh-authentication mode.
+pub(crate) fn call_cond(
+    a: &mut Asm,
+    req: u32,
+    fresh: &dyn Fn(&mut Asm),
+    fn_index: &dyn Fn(&mut Asm),
+    tri: u32,
+    default: u32,
+) {
+    a.set_i32(tri, default);
+    fn_index(a);
+    a.i32(NONE).op(wasm_encoder::Instruction::I32Ne);
+    a.if_(|a| {
+        a.get(req);
+        fresh(a);
+        fn_index(a);
+        a.op(wasm_encoder::Instruction::CallIndirect {
+            type_index: TY_2_1,
+            table_index: 0,
+        })
+        .set(tri);
+    });
+}
+
+/// `for index in 0..n { if bit index of the i64 local `set` is on { body } }`.
+pub(crate) fn for_each_bit(a: &mut Asm, index: u32, set: u32, n: u32, body: impl FnOnce(&mut Asm)) {
+    a.for_range(
+        index,
+        |a| {
+            a.i32(n);
+        },
+        |a| {
+            a.bit(set, index);
+            a.if_(body);
+        },
+    );
+}
+
 /// Function types, in `TY_*` order.
 pub fn types() -> Vec<(Vec<ValType>, Vec<ValType>)> {
     use ValType::{I32, I64};

@@ -26,12 +26,7 @@ impl Fixed<'_> {
         let held_len = a.i32_local();
         let gc = a.i32_local();
 
-        a.get(act)
-            .i32(A_STRIDE)
-            .op(I::I32Mul)
-            .i32(t.actions)
-            .op(I::I32Add)
-            .set(ent);
+        a.get(act).row(A_STRIDE, t.actions).set(ent);
         a.load32(req, lay.req_roles + 4).set(held_len);
         self.buffers(&mut a, ent, lent_len, held_len, d2, g2);
         a.get(out).i32(0).op(I::I32Store(at(0)));
@@ -88,10 +83,7 @@ impl Fixed<'_> {
             },
             |a| {
                 a.elem(dbuf, k, 4).op(I::I32Load(at(0)));
-                a.i32(RULE_STRIDE)
-                    .op(I::I32Mul)
-                    .i32(t.rules)
-                    .op(I::I32Add)
+                a.row(RULE_STRIDE, t.rules)
                     .op(I::I64Load(at(RULE_AGE)))
                     .set(x);
                 min(a);
@@ -108,18 +100,12 @@ impl Fixed<'_> {
                 a.get(r).i32(NONE).op(I::I32Ne);
                 a.if_(|a| {
                     a.elem(g2, k, 8).op(I::I32Load(at(4)));
-                    a.i32(RULE_STRIDE)
-                        .op(I::I32Mul)
-                        .i32(t.rules)
-                        .op(I::I32Add)
+                    a.row(RULE_STRIDE, t.rules)
                         .op(I::I64Load(at(RULE_AGE)))
                         .set(x);
                     min(a);
                     a.get(r)
-                        .i32(ROLE_STRIDE)
-                        .op(I::I32Mul)
-                        .i32(t.roles)
-                        .op(I::I32Add)
+                        .row(ROLE_STRIDE, t.roles)
                         .op(I::I64Load(at(ROLE_AGE)))
                         .set(x);
                     min(a);
@@ -252,12 +238,7 @@ impl Fixed<'_> {
         a.load32(req, lay.req_action + lay.action_payload).set(act);
         a.get(act).i32(t.n_actions).op(I::I32GeU);
         a.if_(|a| deny1(a, lay.code_unknown_action));
-        a.get(act)
-            .i32(A_STRIDE)
-            .op(I::I32Mul)
-            .i32(t.actions)
-            .op(I::I32Add)
-            .set(ent);
+        a.get(act).row(A_STRIDE, t.actions).set(ent);
         // ... and exist for this practice: its module subscribed.
         a.load32(ent, A_MODULE).set(m);
         a.get(m).i32(NONE).op(I::I32Ne);
@@ -286,24 +267,19 @@ impl Fixed<'_> {
                     a.i32(t.n_break_glass);
                 },
                 |a| {
-                    a.get(i)
-                        .i32(BG_STRIDE)
-                        .op(I::I32Mul)
-                        .i32(t.break_glass)
-                        .op(I::I32Add)
-                        .set(bge);
-                    a.set_i32(tri, 0);
-                    a.load32(bge, BG_WHO).i32(NONE).op(I::I32Ne);
-                    a.if_(|a| {
-                        a.get(req)
-                            .i32(0)
-                            .load32(bge, BG_WHO)
-                            .op(I::CallIndirect {
-                                type_index: TY_2_1,
-                                table_index: 0,
-                            })
-                            .set(tri);
-                    });
+                    a.get(i).row(BG_STRIDE, t.break_glass).set(bge);
+                    call_cond(
+                        a,
+                        req,
+                        &|a| {
+                            a.i32(0);
+                        },
+                        &|a| {
+                            a.load32(bge, BG_WHO);
+                        },
+                        tri,
+                        0,
+                    );
                     // who holds, and a reason is given when one is required ...
                     a.get(tri).i32(1).op(I::I32Eq);
                     a.load32(bge, BG_REASON)
@@ -352,49 +328,35 @@ impl Fixed<'_> {
             .op(I::Call(F_ALLOC))
             .set(lent);
         a.set_i32(lent_len, 0);
-        a.for_range(
-            i,
-            |a| {
-                a.i32(t.n_break_glass);
-            },
-            |a| {
-                a.bit(open, i);
-                a.if_(|a| {
-                    a.get(i)
-                        .i32(BG_STRIDE)
+        for_each_bit(&mut a, i, open, t.n_break_glass, |a| {
+            a.get(i).row(BG_STRIDE, t.break_glass).set(bge);
+            a.for_range(
+                j,
+                |a| {
+                    a.load32(bge, BG_ROLES_LEN);
+                },
+                |a| {
+                    a.load32(bge, BG_ROLES)
+                        .get(j)
+                        .i32(4)
                         .op(I::I32Mul)
-                        .i32(t.break_glass)
                         .op(I::I32Add)
-                        .set(bge);
-                    a.for_range(
-                        j,
-                        |a| {
-                            a.load32(bge, BG_ROLES_LEN);
-                        },
-                        |a| {
-                            a.load32(bge, BG_ROLES)
-                                .get(j)
-                                .i32(4)
-                                .op(I::I32Mul)
-                                .op(I::I32Add)
-                                .op(I::I32Load(at(0)))
-                                .set(r);
-                            a.get(held).get(held_len).get(r).op(I::Call(F_CONTAINS));
-                            a.get(lent)
-                                .get(lent_len)
-                                .get(r)
-                                .op(I::Call(F_CONTAINS))
-                                .op(I::I32Or)
-                                .op(I::I32Eqz);
-                            a.if_(|a| {
-                                a.elem(lent, lent_len, 4).get(r).op(I::I32Store(at(0)));
-                                a.inc(lent_len);
-                            });
-                        },
-                    );
-                });
-            },
-        );
+                        .op(I::I32Load(at(0)))
+                        .set(r);
+                    a.get(held).get(held_len).get(r).op(I::Call(F_CONTAINS));
+                    a.get(lent)
+                        .get(lent_len)
+                        .get(r)
+                        .op(I::Call(F_CONTAINS))
+                        .op(I::I32Or)
+                        .op(I::I32Eqz);
+                    a.if_(|a| {
+                        a.elem(lent, lent_len, 4).get(r).op(I::I32Store(at(0)));
+                        a.inc(lent_len);
+                    });
+                },
+            );
+        });
 
         self.buffers(&mut a, ent, lent_len, held_len, dbuf, gbuf);
         a.get(req)
@@ -451,10 +413,7 @@ impl Fixed<'_> {
                     a.i32(lay.code_requirement_not_met)
                         .i32(lay.code_denied_by_rule);
                     a.get(r)
-                        .i32(RULE_STRIDE)
-                        .op(I::I32Mul)
-                        .i32(t.rules)
-                        .op(I::I32Add)
+                        .row(RULE_STRIDE, t.rules)
                         .op(I::I32Load(at(RULE_REQUIRE)));
                     a.op(I::Select);
                     a.get(r)
@@ -523,12 +482,7 @@ impl Fixed<'_> {
         );
 
         // Obligations: redactions of the action's feature, then break-glass audit and alerts.
-        a.load32(ent, A_FEATURE)
-            .i32(F_STRIDE)
-            .op(I::I32Mul)
-            .i32(t.features)
-            .op(I::I32Add)
-            .set(fe);
+        a.load32(ent, A_FEATURE).row(F_STRIDE, t.features).set(fe);
         a.load32(fe, F_RED_LEN)
             .i32(2 * t.n_break_glass)
             .op(I::I32Add)
@@ -558,18 +512,18 @@ impl Fixed<'_> {
                     .op(I::I32Mul)
                     .op(I::I32Add)
                     .set(bge);
-                a.set_i32(tri, 0);
-                a.load32(bge, 4).i32(NONE).op(I::I32Ne);
-                a.if_(|a| {
-                    a.get(req)
-                        .i32(0)
-                        .load32(bge, 4)
-                        .op(I::CallIndirect {
-                            type_index: TY_2_1,
-                            table_index: 0,
-                        })
-                        .set(tri);
-                });
+                call_cond(
+                    a,
+                    req,
+                    &|a| {
+                        a.i32(0);
+                    },
+                    &|a| {
+                        a.load32(bge, 4);
+                    },
+                    tri,
+                    0,
+                );
                 a.get(tri).i32(1).op(I::I32Ne);
                 a.if_(|a| {
                     put_obl(a, lay.obl_redact, &|a| {
@@ -578,32 +532,18 @@ impl Fixed<'_> {
                 });
             },
         );
-        a.for_range(
-            i,
-            |a| {
-                a.i32(t.n_break_glass);
-            },
-            |a| {
-                a.bit(open, i);
-                a.if_(|a| {
-                    put_obl(a, lay.obl_audit, &|a| {
-                        a.get(i);
-                    });
-                    a.get(i)
-                        .i32(BG_STRIDE)
-                        .op(I::I32Mul)
-                        .i32(t.break_glass)
-                        .op(I::I32Add)
-                        .set(bge);
-                    a.load32(bge, BG_ALERT);
-                    a.if_(|a| {
-                        put_obl(a, lay.obl_alert, &|a| {
-                            a.get(i);
-                        })
-                    });
-                });
-            },
-        );
+        for_each_bit(&mut a, i, open, t.n_break_glass, |a| {
+            put_obl(a, lay.obl_audit, &|a| {
+                a.get(i);
+            });
+            a.get(i).row(BG_STRIDE, t.break_glass).set(bge);
+            a.load32(bge, BG_ALERT);
+            a.if_(|a| {
+                put_obl(a, lay.obl_alert, &|a| {
+                    a.get(i);
+                })
+            });
+        });
         write_decision(&mut a, 1, rp, gc, Some((obl, ol)));
         a.get(ret);
         a.finish()

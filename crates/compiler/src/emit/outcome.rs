@@ -34,12 +34,7 @@ impl Fixed<'_> {
         a.load32(req, lay.req_scopes + lay.scopes_payload).set(sp);
         a.load32(req, lay.req_scopes + lay.scopes_payload + 4)
             .set(sl);
-        a.get(act)
-            .i32(A_STRIDE)
-            .op(I::I32Mul)
-            .i32(t.actions)
-            .op(I::I32Add)
-            .set(ent);
+        a.get(act).row(A_STRIDE, t.actions).set(ent);
         a.load32(ent, A_SCOPE_OFF).set(cp);
         a.load32(ent, A_SCOPE_LEN).set(cl);
         a.for_range(
@@ -104,12 +99,7 @@ impl Fixed<'_> {
         let f = a.i32_local();
         let mask = a.i64_local();
 
-        a.get(act)
-            .i32(A_STRIDE)
-            .op(I::I32Mul)
-            .i32(t.actions)
-            .op(I::I32Add)
-            .set(ent);
+        a.get(act).row(A_STRIDE, t.actions).set(ent);
         a.load32(req, lay.req_roles).set(held);
         a.load32(req, lay.req_roles + 4).set(held_len);
         a.set_i32(dc, 0).set_i32(gc, 0);
@@ -146,18 +136,18 @@ impl Fixed<'_> {
                 a.get(tri);
                 a.if_(|a| {
                     a.load32(e, D_FN).set(f);
-                    a.i32(1).set(tri);
-                    a.get(f).i32(NONE).op(I::I32Ne);
-                    a.if_(|a| {
-                        a.get(req)
-                            .get(fresh)
-                            .get(f)
-                            .op(I::CallIndirect {
-                                type_index: TY_2_1,
-                                table_index: 0,
-                            })
-                            .set(tri);
-                    });
+                    call_cond(
+                        a,
+                        req,
+                        &|a| {
+                            a.get(fresh);
+                        },
+                        &|a| {
+                            a.get(f);
+                        },
+                        tri,
+                        1,
+                    );
                     a.get(tri);
                     a.if_(|a| {
                         a.elem(dbuf, dc, 4).load32(e, D_RULE).op(I::I32Store(at(0)));
@@ -237,18 +227,18 @@ impl Fixed<'_> {
                                 |a| {
                                     a.elem(gp, k, G_STRIDE).set(g);
                                     a.load32(g, G_FN).set(f);
-                                    a.i32(1).set(tri);
-                                    a.get(f).i32(NONE).op(I::I32Ne);
-                                    a.if_(|a| {
-                                        a.get(req)
-                                            .get(fresh)
-                                            .get(f)
-                                            .op(I::CallIndirect {
-                                                type_index: TY_2_1,
-                                                table_index: 0,
-                                            })
-                                            .set(tri);
-                                    });
+                                    call_cond(
+                                        a,
+                                        req,
+                                        &|a| {
+                                            a.get(fresh);
+                                        },
+                                        &|a| {
+                                            a.get(f);
+                                        },
+                                        tri,
+                                        1,
+                                    );
                                     a.get(tri).i32(1).op(I::I32Eq).set(ok);
                                     // Every guard on the way must hold too.
                                     a.for_range(
@@ -263,10 +253,7 @@ impl Fixed<'_> {
                                                 .op(I::I32Mul)
                                                 .op(I::I32Add)
                                                 .op(I::I32Load(at(0)));
-                                            a.i32(ROLE_STRIDE)
-                                                .op(I::I32Mul)
-                                                .i32(t.roles)
-                                                .op(I::I32Add)
+                                            a.row(ROLE_STRIDE, t.roles)
                                                 .op(I::I32Load(at(ROLE_GUARD)))
                                                 .set(f);
                                             a.get(f).i32(NONE).op(I::I32Ne).get(ok).op(I::I32And);
@@ -303,20 +290,11 @@ impl Fixed<'_> {
             .op(I::I64Load(at(0)))
             .op(I::I64And)
             .set(mask);
-        a.for_range(
-            k,
-            |a| {
-                a.i32(t.n_break_glass);
-            },
-            |a| {
-                a.bit(mask, k);
-                a.if_(|a| {
-                    a.elem(gbuf, gc, 8).tee(e).i32(NONE).op(I::I32Store(at(0)));
-                    a.get(e).get(k).op(I::I32Store(at(4)));
-                    a.inc(gc);
-                });
-            },
-        );
+        for_each_bit(&mut a, k, mask, t.n_break_glass, |a| {
+            a.elem(gbuf, gc, 8).tee(e).i32(NONE).op(I::I32Store(at(0)));
+            a.get(e).get(k).op(I::I32Store(at(4)));
+            a.inc(gc);
+        });
         a.get(dc)
             .op(I::I64ExtendI32U)
             .i64(32)
