@@ -30,6 +30,8 @@ pub enum AuditError {
     },
     #[error("the audit writer has stopped")]
     WriterGone,
+    #[error("the audit queue is full")]
+    Backlog,
     #[error("cannot encode an event: {0}")]
     Encode(String),
     #[error("the anchor key {0} is not 32 bytes of hex")]

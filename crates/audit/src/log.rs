@@ -575,6 +575,18 @@ impl AuditLog {
         }
     }
 
+    /// Queues a decision without waiting: when the writer is behind and the queue is full,
+    /// returns [`AuditError::Backlog`] at once, so the gateway refuses the request instead of
+    /// forwarding it unrecorded.
+    pub fn try_append(&self, event: Event) -> Result<(), AuditError> {
+        let tx = self.tx.as_ref().ok_or(AuditError::WriterGone)?;
+        tx.try_send(Msg::Event(Box::new(event), None))
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => AuditError::Backlog,
+                mpsc::TrySendError::Disconnected(_) => AuditError::WriterGone,
+            })
+    }
+
     /// Compresses every closed segment (gzip); verification and search read them as before.
     /// Returns the archives written.
     pub fn archive(&self) -> Result<Vec<PathBuf>, AuditError> {

@@ -480,6 +480,26 @@ impl Store {
         })
     }
 
+    /// Every role some user or service account holds now (not revoked, not lapsed), with how
+    /// many hold it: a new policy must keep all of them.
+    pub fn held_roles(&self) -> Result<Vec<(String, u64)>> {
+        let now = self.now();
+        self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT role, COUNT(DISTINCT holder) FROM (
+                   SELECT role, 'user:' || user_id AS holder FROM assignments WHERE revoked_at IS NULL
+                     AND (expires_at IS NULL OR expires_at > ?1)
+                   UNION ALL
+                   SELECT j.value, 'service:' || s.id FROM service_accounts s, json_each(s.roles) j
+                 ) GROUP BY role ORDER BY role",
+            )?;
+            let rows = st
+                .query_map(params![now], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
     /// A warning when a practice has no system administrator, or more than two (one primary
     /// and one backup are recommended).
     pub fn admin_warning(&self, practice: &str) -> Result<Option<String>> {

@@ -706,3 +706,27 @@ fn cached_sessions_end_with_the_user() {
         "signing out ends a cached session at once"
     );
 }
+
+#[test]
+fn held_roles_count_users_and_service_accounts_but_not_revoked_grants() {
+    let (s, _) = store("held");
+    let a = s
+        .add_user(
+            &Actor::system(),
+            staff("held-a@clinic.test", &["Biller", "Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    s.add_user(
+        &Actor::system(),
+        staff("held-b@clinic.test", &["Biller"], &["p-1"]),
+    )
+    .unwrap();
+    s.add_service_account(&Actor::system(), "sync", "p-1", &["Office Staff".into()])
+        .unwrap();
+    s.revoke(&Actor::system(), &a.id, "Office Staff", "p-1")
+        .unwrap();
+    assert_eq!(
+        s.held_roles().unwrap(),
+        vec![("Biller".to_string(), 2), ("Office Staff".to_string(), 1)]
+    );
+}

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::ir::Policy;
 use crate::request::{Decision, Obligation, Request, Verdict};
+use crate::engine::Engine;
 
 /// Keys of a case that are about the expectation, not the request.
 const META: &[&str] = &["name", "expect", "reason", "obligations"];
@@ -155,9 +155,10 @@ pub struct CaseResult {
 }
 
 impl Case {
-    pub fn run(&self, policy: &Policy) -> CaseResult {
+    /// Runs the case on any engine: the reference evaluator or a compiled module.
+    pub fn run(&self, engine: &dyn Engine) -> CaseResult {
         let decision = match serde_json::from_value::<Request>(self.request.clone()) {
-            Ok(req) => policy.decide(&req),
+            Ok(req) => engine.decide(&req),
             Err(e) => {
                 return CaseResult {
                     name: self.name.clone(),
