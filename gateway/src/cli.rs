@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod identity;
 mod policy;
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +24,8 @@ pub struct Cli {
 // Parsed once per run; the size of a variant does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
+    /// Run the gateway: `--config wardgate.toml`, or `--demo` on embedded defaults.
+    Serve(serve::ServeArgs),
     /// Check, inspect, evaluate and test policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -55,6 +58,7 @@ pub enum Command {
 /// Runs a command; `Ok` carries the exit code (1 = the policy or its tests failed).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Practice { common, cmd } => identity::practice(common, cmd),

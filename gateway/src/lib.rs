@@ -1,5 +1,26 @@
-//! Wardgate: an authorization gateway for medical-practice software.
-//!
-//! This crate holds the command line; the gateway pipeline joins it as it is built.
+//! Wardgate: an authorization gateway for medical-practice software. A TLS reverse proxy that
+//! checks every request (network rules, countries, API keys, rate limits, the compiled policy)
+//! before it reaches a practice app, audits every decision, and swaps policies while running.
 
+pub mod admin;
 pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod geo;
+pub mod metrics;
+pub mod net;
+pub mod pipeline;
+pub mod proxy;
+pub mod ratelimit;
+pub mod redact;
+pub mod reject;
+pub mod server;
+pub mod state;
+pub mod swap;
+pub mod tls;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use server::{start, Running};
+pub use state::{Gateway, StartError};

@@ -42,6 +42,11 @@ impl PolicyHandle {
         old
     }
 
+    /// The module kept for rollback, if any.
+    pub fn previous(&self) -> Option<Arc<LoadedModule>> {
+        self.previous.lock().ok().and_then(|p| p.clone())
+    }
+
     /// Puts the previous module back in force; the current one becomes the previous.
     pub fn rollback(&self) -> Result<Arc<LoadedModule>, NoPrevious> {
         let mut prev = self.previous.lock().map_err(|_| NoPrevious)?;

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::request::{Decision, Obligation, Request, Verdict};
 use crate::engine::Engine;
+use crate::request::{Decision, Obligation, Request, Verdict};
 
 /// Keys of a case that are about the expectation, not the request.
 const META: &[&str] = &["name", "expect", "reason", "obligations"];

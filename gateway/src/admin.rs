@@ -1,0 +1,144 @@
+//! The admin listener: health, Prometheus metrics, the policy in force, swaps and rollback.
+//! Everything but `/healthz` needs the admin API key (`Authorization: Bearer ...`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+use wardgate_audit::{Event, EventKind};
+use wardgate_policy::Engine;
+
+use crate::reject::{full, Body};
+use crate::state::Gateway;
+
+/// Largest candidate accepted over the API.
+const MAX_CANDIDATE_BYTES: usize = 16 << 20;
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut res = Response::new(full(body.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn authorized(gw: &Gateway, req: &Request<Incoming>) -> bool {
+    let Some(admin) = &gw.config.admin else {
+        return false;
+    };
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|k| admin.api_key_sha256.matches(k.trim()))
+}
+
+pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if req.method() == Method::GET && path == "/healthz" {
+        return reply(StatusCode::OK, json!({"status": "ok"}));
+    }
+    if !authorized(gw, &req) {
+        let mut e = Event::new(
+            EventKind::Login,
+            wardgate_audit::Actor {
+                kind: "admin".into(),
+                id: String::new(),
+            },
+            "admin:refused",
+        );
+        e.client = Some(peer.ip().to_string());
+        e.resource.path = Some(path);
+        let _ = gw.audit.try_append(e);
+        let mut res = reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "unauthenticated", "message": "send the admin API key"}),
+        );
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"wardgate-admin\""),
+        );
+        return res;
+    }
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/metrics") => {
+            let mut res = Response::new(full(gw.metrics.render()));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            res
+        }
+        (Method::GET, "/policy") => {
+            let current = gw.policy.current();
+            let m = current.manifest();
+            reply(
+                StatusCode::OK,
+                json!({
+                    "module_hash": current.module_hash,
+                    "previous": gw.policy.previous().map(|p| p.module_hash.clone()),
+                    "name": m.name,
+                    "version": m.version,
+                    "roles": m.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+                    "routes": m.routes.iter().map(|r| json!({"method": r.method, "path": r.pattern, "action": m.action_name(r.action)})).collect::<Vec<_>>(),
+                }),
+            )
+        }
+        (Method::PUT, "/policy") | (Method::POST, "/policy") => {
+            let name = req
+                .headers()
+                .get("x-policy-name")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("candidate.policy")
+                .to_string();
+            let bytes = match Limited::new(req.into_body(), MAX_CANDIDATE_BYTES)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes().to_vec(),
+                Err(_) => {
+                    return reply(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        json!({"error": "too_large", "message": format!("a candidate may be at most {MAX_CANDIDATE_BYTES} bytes")}),
+                    )
+                }
+            };
+            match gw.swap_in(name, bytes, "admin").await {
+                Ok(report) => reply(StatusCode::OK, json!({"swapped": report})),
+                Err(e) => reply(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"error": "refused", "message": e.to_string()}),
+                ),
+            }
+        }
+        (Method::POST, "/policy/rollback") => match gw.rollback() {
+            Ok(report) => reply(StatusCode::OK, json!({"rolled_back": report})),
+            Err(e) => reply(
+                StatusCode::CONFLICT,
+                json!({"error": "no_previous", "message": e.to_string()}),
+            ),
+        },
+        (Method::POST, "/audit/flush") => {
+            let audit = gw.audit.clone();
+            let flushed = tokio::task::spawn_blocking(move || audit.flush()).await;
+            match flushed {
+                Ok(Ok(_)) => reply(StatusCode::OK, json!({"flushed": true})),
+                _ => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "audit_unavailable", "message": "the audit log could not be flushed"}),
+                ),
+            }
+        }
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not_found", "message": "GET /healthz, GET /metrics, GET|PUT /policy, POST /policy/rollback, POST /audit/flush"}),
+        ),
+    }
+}

@@ -1,0 +1,677 @@
+//! The request pipeline. The order of the checks is written once, in [`Gateway::check`], and
+//! follows DESIGN.md ("The house"); each check is a small method below it. Anything that
+//! goes wrong before the decision is a [`Rejection`]; nothing is forwarded undecided, and
+//! every decision, allow or deny, is written to the audit log.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderMap};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+use wardgate_audit::{Durability, Event, EventKind};
+use wardgate_host::LoadedModule;
+use wardgate_identity::{IdentityError, KeyInfo, Practice};
+use wardgate_policy::ir::BindSource;
+use wardgate_policy::request as policy;
+use wardgate_policy::route::{percent_decode, RequestParts};
+use wardgate_policy::{Decision, Engine};
+
+use crate::config::{AuditDurability, CountryCode, PracticeFrom};
+use crate::geo;
+use crate::metrics::{DecisionLabel, StatusLabel};
+use crate::net::client_addr;
+use crate::proxy::{self, Target};
+use crate::ratelimit::Admit;
+use crate::redact;
+use crate::reject::{full, Body, BoxError, Rejection};
+use crate::state::Gateway;
+
+/// What the audit event of a request needs, filled in as the checks pass.
+#[derive(Debug)]
+struct Seen {
+    rid: String,
+    method: String,
+    path: String,
+    client: IpAddr,
+    country: Option<CountryCode>,
+    principal: Option<(&'static str, String)>,
+    key_id: Option<String>,
+    practice: Option<String>,
+    location: Option<String>,
+    patient: Option<String>,
+    action: Option<String>,
+    decision: Option<Decision>,
+    module_hash: Option<String>,
+}
+
+/// A request that passed every check, ready to forward.
+struct Admitted<'g> {
+    parts: http::request::Parts,
+    body: Body,
+    target: &'g Target,
+    key: KeyInfo,
+    practice: Practice,
+    rate: Admit,
+    decision: Decision,
+}
+
+/// Where a route may read attributes from.
+struct Parts<'a> {
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    json: Option<&'a serde_json::Value>,
+}
+
+impl RequestParts for Parts<'_> {
+    fn query(&self, name: &str) -> Option<String> {
+        self.query?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(&k.replace('+', " "))?;
+            (k == name).then(|| percent_decode(&v.replace('+', " ")))?
+        })
+    }
+
+    fn header(&self, lower_name: &str) -> Option<String> {
+        self.headers
+            .get(lower_name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    fn json(&self) -> Option<&serde_json::Value> {
+        self.json
+    }
+}
+
+fn host_of(parts: &http::request::Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+}
+
+impl Gateway {
+    /// Answers one request: checks, decides, audits, forwards.
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let mut seen = Seen {
+            rid: self.request_id(),
+            method: req.method().as_str().to_string(),
+            path: req.uri().path().to_string(),
+            client: crate::net::canonical(peer.ip()),
+            country: None,
+            principal: None,
+            key_id: None,
+            practice: None,
+            location: None,
+            patient: None,
+            action: None,
+            decision: None,
+            module_hash: None,
+        };
+        let result = if !self.config.server.enforce {
+            self.pass_through(req, &seen, tls).await
+        } else {
+            match self.check(req, peer, &mut seen).await {
+                Err(rejection) => {
+                    self.audit_rejection(&seen, &rejection);
+                    Err(rejection)
+                }
+                Ok(admitted) => {
+                    self.metrics
+                        .pipeline_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    match self.audit_allow(&seen).await {
+                        Ok(()) => self.forward(admitted, &seen, tls).await,
+                        Err(rejection) => Err(rejection),
+                    }
+                }
+            }
+        };
+        let response = result.unwrap_or_else(|rejection| {
+            if let Rejection::RateLimited { .. } = rejection {
+                self.metrics.rate_limited.inc();
+            }
+            rejection.response(&seen.rid)
+        });
+        self.metrics
+            .requests
+            .get_or_create(&StatusLabel {
+                status: response.status().as_u16(),
+            })
+            .inc();
+        self.metrics
+            .request_seconds
+            .observe(started.elapsed().as_secs_f64());
+        response
+    }
+
+    /// The checks, in order. Each returns the rejection that ends the request.
+    async fn check(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        seen: &mut Seen,
+    ) -> Result<Admitted<'_>, Rejection> {
+        let (parts, body) = req.into_parts();
+        // 1. Accept: TLS, header size and header timeouts are the listener's; a declared body
+        //    over the limit is refused before anything reads it.
+        self.body_limit(&parts.headers)?;
+        // 2. The client's address: the socket's, or X-Forwarded-For from a trusted proxy.
+        seen.client = client_addr(
+            peer.ip(),
+            &parts.headers,
+            &self.config.network.trusted_proxies,
+        );
+        // 3. Network rules: the global lists, then the country.
+        self.network_rules(seen.client)?;
+        seen.country = self.geo_rules(seen.client)?;
+        // 4. Authenticate: which practice, which key; then the practice's and the key's networks.
+        let practice = self.target_practice(&parts)?;
+        seen.practice = Some(practice.id.clone());
+        let key = self.authenticate(&parts.headers)?;
+        seen.principal = Some(("service", key.account.clone()));
+        seen.key_id = Some(key.id.clone());
+        self.practice_rules(&practice.id, seen.client)?;
+        key_networks(&key, seen.client)?;
+        // 5. Rate limit, per key.
+        let rate = self.rate_limit(&key)?;
+        // 6. Session rules apply to browser sessions; an API key has none.
+        // 7. Route: the upstream, then method + path -> action and resource attributes.
+        let target = self
+            .upstreams
+            .pick(host_of(&parts).as_deref(), parts.uri.path())
+            .ok_or(Rejection::NoUpstream)?;
+        let module = self.policy.current();
+        seen.module_hash = Some(module.module_hash.clone());
+        let (action, resource, body) = self.route(&module, &parts, body).await?;
+        seen.action = Some(action.clone());
+        seen.location = resource.location.clone();
+        seen.patient = resource.patient.clone();
+        // 8. Decide.
+        let decision = self.decide(&module, &key, &practice, action, resource, seen)?;
+        Ok(Admitted {
+            parts,
+            body,
+            target,
+            key,
+            practice,
+            rate,
+            decision,
+        })
+    }
+
+    fn body_limit(&self, headers: &HeaderMap) -> Result<(), Rejection> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(n) if n > self.config.server.max_body_bytes => Err(Rejection::BodyTooLarge),
+            _ => Ok(()),
+        }
+    }
+
+    fn network_rules(&self, client: IpAddr) -> Result<(), Rejection> {
+        match self.config.network.rules.refuses(client) {
+            Some(_) => Err(Rejection::Network),
+            None => Ok(()),
+        }
+    }
+
+    fn geo_rules(&self, client: IpAddr) -> Result<Option<CountryCode>, Rejection> {
+        match self.geo.as_ref().map(|g| g.check(client)) {
+            None => Ok(None),
+            Some(geo::Verdict::Pass(country)) => Ok(country),
+            Some(geo::Verdict::Blocked(_)) => Err(Rejection::Country),
+        }
+    }
+
+    fn target_practice(&self, parts: &http::request::Parts) -> Result<Practice, Rejection> {
+        let source = &self.config.practice;
+        let id: Option<String> = match source.from {
+            PracticeFrom::Fixed => source.id.clone(),
+            PracticeFrom::Header => source
+                .header
+                .as_ref()
+                .and_then(|h| parts.headers.get(&h.0))
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string()),
+            PracticeFrom::Path => source
+                .segment
+                .and_then(|n| parts.uri.path().split('/').nth(n).and_then(percent_decode)),
+            PracticeFrom::Host => host_of(parts).and_then(|h| {
+                let h = h.split(':').next().unwrap_or(&h).to_ascii_lowercase();
+                let domain = source
+                    .domain
+                    .as_deref()?
+                    .trim_start_matches('.')
+                    .to_ascii_lowercase();
+                h.strip_suffix(&domain)?
+                    .strip_suffix('.')
+                    .map(str::to_string)
+            }),
+        };
+        id.filter(|id| !id.is_empty())
+            .and_then(|id| self.practice(&id))
+            .ok_or(Rejection::UnknownPractice)
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<KeyInfo, Rejection> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .ok_or(Rejection::NoCredentials)?;
+        match self.store.verify_key_cached(presented) {
+            Ok(key) => Ok(key),
+            Err(IdentityError::BadKey) => Err(Rejection::BadCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "the identity store failed a key lookup");
+                Err(Rejection::StoreFault)
+            }
+        }
+    }
+
+    fn practice_rules(&self, practice: &str, client: IpAddr) -> Result<(), Rejection> {
+        match self
+            .config
+            .practices
+            .get(practice)
+            .and_then(|r| r.refuses(client))
+        {
+            Some(_) => Err(Rejection::Network),
+            None => Ok(()),
+        }
+    }
+
+    fn rate_limit(&self, key: &KeyInfo) -> Result<Admit, Rejection> {
+        match self.limits.check(&key.id, key.rate_per_minute) {
+            pass @ Admit::Pass { .. } => Ok(pass),
+            Admit::Limited { limit, retry_after } => {
+                Err(Rejection::RateLimited { limit, retry_after })
+            }
+        }
+    }
+
+    async fn route(
+        &self,
+        module: &LoadedModule,
+        parts: &http::request::Parts,
+        body: Incoming,
+    ) -> Result<(String, policy::Resource, Body), Rejection> {
+        let manifest = module.manifest();
+        let found = manifest
+            .match_route(parts.method.as_str(), parts.uri.path())
+            .ok_or(Rejection::NoRoute)?;
+        let needs_json = found
+            .route
+            .binds
+            .iter()
+            .any(|b| matches!(b.source, BindSource::Json(_)));
+        let (json, body) = if needs_json {
+            let bytes = Limited::new(body, self.config.server.max_json_body_bytes)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Rejection::BodyTooLarge
+                    } else {
+                        Rejection::BadRequest("the request body could not be read")
+                    }
+                })?
+                .to_bytes();
+            (serde_json::from_slice(&bytes).ok(), full(bytes))
+        } else {
+            let limit = usize::try_from(self.config.server.max_body_bytes).unwrap_or(usize::MAX);
+            (None, Limited::new(body, limit).boxed())
+        };
+        let view = Parts {
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            json: json.as_ref(),
+        };
+        let resource = found.resource(manifest, &view);
+        let action = manifest.action_name(found.route.action).to_string();
+        Ok((action, resource, body))
+    }
+
+    fn decide(
+        &self,
+        module: &LoadedModule,
+        key: &KeyInfo,
+        practice: &Practice,
+        action: String,
+        mut resource: policy::Resource,
+        seen: &mut Seen,
+    ) -> Result<Decision, Rejection> {
+        match &resource.practice {
+            Some(p) if *p != practice.id => return Err(Rejection::UnknownPractice),
+            _ => resource.practice = Some(practice.id.clone()),
+        }
+        let roles = if key.practice == practice.id {
+            key.roles.clone()
+        } else {
+            Vec::new()
+        };
+        let request = policy::Request {
+            principal: policy::Principal {
+                id: key.account.clone(),
+                kind: Some("service".into()),
+                roles,
+                flags: Vec::new(),
+                auth_age_seconds: None,
+                mfa: None,
+                scopes: Some(key.scopes.clone()),
+            },
+            action,
+            resource,
+            context: policy::Context {
+                ip: Some(seen.client.to_string()),
+                country: seen.country.map(|c| c.to_string()),
+                time: self.clock.utc().to_rfc3339(),
+                timezone: Some(practice.timezone.clone()),
+                modules: practice.modules.clone(),
+                relations: Vec::new(),
+                emergency: None,
+            },
+        };
+        let started = Instant::now();
+        let decision = module.decide(&request);
+        self.metrics
+            .decision_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let first = decision.reasons.first();
+        let rejection = match first.map(|r| r.code.as_str()) {
+            _ if decision.is_allow() => None,
+            Some("engine_fault") | Some("invalid_request") => {
+                tracing::error!(reason = ?first, "the policy module could not decide");
+                Some(Rejection::PolicyFault)
+            }
+            Some("step_up_required") => Some(Rejection::StepUp {
+                max_age_seconds: first.and_then(|r| r.max_auth_age_seconds),
+                mfa: first.and_then(|r| r.mfa).unwrap_or(false),
+            }),
+            code => Some(Rejection::Denied {
+                reason: code.unwrap_or("no_grant").to_string(),
+            }),
+        };
+        seen.decision = Some(decision.clone());
+        match rejection {
+            Some(r) => Err(r),
+            None => Ok(decision),
+        }
+    }
+
+    fn event(&self, seen: &Seen, verdict: &str, reasons: Vec<String>) -> Event {
+        let (kind, id) = seen
+            .principal
+            .clone()
+            .unwrap_or(("anonymous", String::new()));
+        let mut e = Event::new(
+            EventKind::Decision,
+            wardgate_audit::Actor {
+                kind: kind.into(),
+                id,
+            },
+            seen.action.clone().unwrap_or_else(|| "unrouted".into()),
+        );
+        e.resource = wardgate_audit::ResourceRef {
+            practice: seen.practice.clone(),
+            location: seen.location.clone(),
+            patient: seen.patient.clone(),
+            path: Some(seen.path.clone()),
+        };
+        e.decision = Some(wardgate_audit::DecisionSummary {
+            verdict: verdict.into(),
+            reasons,
+        });
+        if let Some(d) = &seen.decision {
+            e.obligations = d
+                .obligations
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .collect();
+        }
+        e.module_hash = seen.module_hash.clone();
+        e.client = Some(seen.client.to_string());
+        e.country = seen.country.map(|c| c.to_string());
+        e.request_id = Some(seen.rid.clone());
+        e.detail = Some(json!({"method": seen.method, "key": seen.key_id}));
+        e
+    }
+
+    fn count_decision(&self, decision: &'static str, reason: &str) {
+        self.metrics
+            .decisions
+            .get_or_create(&DecisionLabel {
+                decision,
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records a refused request. A full queue cannot make a refusal worse, so it is only
+    /// logged; the request stays refused.
+    fn audit_rejection(&self, seen: &Seen, rejection: &Rejection) {
+        let mut reasons = vec![rejection.code().to_string()];
+        if let Some(d) = &seen.decision {
+            reasons.extend(d.reasons.iter().map(|r| r.code.clone()));
+        }
+        let reason = reasons.last().cloned().unwrap_or_default();
+        self.count_decision("deny", &reason);
+        if let Err(e) = self.audit.try_append(self.event(seen, "deny", reasons)) {
+            tracing::error!(error = %e, request = %seen.rid, "a refusal could not be audited");
+        }
+    }
+
+    /// Records an allowed request before it is forwarded; when that cannot be done the
+    /// request is refused.
+    async fn audit_allow(&self, seen: &Seen) -> Result<(), Rejection> {
+        let reasons = seen
+            .decision
+            .as_ref()
+            .map(|d| d.reasons.iter().map(|r| r.code.clone()).collect())
+            .unwrap_or_default();
+        self.count_decision("allow", "granted");
+        let event = self.event(seen, "allow", reasons);
+        let written = match self.config.audit.durability {
+            AuditDurability::Batched => self.audit.try_append(event),
+            AuditDurability::Group => {
+                let audit = self.audit.clone();
+                tokio::task::spawn_blocking(move || audit.append(event, Durability::Group))
+                    .await
+                    .map_err(|_| wardgate_audit::AuditError::WriterGone)
+                    .and_then(|r| r)
+                    .map(|_| ())
+            }
+        };
+        written.map_err(|e| {
+            tracing::error!(error = %e, request = %seen.rid, "an allowed request could not be audited; refused");
+            Rejection::AuditUnavailable
+        })
+    }
+
+    async fn forward(
+        &self,
+        a: Admitted<'_>,
+        seen: &Seen,
+        tls: bool,
+    ) -> Result<Response<Body>, Rejection> {
+        let Admitted {
+            mut parts,
+            body,
+            target,
+            key,
+            practice,
+            rate,
+            decision,
+        } = a;
+        let host = host_of(&parts);
+        let h = &mut parts.headers;
+        proxy::strip_hop_by_hop(h);
+        proxy::strip_identity(h);
+        proxy::set(h, "x-forwarded-for", &seen.client.to_string());
+        proxy::set(h, "x-forwarded-proto", if tls { "https" } else { "http" });
+        if let Some(host) = &host {
+            proxy::set(h, "x-forwarded-host", host);
+        }
+        proxy::set(h, "x-wardgate-request-id", &seen.rid);
+        proxy::set(h, "x-wardgate-principal", &key.account);
+        proxy::set(h, "x-wardgate-principal-type", "service");
+        proxy::set(h, "x-wardgate-key-id", &key.id);
+        proxy::set(h, "x-wardgate-roles", &key.roles.join(", "));
+        proxy::set(h, "x-wardgate-practice", &practice.id);
+        if let Some(action) = &seen.action {
+            proxy::set(h, "x-wardgate-action", action);
+        }
+        let fields = redact::fields(&decision.obligations);
+        let res = target.send(Request::from_parts(parts, body)).await;
+        let mut res = match res {
+            Ok(r) => r,
+            Err(rejection) => {
+                self.metrics
+                    .upstream_errors
+                    .get_or_create(&crate::metrics::ResultLabel {
+                        result: if rejection == Rejection::UpstreamTimeout {
+                            "timeout"
+                        } else {
+                            "failed"
+                        },
+                    })
+                    .inc();
+                return Err(rejection);
+            }
+        };
+        if !fields.is_empty() {
+            res = redact_response(res, &fields).await?;
+        }
+        let h = res.headers_mut();
+        proxy::set(h, "x-request-id", &seen.rid);
+        if let Admit::Pass {
+            limit,
+            remaining,
+            reset,
+        } = rate
+        {
+            h.insert("ratelimit-limit", limit.into());
+            h.insert("ratelimit-remaining", remaining.into());
+            h.insert("ratelimit-reset", reset.as_secs().into());
+        }
+        Ok(res)
+    }
+
+    /// `enforce = false`: straight to the upstream, for measuring the proxy alone.
+    async fn pass_through(
+        &self,
+        req: Request<Incoming>,
+        seen: &Seen,
+        tls: bool,
+    ) -> Result<Response<Body>, Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let target = self
+            .upstreams
+            .pick(host_of(&parts).as_deref(), parts.uri.path())
+            .ok_or(Rejection::NoUpstream)?;
+        proxy::strip_hop_by_hop(&mut parts.headers);
+        proxy::strip_identity(&mut parts.headers);
+        proxy::set(
+            &mut parts.headers,
+            "x-forwarded-for",
+            &seen.client.to_string(),
+        );
+        proxy::set(
+            &mut parts.headers,
+            "x-forwarded-proto",
+            if tls { "https" } else { "http" },
+        );
+        let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
+        target.send(Request::from_parts(parts, body)).await
+    }
+}
+
+/// The largest response body read to redact it.
+const MAX_REDACT_BYTES: usize = 16 << 20;
+
+async fn redact_response(
+    res: Response<Body>,
+    fields: &[String],
+) -> Result<Response<Body>, Rejection> {
+    let (mut parts, body) = res.into_parts();
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            ct == "application/json" || ct.ends_with("+json")
+        });
+    let encoded = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes() != b"identity");
+    if !json || encoded {
+        return Err(Rejection::CannotRedact);
+    }
+    let bytes = read_capped(body, MAX_REDACT_BYTES)
+        .await
+        .ok_or(Rejection::CannotRedact)?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| Rejection::CannotRedact)?;
+    redact::redact(&mut value, fields);
+    let out = serde_json::to_vec(&value).map_err(|_| Rejection::CannotRedact)?;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::ETAG);
+    Ok(Response::from_parts(parts, full(out)))
+}
+
+/// Reads a whole body of at most `cap` bytes; `None` when it is larger or breaks.
+async fn read_capped(mut body: Body, cap: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.ok()?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > cap {
+                return None;
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Some(out)
+}
+
+fn key_networks(key: &KeyInfo, client: IpAddr) -> Result<(), Rejection> {
+    if key.networks.is_empty() {
+        return Ok(());
+    }
+    let inside = key.networks.iter().any(|n| {
+        n.parse::<crate::config::Net>()
+            .is_ok_and(|net| net.contains(client))
+    });
+    if inside {
+        Ok(())
+    } else {
+        Err(Rejection::BadCredentials)
+    }
+}

@@ -1,0 +1,270 @@
+//! Listeners: TCP accept, TLS handshake under a timeout, HTTP/1.1 and h2 with header limits and
+//! header-read timeouts, a cap on open connections, graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::reject::Body;
+use crate::state::{Gateway, StartError};
+
+/// A handler for one listener.
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn call(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// How a listener treats its connections.
+#[derive(Clone)]
+pub struct ListenerOptions {
+    pub tls: Option<TlsAcceptor>,
+    pub http2: bool,
+    pub max_header_bytes: usize,
+    pub header_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl std::fmt::Debug for ListenerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerOptions")
+            .field("tls", &self.tls.is_some())
+            .field("http2", &self.http2)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A gateway that is running: its addresses and the switch that stops it.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets open requests finish (up to `grace`), stops upkeep.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.abort_all();
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: addr.to_string(),
+            error: e.to_string(),
+        })
+}
+
+#[derive(Clone)]
+struct Proxy(Arc<Gateway>);
+
+impl Handler for Proxy {
+    async fn call(&self, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+        self.0.handle(req, peer, tls).await
+    }
+}
+
+#[derive(Clone)]
+struct Admin(Arc<Gateway>);
+
+impl Handler for Admin {
+    async fn call(&self, req: Request<Incoming>, peer: SocketAddr, _tls: bool) -> Response<Body> {
+        crate::admin::handle(&self.0, req, peer).await
+    }
+}
+
+/// Starts the listeners and the upkeep task of a built gateway.
+pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
+    let c = &gateway.config.server;
+    let tls = match (&c.tls_cert, &c.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsAcceptor::from(
+            crate::tls::server_config(cert, key, c.http2).map_err(StartError::Tls)?,
+        )),
+        _ => None,
+    };
+    let options = ListenerOptions {
+        tls: tls.clone(),
+        http2: c.http2,
+        max_header_bytes: c.max_header_bytes,
+        header_timeout: c.header_timeout.0,
+        handshake_timeout: c.handshake_timeout.0,
+        max_connections: c.max_connections,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let listener = bind(c.listen).await?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: c.listen.to_string(),
+        error: e.to_string(),
+    })?;
+    tasks.spawn(serve(
+        listener,
+        options.clone(),
+        Proxy(gateway.clone()),
+        stop_rx.clone(),
+        Some(gateway.clone()),
+    ));
+    let mut admin_addr = None;
+    if let Some(admin) = &gateway.config.admin {
+        let listener = bind(admin.listen).await?;
+        admin_addr = listener.local_addr().ok();
+        let options = ListenerOptions {
+            tls: if admin.tls { tls } else { None },
+            max_connections: 64,
+            ..options
+        };
+        tasks.spawn(serve(
+            listener,
+            options,
+            Admin(gateway.clone()),
+            stop_rx.clone(),
+            None,
+        ));
+    }
+    tasks.spawn(gateway.clone().upkeep(stop_rx));
+    tracing::info!(%addr, admin = ?admin_addr, tls = c.tls_cert.is_some(), "wardgate is listening");
+    Ok(Running {
+        addr,
+        admin_addr,
+        gateway,
+        stop,
+        tasks,
+    })
+}
+
+/// Accepts connections until `stop` fires.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    options: ListenerOptions,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+    gauge: Option<Arc<Gateway>>,
+) {
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached; closing");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let options = options.clone();
+        let handler = handler.clone();
+        let stop = stop.clone();
+        let gauge = gauge.clone();
+        connections.spawn(async move {
+            if let Some(g) = &gauge {
+                g.metrics.connections.inc();
+            }
+            match &options.tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp))
+                        .await
+                    {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, true, &options, handler, stop).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                None => connection(tcp, peer, false, &options, handler, stop).await,
+            }
+            if let Some(g) = &gauge {
+                g.metrics.connections.dec();
+            }
+            drop(slot);
+        });
+    }
+    // Open connections finish their requests (they saw `stop` too).
+    while connections.join_next().await.is_some() {}
+}
+
+async fn connection<I, H>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    options: &ListenerOptions,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let builder = if options.http2 {
+        builder
+    } else {
+        builder.http1_only()
+    };
+    let service = service_fn(move |req| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler.call(req, peer, tls).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

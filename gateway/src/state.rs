@@ -1,0 +1,334 @@
+//! Everything a running gateway shares between requests, built once from the configuration.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use serde_json::json;
+use wardgate_audit::{AuditLog, Durability, Event, EventKind};
+use wardgate_host::{Host, HostConfig, PolicyHandle};
+use wardgate_identity::{ChangeSink, Practice, Store};
+use wardgate_policy::Engine;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::geo::Geo;
+use crate::metrics::{Metrics, ResultLabel};
+use crate::proxy::Upstreams;
+use crate::ratelimit::RateLimits;
+use crate::swap::{self, SwapError};
+
+/// The audit log, shared by the gateway and the identity store it records changes into.
+#[derive(Debug, Clone)]
+pub struct SharedAudit(pub Arc<AuditLog>);
+
+impl ChangeSink for SharedAudit {
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        ChangeSink::record(&*self.0, actor, action, before, after)
+    }
+}
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("audit log {0}")]
+    Audit(String),
+    #[error("identity store {0}")]
+    Store(String),
+    #[error("policy {path}: {error}")]
+    Policy { path: String, error: SwapError },
+    #[error("geo database {0}")]
+    Geo(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("upstream {0}")]
+    Upstream(String),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: String },
+    #[error("the Wasm host: {0}")]
+    Host(String),
+}
+
+#[derive(Debug)]
+pub struct Gateway {
+    pub config: Config,
+    pub clock: Clock,
+    pub host: Host,
+    pub policy: PolicyHandle,
+    pub store: Arc<Store>,
+    pub audit: Arc<AuditLog>,
+    pub geo: Option<Geo>,
+    pub limits: RateLimits,
+    pub metrics: Metrics,
+    pub upstreams: Upstreams,
+    practices: ArcSwap<HashMap<String, Practice>>,
+    /// One candidate at a time.
+    swapping: tokio::sync::Mutex<()>,
+    /// The policy file as last loaded (modified time, length), for the watcher.
+    pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
+    request_prefix: String,
+    request_seq: AtomicU64,
+}
+
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl Gateway {
+    /// Opens the audit log and the identity store, loads and checks the policy, reads the geo
+    /// database and prepares the upstream clients.
+    pub fn build(config: Config, clock: Clock) -> Result<Arc<Gateway>, StartError> {
+        let (audit, report) = AuditLog::open(&config.audit.dir, wardgate_audit::Options::default())
+            .map_err(|e| StartError::Audit(format!("{}: {e}", config.audit.dir.display())))?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(
+                bytes = report.truncated_bytes,
+                "the audit log had a torn last record; cut and noted"
+            );
+        }
+        let audit = Arc::new(audit);
+        let store = Store::open(
+            &config.identity.database,
+            Box::new(SharedAudit(audit.clone())),
+        )
+        .map_err(|e| StartError::Store(format!("{}: {e}", config.identity.database.display())))?
+        .with_clock(Box::new(clock.clone()));
+        let host = Host::new(HostConfig {
+            deadline: config.policy.deadline.0,
+            ..HostConfig::default()
+        })
+        .map_err(|e| StartError::Host(e.to_string()))?;
+        let path = &config.policy.module;
+        let policy_err = |error| StartError::Policy {
+            path: path.display().to_string(),
+            error,
+        };
+        let stamp = file_stamp(path);
+        let bytes = std::fs::read(path).map_err(|e| policy_err(SwapError::Load(e.to_string())))?;
+        let candidate = swap::check(
+            &host,
+            &store,
+            config.policy.tests.as_deref(),
+            &path.display().to_string(),
+            &bytes,
+        )
+        .map_err(policy_err)?;
+        let roles = candidate
+            .module
+            .manifest()
+            .roles
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        let store = Arc::new(store.with_roles(roles));
+        let geo = match &config.geo {
+            Some(g) => Some(Geo::open(g).map_err(StartError::Geo)?),
+            None => None,
+        };
+        let upstreams = Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?;
+        let limits = RateLimits::new(
+            clock.clone(),
+            config.rate_limit.per_minute.0,
+            config.rate_limit.burst.map(|b| b.0),
+        );
+        let mut prefix = [0u8; 4];
+        let _ = getrandom::fill(&mut prefix);
+        let gw = Gateway {
+            policy: PolicyHandle::new(candidate.module),
+            config,
+            clock,
+            host,
+            store,
+            audit,
+            geo,
+            limits,
+            metrics: Metrics::new(),
+            upstreams,
+            practices: ArcSwap::from_pointee(HashMap::new()),
+            swapping: tokio::sync::Mutex::new(()),
+            policy_file: std::sync::Mutex::new(stamp),
+            request_prefix: prefix.iter().map(|b| format!("{b:02x}")).collect(),
+            request_seq: AtomicU64::new(0),
+        };
+        gw.refresh_practices()
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        let gw = Arc::new(gw);
+        gw.record_swap("policy:load", "start", None);
+        Ok(gw)
+    }
+
+    /// A request id: unique within this process and unlikely to repeat across restarts.
+    pub fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:x}", self.request_prefix)
+    }
+
+    /// Re-reads the practices (time zones, subscribed modules).
+    pub fn refresh_practices(&self) -> Result<(), wardgate_identity::IdentityError> {
+        let list = self.store.practices()?;
+        self.practices.store(Arc::new(
+            list.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        ));
+        Ok(())
+    }
+
+    pub fn practice(&self, id: &str) -> Option<Practice> {
+        self.practices.load().get(id).cloned()
+    }
+
+    fn record_swap(&self, action: &str, origin: &str, previous: Option<String>) {
+        let current = self.policy.current();
+        let mut e = Event::new(
+            EventKind::PolicySwap,
+            wardgate_audit::Actor {
+                kind: "system".into(),
+                id: origin.into(),
+            },
+            action,
+        );
+        e.module_hash = Some(current.module_hash.clone());
+        e.detail = Some(json!({"origin": origin, "previous": previous}));
+        if let Err(err) = self.audit.append(e, Durability::Sync) {
+            tracing::error!(%err, "cannot record a policy swap in the audit log");
+        }
+    }
+
+    /// Checks a candidate and, when it passes, puts it in force. `origin` says where it came
+    /// from (`admin`, `watch`).
+    pub async fn swap_in(
+        self: &Arc<Self>,
+        name: String,
+        bytes: Vec<u8>,
+        origin: &'static str,
+    ) -> Result<SwapReport, SwapError> {
+        let _one = self.swapping.lock().await;
+        let gw = self.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            swap::check(
+                &gw.host,
+                &gw.store,
+                gw.config.policy.tests.as_deref(),
+                &name,
+                &bytes,
+            )
+        })
+        .await
+        .map_err(|_| SwapError::Busy("the check was interrupted"))?;
+        let candidate = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics
+                    .swaps
+                    .get_or_create(&ResultLabel { result: "refused" })
+                    .inc();
+                tracing::warn!(origin, error = %e, "policy candidate refused");
+                return Err(e);
+            }
+        };
+        let hash = candidate.module.module_hash.clone();
+        let tests_passed = candidate.tests_passed;
+        let old = self.policy.swap(candidate.module);
+        self.metrics
+            .swaps
+            .get_or_create(&ResultLabel { result: "swapped" })
+            .inc();
+        self.record_swap("policy:swap", origin, Some(old.module_hash.clone()));
+        tracing::info!(origin, module = %hash, previous = %old.module_hash, "policy swapped");
+        Ok(SwapReport {
+            module_hash: hash,
+            previous: Some(old.module_hash.clone()),
+            tests_passed,
+        })
+    }
+
+    /// Puts the previous module back.
+    pub fn rollback(&self) -> Result<SwapReport, wardgate_host::NoPrevious> {
+        let back = self.policy.rollback()?;
+        self.metrics
+            .swaps
+            .get_or_create(&ResultLabel {
+                result: "rolled_back",
+            })
+            .inc();
+        let previous = self.policy.previous().map(|m| m.module_hash.clone());
+        self.record_swap("policy:rollback", "admin", previous.clone());
+        Ok(SwapReport {
+            module_hash: back.module_hash.clone(),
+            previous,
+            tests_passed: 0,
+        })
+    }
+
+    /// Reloads the policy file when it changed since it was last loaded.
+    pub async fn reload_if_changed(self: &Arc<Self>) -> Option<Result<SwapReport, SwapError>> {
+        let path = self.config.policy.module.clone();
+        let stamp = file_stamp(&path);
+        {
+            let mut last = self.policy_file.lock().ok()?;
+            if stamp.is_none() || *last == stamp {
+                return None;
+            }
+            *last = stamp;
+        }
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => return Some(Err(SwapError::Load(e.to_string()))),
+        };
+        Some(
+            self.swap_in(path.display().to_string(), bytes, "watch")
+                .await,
+        )
+    }
+
+    /// Background upkeep: the policy file watcher, practice refresh, key-usage and session
+    /// flushes. Ends when `stop` fires.
+    pub async fn upkeep(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let watch = self.config.policy.watch.map(|s| s.0);
+        let tick = watch
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_flush = std::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if watch.is_some() {
+                let _ = self.reload_if_changed().await;
+            }
+            if last_flush.elapsed() >= Duration::from_secs(5) {
+                last_flush = std::time::Instant::now();
+                let gw = self.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = gw.refresh_practices() {
+                        tracing::warn!(error = %e, "cannot refresh practices");
+                    }
+                    if let Err(e) = gw.store.flush_key_usage() {
+                        tracing::warn!(error = %e, "cannot write key usage");
+                    }
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// What a swap or rollback did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SwapReport {
+    pub module_hash: String,
+    pub previous: Option<String>,
+    pub tests_passed: usize,
+}

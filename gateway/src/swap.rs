@@ -1,0 +1,99 @@
+//! Policy candidates: compiled when they are source, loaded into the host, and checked before
+//! they may be put in force: their policy tests pass, and every role someone holds in the
+//! identity store still exists.
+
+use std::path::Path;
+
+use wardgate_host::{Host, LoadedModule};
+use wardgate_identity::Store;
+use wardgate_policy::suite::Suite;
+use wardgate_policy::Engine;
+
+/// Why a candidate was refused. The module in force stays.
+#[derive(Debug, thiserror::Error)]
+pub enum SwapError {
+    #[error("the policy does not compile:\n{0}")]
+    Compile(String),
+    #[error("the module cannot be loaded: {0}")]
+    Load(String),
+    #[error("the policy tests cannot be read: {0}")]
+    TestsUnreadable(String),
+    #[error("{} of {total} policy tests fail: {}", failed.len(), failed.join("; "))]
+    Tests { failed: Vec<String>, total: usize },
+    #[error("roles held in the identity store are missing from the policy: {}", missing.iter().map(|(r, n)| format!("{r} ({n} holders)")).collect::<Vec<_>>().join(", "))]
+    MissingRoles { missing: Vec<(String, u64)> },
+    #[error("the identity store cannot be read: {0}")]
+    Store(String),
+    #[error("{0}")]
+    Busy(&'static str),
+}
+
+/// A candidate that passed every check.
+#[derive(Debug)]
+pub struct Candidate {
+    pub module: LoadedModule,
+    pub tests_passed: usize,
+}
+
+/// Compiles policy source to component bytes; component bytes pass through.
+pub fn to_component(name: &str, bytes: &[u8]) -> Result<Vec<u8>, SwapError> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes.to_vec());
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| SwapError::Compile("neither a component nor UTF-8 policy text".into()))?;
+    let compiled =
+        wardgate_policy::compile_str(name, text).map_err(|d| SwapError::Compile(d.to_string()))?;
+    wardgate_compiler::compile(&compiled.policy).map_err(|e| SwapError::Compile(e.to_string()))
+}
+
+/// Runs every check on a candidate.
+pub fn check(
+    host: &Host,
+    store: &Store,
+    tests: Option<&Path>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Candidate, SwapError> {
+    let component = to_component(name, bytes)?;
+    let module = host
+        .load(&component)
+        .map_err(|e| SwapError::Load(e.to_string()))?;
+    let mut tests_passed = 0;
+    if let Some(path) = tests {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SwapError::TestsUnreadable(format!("{}: {e}", path.display())))?;
+        let suite =
+            Suite::parse(path, &text).map_err(|e| SwapError::TestsUnreadable(e.to_string()))?;
+        let mut failed = Vec::new();
+        for case in &suite.cases {
+            let r = case.run(&module as &dyn Engine);
+            if r.passed {
+                tests_passed += 1;
+            } else {
+                failed.push(format!("{}: {}", r.name, r.failure.unwrap_or_default()));
+            }
+        }
+        if !failed.is_empty() {
+            return Err(SwapError::Tests {
+                failed,
+                total: suite.cases.len(),
+            });
+        }
+    }
+    let held = store
+        .held_roles()
+        .map_err(|e| SwapError::Store(e.to_string()))?;
+    let manifest = module.manifest();
+    let missing: Vec<(String, u64)> = held
+        .into_iter()
+        .filter(|(role, _)| manifest.role_id(role).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(SwapError::MissingRoles { missing });
+    }
+    Ok(Candidate {
+        module,
+        tests_passed,
+    })
+}
