@@ -483,7 +483,7 @@ impl Config {
             );
         }
         if let Some(admin) = &self.admin {
-            if admin.listen == self.server.listen {
+            if admin.listen == self.server.listen && admin.listen.port() != 0 {
                 err(
                     "admin",
                     "[admin] must listen on another address than [server]".into(),

@@ -133,22 +133,24 @@ impl Rejection {
 
     /// The response. Every rejection goes through here.
     pub fn response(&self, request_id: &str) -> Response<Body> {
-        let mut body = serde_json::json!({
-            "error": self.code(),
-            "message": self.message(),
-            "request_id": request_id,
-        });
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.code().into());
+        body.insert("message".into(), self.message().into());
+        body.insert("request_id".into(), request_id.into());
         match self {
-            Rejection::Denied { reason } => body["reason"] = reason.clone().into(),
+            Rejection::Denied { reason } => {
+                body.insert("reason".into(), reason.clone().into());
+            }
             Rejection::StepUp {
                 max_age_seconds,
                 mfa,
             } => {
-                body["max_auth_age_seconds"] = (*max_age_seconds).into();
-                body["mfa"] = (*mfa).into();
+                body.insert("max_auth_age_seconds".into(), (*max_age_seconds).into());
+                body.insert("mfa".into(), (*mfa).into());
             }
             _ => {}
         }
+        let body = serde_json::Value::Object(body);
         let mut res = Response::new(full(body.to_string()));
         *res.status_mut() = self.status();
         let h = res.headers_mut();

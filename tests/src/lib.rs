@@ -45,4 +45,5 @@ pub fn golden(rel: &str, actual: &str) -> Result<(), String> {
 }
 
 pub mod fuzz;
+pub mod gateway;
 pub mod gen;

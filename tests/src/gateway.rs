@@ -1,0 +1,404 @@
+//! A gateway under test: an in-process upstream on 127.0.0.1 that records what reaches it,
+//! the gateway built from a real configuration file on real sockets, and an HTTP client
+//! (TLS, HTTP/1.1 or h2, optionally from another loopback address).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use wardgate::config::SecretHash;
+use wardgate::{Clock, Config, Gateway, Running};
+use wardgate_identity::{Actor, NewKey};
+
+/// A request the upstream received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// The practice app behind the gateway: answers JSON with sensitive fields, records every
+/// request; `/api/slow...` answers after two seconds.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let path = parts.uri.path().to_string();
+                            log.lock().unwrap().push(Seen {
+                                method: parts.method.to_string(),
+                                path: path.clone(),
+                                headers: parts.headers.clone(),
+                                body,
+                            });
+                            if path.starts_with("/api/slow") {
+                                tokio::time::sleep(Duration::from_secs(2)).await;
+                            }
+                            let json = serde_json::json!({
+                                "patients": [{"id": "pt-1", "name": "Maria Lopez", "ssn": "123-45-6789", "insurance_id": "W1"}],
+                                "path": path,
+                            });
+                            let mut res =
+                                http::Response::new(Full::new(Bytes::from(json.to_string())));
+                            res.headers_mut()
+                                .insert("content-type", "application/json".parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(res)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, seen }
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the upstream saw nothing")
+    }
+}
+
+/// What a test changes in the configuration.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// A file under `policies/`.
+    pub policy: &'static str,
+    /// Check candidates against the policy's `*.tests.toml`.
+    pub tests: bool,
+    pub tls: bool,
+    /// Lines of `[server]` beyond listen and TLS.
+    pub server: String,
+    /// Lines of `[network]`.
+    pub network: String,
+    /// Lines of `[geo]` (the MaxMind test database is set); none: no geo rules.
+    pub geo: Option<String>,
+    /// Sections appended as they are.
+    pub extra: String,
+    /// Replaces the `[[upstream]]` pointing at the test upstream.
+    pub upstreams: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            policy: "kareo.policy",
+            tests: false,
+            tls: true,
+            server: String::new(),
+            network: String::new(),
+            geo: None,
+            extra: String::new(),
+            upstreams: None,
+        }
+    }
+}
+
+pub const ADMIN_KEY: &str = "wga_test_admin_key";
+pub const PRACTICE: &str = "p1";
+
+#[derive(Debug)]
+pub struct Harness {
+    pub dir: PathBuf,
+    pub running: Running,
+    pub gw: Arc<Gateway>,
+    pub upstream: Upstream,
+    pub clock: Clock,
+    pub base: String,
+    pub admin: String,
+    pub ca: PathBuf,
+    pub policy_path: PathBuf,
+}
+
+fn q(p: &Path) -> String {
+    format!("{:?}", p.display().to_string())
+}
+
+impl Harness {
+    pub async fn start(name: &str, setup: Setup) -> Harness {
+        let dir = std::env::temp_dir().join(format!("wardgate-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tls = wardgate::tls::self_signed(&dir).unwrap();
+        let root = crate::root();
+        let policy_path = dir.join(setup.policy);
+        std::fs::copy(root.join("policies").join(setup.policy), &policy_path).unwrap();
+        let tests_line = if setup.tests {
+            let tests = setup.policy.replace(".policy", ".tests.toml");
+            std::fs::copy(root.join("policies").join(&tests), dir.join(&tests)).unwrap();
+            format!("tests = {}", q(&dir.join(tests)))
+        } else {
+            String::new()
+        };
+        let upstream = Upstream::start().await;
+        let geo = match &setup.geo {
+            Some(lines) => {
+                let db = dir.join("geo.mmdb");
+                std::fs::write(&db, wardgate::geo::TEST_DATABASE).unwrap();
+                format!("[geo]\ndatabase = {}\n{lines}\n", q(&db))
+            }
+            None => String::new(),
+        };
+        let tls_lines = if setup.tls {
+            format!("tls_cert = {}\ntls_key = {}", q(&tls.cert), q(&tls.key))
+        } else {
+            String::new()
+        };
+        let upstreams = setup.upstreams.clone().unwrap_or_else(|| {
+            format!("[[upstream]]\nname = \"app\"\nurl = \"http://{}\"\nprefix = \"/\"\ntimeout = \"500ms\"\n", upstream.addr)
+        });
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{tls_lines}\n{server}\n\n[admin]\nlisten = \"127.0.0.1:0\"\napi_key_sha256 = \"{admin}\"\n\n\
+             [policy]\nmodule = {policy}\n{tests_line}\nwatch = \"100ms\"\n\n[identity]\ndatabase = {db}\n\n[audit]\ndir = {audit}\n\n\
+             [practice]\nfrom = \"fixed\"\nid = \"{PRACTICE}\"\n\n[network]\n{network}\n\n{geo}\n{upstreams}\n{extra}\n",
+            server = setup.server,
+            admin = SecretHash::of(ADMIN_KEY).hex(),
+            policy = q(&policy_path),
+            db = q(&dir.join("wardgate.db")),
+            audit = q(&dir.join("audit")),
+            network = setup.network,
+            extra = setup.extra,
+        );
+        let config_path = dir.join("wardgate.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let clock = Clock::new();
+        let gw = Gateway::build(config, clock.clone()).unwrap();
+        gw.store
+            .add_practice(
+                &Actor::system(),
+                PRACTICE,
+                "Test Clinic",
+                "America/New_York",
+                &["clinical".into(), "billing".into(), "engage".into()],
+            )
+            .unwrap();
+        gw.refresh_practices().unwrap();
+        let running = wardgate::start(gw.clone()).await.unwrap();
+        let scheme = if setup.tls { "https" } else { "http" };
+        Harness {
+            base: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
+            admin: format!("http://127.0.0.1:{}", running.admin_addr.unwrap().port()),
+            dir,
+            gw,
+            running,
+            upstream,
+            clock,
+            ca: tls.ca_cert,
+            policy_path,
+        }
+    }
+
+    /// A service account with one role and a key for it.
+    pub fn key(&self, account: &str, role: &str, scopes: &[&str], rate: Option<u32>) -> String {
+        self.key_with(account, role, scopes, rate, &[], None)
+    }
+
+    pub fn key_with(
+        &self,
+        account: &str,
+        role: &str,
+        scopes: &[&str],
+        rate: Option<u32>,
+        networks: &[&str],
+        expires_in: Option<chrono::Duration>,
+    ) -> String {
+        let store = &self.gw.store;
+        let _ = store.add_service_account(&Actor::system(), account, PRACTICE, &[role.to_string()]);
+        store
+            .issue_key(
+                &Actor::system(),
+                &NewKey {
+                    account: account.into(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                    networks: networks.iter().map(|s| s.to_string()).collect(),
+                    rate_per_minute: rate,
+                    expires_in,
+                },
+            )
+            .unwrap()
+            .key
+    }
+
+    pub fn client(&self) -> TestClient {
+        TestClient::new(&self.ca, None, false)
+    }
+
+    /// A client whose connections come from `from` (another loopback address).
+    pub fn client_from(&self, from: &str) -> TestClient {
+        TestClient::new(&self.ca, Some(from.parse().unwrap()), false)
+    }
+
+    pub fn h2_client(&self) -> TestClient {
+        TestClient::new(&self.ca, None, true)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.client()
+            .send(
+                Method::GET,
+                &format!("{}{path}", self.base),
+                &[("authorization", &format!("Bearer {key}"))],
+                None,
+            )
+            .await
+    }
+
+    /// Calls the admin API with the admin key.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Reply {
+        let client = TestClient::new(&self.ca, None, false);
+        client
+            .send_bytes(
+                method,
+                &format!("{}{path}", self.admin),
+                &[("authorization", &format!("Bearer {ADMIN_KEY}"))],
+                body,
+            )
+            .await
+    }
+
+    /// Every record of the audit log, after making it durable.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        self.gw.audit.flush().unwrap();
+        let mut out = Vec::new();
+        wardgate_audit::Search {
+            filter: wardgate_audit::Filter::default(),
+            format: wardgate_audit::Format::JsonLines,
+        }
+        .run(&self.dir.join("audit"), &mut out)
+        .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl TestClient {
+    pub fn new(ca: &Path, local: Option<IpAddr>, h2: bool) -> TestClient {
+        let tls = wardgate::tls::client_config(Some(ca)).unwrap();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_local_address(local);
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http();
+        let https = if h2 {
+            builder.enable_http2().wrap_connector(http)
+        } else {
+            builder.enable_http1().wrap_connector(http)
+        };
+        let mut b = Client::builder(TokioExecutor::new());
+        if h2 {
+            b.http2_only(true);
+        }
+        TestClient {
+            client: b.build(https),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        self.send_bytes(method, url, headers, body.map(|b| b.as_bytes().to_vec()))
+            .await
+    }
+
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let res = self
+            .client
+            .request(req)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+        let status = res.status();
+        let version = res.version();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            version,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+}
