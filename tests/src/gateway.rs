@@ -119,6 +119,8 @@ pub struct Setup {
     pub extra: String,
     /// Replaces the `[[upstream]]` pointing at the test upstream.
     pub upstreams: Option<String>,
+    /// Lines of `[practice]`; the fixed practice `p1` by default.
+    pub practice: Option<String>,
 }
 
 impl Default for Setup {
@@ -132,6 +134,7 @@ impl Default for Setup {
             geo: None,
             extra: String::new(),
             upstreams: None,
+            practice: None,
         }
     }
 }
@@ -192,13 +195,17 @@ impl Harness {
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n{tls_lines}\n{server}\n\n[admin]\nlisten = \"127.0.0.1:0\"\napi_key_sha256 = \"{admin}\"\n\n\
              [policy]\nmodule = {policy}\n{tests_line}\nwatch = \"100ms\"\n\n[identity]\ndatabase = {db}\n\n[audit]\ndir = {audit}\n\n\
-             [practice]\nfrom = \"fixed\"\nid = \"{PRACTICE}\"\n\n[network]\n{network}\n\n{geo}\n{upstreams}\n{extra}\n",
+             [practice]\n{practice}\n\n[network]\n{network}\n\n{geo}\n{upstreams}\n{extra}\n",
             server = setup.server,
             admin = SecretHash::of(ADMIN_KEY).hex(),
             policy = q(&policy_path),
             db = q(&dir.join("wardgate.db")),
             audit = q(&dir.join("audit")),
             network = setup.network,
+            practice = setup
+                .practice
+                .clone()
+                .unwrap_or_else(|| format!("from = \"fixed\"\nid = \"{PRACTICE}\"")),
             extra = setup.extra,
         );
         let config_path = dir.join("wardgate.toml");

@@ -796,3 +796,145 @@ async fn a_client_that_sends_headers_too_slowly_is_cut_off() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practice_comes_from_a_header_and_has_its_own_networks() {
+    let setup = Setup {
+        practice: Some("from = \"header\"\nheader = \"x-practice\"".into()),
+        extra: "[practices.p1]\ndeny = [\"127.0.0.3\"]\n".into(),
+        ..Setup::default()
+    };
+    let h = Harness::start("practice-header", setup).await;
+    let key = h.key("front-desk", "Office Staff", &["*"], None);
+    let url = format!("{}/api/patients", h.base);
+    let send = |client: wardgate_tests::gateway::TestClient, practice: Option<&'static str>| {
+        let (url, auth) = (url.clone(), bearer(&key));
+        async move {
+            let mut headers = vec![("authorization", auth.as_str())];
+            if let Some(p) = practice {
+                headers.push(("x-practice", p));
+            }
+            client.send(Method::GET, &url, &headers, None).await
+        }
+    };
+    let r = send(h.client(), None).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("unknown_practice"))
+    );
+    assert_eq!(
+        send(h.client(), Some("elsewhere")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(send(h.client(), Some("p1")).await.status, StatusCode::OK);
+    let r = send(h.client_from("127.0.0.3"), Some("p1")).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("network_blocked"))
+    );
+    // A key of one practice holds no roles at another.
+    h.gw.store
+        .add_practice(
+            &wardgate_identity::Actor::system(),
+            "p2",
+            "Other Clinic",
+            "America/Chicago",
+            &[],
+        )
+        .unwrap();
+    h.gw.refresh_practices().unwrap();
+    let r = send(h.client(), Some("p2")).await;
+    assert_eq!(
+        (r.status, r.json()["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("no_grant"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practice_comes_from_the_host_name() {
+    let setup = Setup {
+        practice: Some("from = \"host\"\ndomain = \"clinic.test\"".into()),
+        ..Setup::default()
+    };
+    let h = Harness::start("practice-host", setup).await;
+    let key = h.key("front-desk", "Office Staff", &["*"], None);
+    let url = format!("{}/api/patients", h.base);
+    let auth = bearer(&key);
+    let r = h
+        .client()
+        .send(
+            Method::GET,
+            &url,
+            &[("authorization", &auth), ("host", "p1.clinic.test")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        h.upstream.last().headers["x-forwarded-host"],
+        "p1.clinic.test"
+    );
+    let r = h
+        .client()
+        .send(
+            Method::GET,
+            &url,
+            &[("authorization", &auth), ("host", "p1.evil.test")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_is_reached_with_its_own_ca() {
+    let h = Harness::start("tls-upstream-probe", Setup::default()).await;
+    // A TLS upstream with the harness's certificate (for localhost), trusted through its CA.
+    let tls = wardgate::tls::server_config(&h.dir.join("cert.pem"), &h.dir.join("key.pem"), false)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(|_req| async {
+                    let mut res = http::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(br#"{"over":"tls"}"#),
+                    ));
+                    res.headers_mut()
+                        .insert("content-type", "application/json".parse().unwrap());
+                    Ok::<_, std::convert::Infallible>(res)
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+            });
+        }
+    });
+    let ca = h.dir.join("ca.pem");
+    drop(h);
+    let setup = Setup {
+        upstreams: Some(format!(
+            "[[upstream]]\nname = \"secure\"\nurl = \"https://localhost:{port}\"\nprefix = \"/\"\nca = {:?}\n",
+            ca.display().to_string()
+        )),
+        ..Setup::default()
+    };
+    let h = Harness::start("tls-upstream", setup).await;
+    let key = h.key("front-desk", "Office Staff", &["*"], None);
+    let r = h.get("/api/patients", &key).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (StatusCode::OK, r#"{"over":"tls"}"#)
+    );
+}
