@@ -120,17 +120,21 @@ run_wardgate() { # name port tls enforce
 
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; return 1; }
 
-# One row: label url [header]
+# One row: label url [header]. Throughput and latency under load with $CONNS connections, then
+# latency with one connection (the gateway's own added time, without queueing).
 measure() {
   local label="$1" url="$2" header="${3:-X-Bench: 1}"
   wrk -t1 -c1 -d1s -H "$header" "$url" >/dev/null 2>&1 || true  # warm-up
-  local out; out="$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "$header" "$url")"
-  local rps p50 p99 errs
+  local out one; out="$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "$header" "$url")"
+  one="$(wrk -t1 -c1 -d"$(( (DURATION + 1) / 2 ))s" --latency -H "$header" "$url")"
+  local rps p50 p99 errs p50one p99one
   rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
   p50="$(echo "$out" | awk '$1=="50%" {print $2}')"
   p99="$(echo "$out" | awk '$1=="99%" {print $2}')"
   errs="$(echo "$out" | awk '/Non-2xx/ {print $5}')"
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "${errs:-0}"
+  p50one="$(echo "$one" | awk '$1=="50%" {print $2}')"
+  p99one="$(echo "$one" | awk '$1=="99%" {print $2}')"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "$p50one" "$p99one" "${errs:-0}"
 }
 
 FULL=$(run_wardgate full $WG_FULL no true)
@@ -144,8 +148,8 @@ PATHQ="/api/patients"
 echo
 echo "wrk -t2 -c$CONNS -d${DURATION}s --latency; upstream: nginx return 200 (1 worker); $(nproc) cores shared by all"
 echo
-echo "| target | requests/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|"
+echo "| target | requests/s (c$CONNS) | p50 (c$CONNS) | p99 (c$CONNS) | p50 (c1) | p99 (c1) | non-2xx |"
+echo "|---|---|---|---|---|---|---|"
 measure "upstream direct (plain)" "http://127.0.0.1:$UP$PATHQ"
 measure "nginx proxy_pass (plain)" "http://127.0.0.1:$NG_PLAIN$PATHQ"
 measure "wardgate checks off (plain)" "http://127.0.0.1:$WG_OFF$PATHQ"

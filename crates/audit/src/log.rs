@@ -31,6 +31,10 @@ pub struct Options {
     pub queue: usize,
     /// Most decisions written per fsync.
     pub batch: usize,
+    /// How long a `Batched` decision that finds the writer idle waits for company before the
+    /// batch is written and synced. Bounds the fsyncs per second under load; a `Group` append
+    /// or a flush that finds the writer idle is written at once.
+    pub linger: std::time::Duration,
     /// Compress each segment once it is closed.
     pub archive_closed: bool,
     /// Delete closed segments whose newest record is older than this (none: keep forever).
@@ -45,6 +49,7 @@ impl Default for Options {
             anchor_every: 1000,
             queue: 16_384,
             batch: 4096,
+            linger: std::time::Duration::from_millis(2),
             archive_closed: true,
             retain_for: None,
         }
@@ -303,6 +308,8 @@ pub struct AuditLog {
     writer: Arc<Mutex<Writer>>,
     tx: Option<SyncSender<Msg>>,
     worker: Option<JoinHandle<()>>,
+    /// Set while compression or retention runs on its own thread.
+    maintaining: Arc<std::sync::atomic::AtomicBool>,
     alerter: Option<JoinHandle<()>>,
     dir: PathBuf,
 }
@@ -463,15 +470,28 @@ impl AuditLog {
         let worker_writer = writer.clone();
         let worker_dir = dir.to_path_buf();
         let batch = opts.batch.max(1);
+        let linger = opts.linger;
+        let maintaining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let worker_maintaining = maintaining.clone();
         let worker = std::thread::Builder::new()
             .name("wardgate-audit".into())
-            .spawn(move || run_writer(worker_writer, rx, batch, worker_dir))
+            .spawn(move || {
+                run_writer(
+                    worker_writer,
+                    rx,
+                    batch,
+                    linger,
+                    worker_dir,
+                    worker_maintaining,
+                )
+            })
             .map_err(|e| io(dir, e))?;
         let log = AuditLog {
             _lock: lock,
             writer,
             tx: Some(tx),
             worker: Some(worker),
+            maintaining,
             alerter: None,
             dir: dir.to_path_buf(),
         };
@@ -620,6 +640,14 @@ impl Drop for AuditLog {
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
+        // Let running maintenance finish, then do what became due meanwhile.
+        let started = std::time::Instant::now();
+        while self.maintaining.load(std::sync::atomic::Ordering::SeqCst)
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        maintain(&self.writer, &self.dir);
         if let Ok(mut w) = self.writer.lock() {
             let _ = w.file.sync_data();
             let _ = w.anchor();
@@ -730,11 +758,48 @@ fn maintain(writer: &Mutex<Writer>, dir: &Path) {
     }
 }
 
+/// Runs due maintenance (compressing closed segments, retention) on its own thread, so the
+/// writer keeps draining the queue meanwhile; one at a time.
+fn maintain_aside(
+    writer: &Arc<Mutex<Writer>>,
+    dir: &Path,
+    busy: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let due = writer.lock().map(|w| w.maintenance_due).unwrap_or(false);
+    if !due || busy.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (w, d, b) = (writer.clone(), dir.to_path_buf(), busy.clone());
+    let spawned = std::thread::Builder::new()
+        .name("wardgate-audit-maintenance".into())
+        .spawn(move || {
+            maintain(&w, &d);
+            b.store(false, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        busy.store(false, Ordering::SeqCst);
+        maintain(writer, dir);
+    }
+}
+
 /// The writer thread: takes what is queued, up to a batch, writes it, fsyncs once.
-fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize, dir: PathBuf) {
+fn run_writer(
+    writer: Arc<Mutex<Writer>>,
+    rx: Receiver<Msg>,
+    batch: usize,
+    linger: std::time::Duration,
+    dir: PathBuf,
+    maintaining: Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut events: Vec<Event> = Vec::with_capacity(batch);
     let mut waiting: Vec<Done> = Vec::new();
     while let Ok(first) = rx.recv() {
+        // Let company gather without waiting on the channel: a sender finds nobody to wake,
+        // which keeps each append to a queue push under load.
+        if !linger.is_zero() && matches!(&first, Msg::Event(_, None)) {
+            std::thread::sleep(linger);
+        }
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
@@ -763,6 +828,6 @@ fn run_writer(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>, batch: usize, dir: 
         for done in waiting.drain(..) {
             let _ = done.send(result.clone());
         }
-        maintain(&writer, &dir);
+        maintain_aside(&writer, &dir, &maintaining);
     }
 }
