@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// glibc's malloc contends between the runtime's threads under load (measured: ~10% of the
+// gateway's samples in malloc/free); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = wardgate::cli::Cli::parse();
     match wardgate::cli::run(cli) {
