@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use maxminddb::{geoip2, Reader};
+use maxminddb::{PathElement, Reader};
 
 use crate::config::{CountryCode, Geo as GeoConfig, UnknownCountry};
 
@@ -52,9 +52,13 @@ impl Geo {
 
     /// The country of an address, when the database knows it.
     pub fn country(&self, ip: IpAddr) -> Option<CountryCode> {
+        // Only the code is read: decoding the whole record (names in every language) per
+        // request would cost more than the lookup.
         let found = self.reader.lookup(ip).ok()?;
-        let c: geoip2::Country<'_> = found.decode().ok()??;
-        c.country.iso_code?.parse().ok()
+        let code: &str = found
+            .decode_path(&[PathElement::Key("country"), PathElement::Key("iso_code")])
+            .ok()??;
+        code.parse().ok()
     }
 
     pub fn check(&self, ip: IpAddr) -> Verdict {

@@ -176,7 +176,7 @@ impl Store {
     /// to the database (a revocation, from this process or another) empties the cache first.
     pub fn verify_key_cached(&self, key: &str) -> Result<KeyInfo> {
         let (id, secret) = split(key.trim()).ok_or(IdentityError::BadKey)?;
-        let version = (self.data_version()?, self.changes());
+        let version = self.cache_version()?;
         let now = self.now();
         let mut cache = self
             .key_cache

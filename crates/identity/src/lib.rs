@@ -19,7 +19,7 @@ pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use sessions::SessionInfo;
-pub use store::{Actor, ChangeSink, Clock, Store, SystemClock};
+pub use store::{Actor, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
 pub use users::{NewUser, SecuritySettings, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};
 

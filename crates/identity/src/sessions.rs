@@ -60,7 +60,7 @@ impl Store {
     /// is written by [`Store::flush_sessions`]. Any change recorded by this store (an end, a
     /// lock, a disable, an unassign) and any commit by another connection empties the cache.
     pub fn session_cached(&self, token: &str) -> Result<Option<SessionInfo>> {
-        let version = (self.data_version()?, self.changes());
+        let version = self.cache_version()?;
         let h = hash(token);
         let now = self.now();
         {

@@ -96,7 +96,13 @@ pub struct Store {
     /// Changes recorded through this store; caches compare it (a connection's own commits do
     /// not move SQLite's `data_version`).
     changes: std::sync::atomic::AtomicU64,
+    /// `data_version` as last read, and when: caches re-read it at most every
+    /// [`DATA_VERSION_TTL`], so another process's commit reaches them within that.
+    data_version_seen: Mutex<Option<(std::time::Instant, i64)>>,
 }
+
+/// How stale the caches' view of other processes' commits may be.
+pub const DATA_VERSION_TTL: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,6 +133,7 @@ impl Store {
             key_cache: Mutex::new(crate::keys::KeyCache::default()),
             session_cache: Mutex::new(crate::sessions::SessionCache::default()),
             changes: std::sync::atomic::AtomicU64::new(0),
+            data_version_seen: Mutex::new(None),
         })
     }
 
@@ -152,6 +159,24 @@ impl Store {
 
     pub(crate) fn changes(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What caches compare: this store's own changes (at once) and other connections' commits
+    /// (within [`DATA_VERSION_TTL`]), without a query on every lookup.
+    pub(crate) fn cache_version(&self) -> Result<(i64, u64)> {
+        let now = std::time::Instant::now();
+        if let Ok(seen) = self.data_version_seen.lock() {
+            if let Some((at, v)) = *seen {
+                if now.duration_since(at) < DATA_VERSION_TTL {
+                    return Ok((v, self.changes()));
+                }
+            }
+        }
+        let v = self.data_version()?;
+        if let Ok(mut seen) = self.data_version_seen.lock() {
+            *seen = Some((now, v));
+        }
+        Ok((v, self.changes()))
     }
 
     /// SQLite's `data_version`: changes whenever another connection (another process) commits.
