@@ -33,6 +33,91 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// Network rules per practice id.
     pub practices: BTreeMap<String, NetworkRules>,
+    pub sessions: Sessions,
+}
+
+/// `[sessions]`: browser sign-in at the gateway. A practice's security settings in the
+/// identity store (idle minutes, maximum hours, sessions per user, required second factor)
+/// tighten these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sessions {
+    /// Signed out after this long without a request.
+    #[serde(default = "default_idle")]
+    pub idle: Span,
+    /// Shorter idle timeouts for some roles (the shortest of the roles in effect applies).
+    #[serde(default)]
+    pub idle_by_role: BTreeMap<String, Span>,
+    /// Signed out this long after signing in, whatever happens.
+    #[serde(default = "default_absolute")]
+    pub absolute: Span,
+    /// Live sessions per user (0: no limit).
+    #[serde(default = "default_max_sessions")]
+    pub max_per_user: u32,
+    #[serde(default)]
+    pub when_full: WhenFull,
+    /// A session is bound to its client's network: this IPv4 prefix (16 to 32) ...
+    #[serde(default = "default_v4_prefix")]
+    pub bind_ipv4_prefix: u8,
+    /// ... and this IPv6 prefix (48 to 64).
+    #[serde(default = "default_v6_prefix")]
+    pub bind_ipv6_prefix: u8,
+    /// And to its device (a device cookie and the user agent).
+    #[serde(default = "yes")]
+    pub bind_device: bool,
+    /// Sign-in attempts per client address per minute (over all accounts).
+    #[serde(default = "default_login_rate")]
+    pub login_per_minute: PerMinute,
+    /// Requests per session per minute.
+    #[serde(default = "default_rate")]
+    pub per_minute: PerMinute,
+}
+
+/// What a sign-in does when the user already has the most sessions allowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Refuse the new sign-in.
+    #[default]
+    Refuse,
+    /// End the oldest session.
+    EndOldest,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            idle: default_idle(),
+            idle_by_role: BTreeMap::new(),
+            absolute: default_absolute(),
+            max_per_user: default_max_sessions(),
+            when_full: WhenFull::default(),
+            bind_ipv4_prefix: default_v4_prefix(),
+            bind_ipv6_prefix: default_v6_prefix(),
+            bind_device: true,
+            login_per_minute: default_login_rate(),
+            per_minute: default_rate(),
+        }
+    }
+}
+
+fn default_idle() -> Span {
+    Span(std::time::Duration::from_secs(15 * 60))
+}
+fn default_absolute() -> Span {
+    Span(std::time::Duration::from_secs(12 * 3600))
+}
+fn default_max_sessions() -> u32 {
+    3
+}
+fn default_v4_prefix() -> u8 {
+    24
+}
+fn default_v6_prefix() -> u8 {
+    64
+}
+fn default_login_rate() -> PerMinute {
+    PerMinute(std::num::NonZeroU32::MIN.saturating_add(19))
 }
 
 /// `[server]`: the listener clients connect to.
@@ -273,7 +358,7 @@ fn default_upstream_timeout() -> Span {
     Span(std::time::Duration::from_secs(30))
 }
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "admin",
     "policy",
@@ -285,6 +370,7 @@ const SECTIONS: [&str; 11] = [
     "rate_limit",
     "upstream",
     "practices",
+    "sessions",
 ];
 
 /// Reads one top-level section of the document, skipping the others, so a mistake in one
@@ -415,6 +501,7 @@ impl Config {
         let rate_limit = take!("rate_limit", RateLimit);
         let upstreams = take!("upstream", Vec<Upstream>);
         let practices = take!("practices", BTreeMap<String, NetworkRules>);
+        let sessions = take!("sessions", Sessions);
         for (name, present) in [
             ("server", keys.contains_key("server")),
             ("policy", keys.contains_key("policy")),
@@ -455,6 +542,7 @@ impl Config {
             rate_limit: rate_limit.unwrap_or_default(),
             upstreams,
             practices: practices.unwrap_or_default(),
+            sessions: sessions.unwrap_or_default(),
         };
         let problems = config.validate(text);
         if problems.is_empty() {
@@ -517,6 +605,22 @@ impl Config {
                     "[geo] has both allow_countries and block_countries; use one".into(),
                 );
             }
+        }
+        let sess = &self.sessions;
+        if !(16..=32).contains(&sess.bind_ipv4_prefix) {
+            err(
+                "bind_ipv4_prefix",
+                "[sessions] bind_ipv4_prefix must be 16 to 32".into(),
+            );
+        }
+        if !(48..=64).contains(&sess.bind_ipv6_prefix) {
+            err(
+                "bind_ipv6_prefix",
+                "[sessions] bind_ipv6_prefix must be 48 to 64".into(),
+            );
+        }
+        if sess.idle.0 > sess.absolute.0 {
+            err("sessions", "[sessions] idle is longer than absolute".into());
         }
         if self.upstreams.is_empty() {
             err("upstream", "at least one [[upstream]] is needed".into());

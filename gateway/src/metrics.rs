@@ -31,6 +31,8 @@ pub struct Metrics {
     pub rate_limited: Counter,
     pub swaps: Family<ResultLabel, Counter>,
     pub upstream_errors: Family<ResultLabel, Counter>,
+    /// Alerts raised (binding mismatches, emergency access).
+    pub alerts: Family<ResultLabel, Counter>,
     /// Whole requests, from the first byte read to the response headers.
     pub request_seconds: Histogram,
     /// The checks before forwarding (addresses, key, limit, route, decision, audit).
@@ -54,6 +56,7 @@ impl Metrics {
         let rate_limited = Counter::default();
         let swaps = Family::default();
         let upstream_errors = Family::default();
+        let alerts = Family::default();
         // 1 us .. ~33 s
         let request_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 26));
         let pipeline_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 20));
@@ -80,6 +83,7 @@ impl Metrics {
             "Upstream failures, by kind",
             upstream_errors.clone(),
         );
+        registry.register("alerts", "Alerts raised, by kind", alerts.clone());
         registry.register(
             "request_duration_seconds",
             "Time from request to response headers",
@@ -107,6 +111,7 @@ impl Metrics {
             rate_limited,
             swaps,
             upstream_errors,
+            alerts,
             request_seconds,
             pipeline_seconds,
             decision_seconds,

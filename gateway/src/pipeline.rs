@@ -28,6 +28,7 @@ use crate::proxy::{self, Target};
 use crate::ratelimit::Admit;
 use crate::redact;
 use crate::reject::{full, Body, BoxError, Rejection};
+use crate::session::SessionPrincipal;
 use crate::state::Gateway;
 
 /// What the audit event of a request needs, filled in as the checks pass.
@@ -40,6 +41,7 @@ struct Seen {
     country: Option<CountryCode>,
     principal: Option<(&'static str, String)>,
     key_id: Option<String>,
+    session_id: Option<String>,
     practice: Option<String>,
     location: Option<String>,
     patient: Option<String>,
@@ -48,12 +50,19 @@ struct Seen {
     module_hash: Option<String>,
 }
 
+/// Who is asking: an integration with an API key, or a person signed in in a browser.
+#[derive(Debug)]
+enum Who {
+    Key(Box<KeyInfo>),
+    Session(Box<SessionPrincipal>),
+}
+
 /// A request that passed every check, ready to forward.
 struct Admitted<'g> {
     parts: http::request::Parts,
     body: Body,
     target: &'g Target,
-    key: KeyInfo,
+    who: Who,
     practice: Practice,
     rate: Admit,
     decision: Decision,
@@ -113,6 +122,7 @@ impl Gateway {
             country: None,
             principal: None,
             key_id: None,
+            session_id: None,
             practice: None,
             location: None,
             patient: None,
@@ -120,8 +130,27 @@ impl Gateway {
             decision: None,
             module_hash: None,
         };
+        let browser = crate::login::is_browser(req.headers());
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .filter(|_| req.method() == http::Method::GET);
         let result = if !self.config.server.enforce {
             self.pass_through(req, &seen, tls).await
+        } else if req.uri().path().starts_with(crate::login::PREFIX) {
+            // The gateway's own pages: behind the network rules, before any credential.
+            match self.gate_pages(&req, peer, &mut seen) {
+                Ok(practice) => {
+                    let res = crate::login::handle(self, req, seen.client, practice).await;
+                    self.count_status(&res, started);
+                    return res;
+                }
+                Err(rejection) => {
+                    self.audit_rejection(&seen, &rejection);
+                    Err(rejection)
+                }
+            }
         } else {
             match self.check(req, peer, &mut seen).await {
                 Err(rejection) => {
@@ -143,8 +172,13 @@ impl Gateway {
             if let Rejection::RateLimited { .. } = rejection {
                 self.metrics.rate_limited.inc();
             }
-            rejection.response(&seen.rid)
+            rejection.response_for(&seen.rid, next.as_deref(), browser)
         });
+        self.count_status(&response, started);
+        response
+    }
+
+    fn count_status(&self, response: &Response<Body>, started: Instant) {
         self.metrics
             .requests
             .get_or_create(&StatusLabel {
@@ -154,7 +188,35 @@ impl Gateway {
         self.metrics
             .request_seconds
             .observe(started.elapsed().as_secs_f64());
-        response
+    }
+
+    /// Steps 1-3 for the gateway's own pages, and the practice they are for.
+    fn gate_pages(
+        &self,
+        req: &Request<Incoming>,
+        peer: SocketAddr,
+        seen: &mut Seen,
+    ) -> Result<Option<Practice>, Rejection> {
+        self.body_limit(req.headers())?;
+        seen.client = client_addr(
+            peer.ip(),
+            req.headers(),
+            &self.config.network.trusted_proxies,
+        );
+        self.network_rules(seen.client)?;
+        seen.country = self.geo_rules(seen.client)?;
+        let (mut parts, ()) = Request::builder()
+            .method(req.method())
+            .uri(req.uri())
+            .body(())
+            .map_err(|_| Rejection::BadRequest("the request is not valid"))?
+            .into_parts();
+        parts.headers = req.headers().clone();
+        let practice = self.target_practice(&parts).ok();
+        if let Some(p) = &practice {
+            self.practice_rules(&p.id, seen.client)?;
+        }
+        Ok(practice)
     }
 
     /// The checks, in order. Each returns the rejection that ends the request.
@@ -177,17 +239,26 @@ impl Gateway {
         // 3. Network rules: the global lists, then the country.
         self.network_rules(seen.client)?;
         seen.country = self.geo_rules(seen.client)?;
-        // 4. Authenticate: which practice, which key; then the practice's and the key's networks.
+        // 4. Authenticate: which practice; an API key, or else a session cookie (whose rules,
+        //    step 6 - binding to network and device, idle and absolute timeouts - are checked
+        //    as it is looked up); then the practice's and the key's networks.
         let practice = self.target_practice(&parts)?;
         seen.practice = Some(practice.id.clone());
-        let key = self.authenticate(&parts.headers)?;
-        seen.principal = Some(("service", key.account.clone()));
-        seen.key_id = Some(key.id.clone());
+        let who = self.authenticate(&parts.headers, seen.client, &practice)?;
+        match &who {
+            Who::Key(key) => {
+                seen.principal = Some(("service", key.account.clone()));
+                seen.key_id = Some(key.id.clone());
+                key_networks(key, seen.client)?;
+            }
+            Who::Session(s) => {
+                seen.principal = Some(("user", s.info.user_id.clone()));
+                seen.session_id = Some(s.info.id.clone());
+            }
+        }
         self.practice_rules(&practice.id, seen.client)?;
-        key_networks(&key, seen.client)?;
-        // 5. Rate limit, per key.
-        let rate = self.rate_limit(&key)?;
-        // 6. Session rules apply to browser sessions; an API key has none.
+        // 5. Rate limit, per key or per session.
+        let rate = self.rate_limit(&who)?;
         // 7. Route: the upstream, then method + path -> action and resource attributes.
         let target = self
             .upstreams
@@ -200,12 +271,12 @@ impl Gateway {
         seen.location = resource.location.clone();
         seen.patient = resource.patient.clone();
         // 8. Decide.
-        let decision = self.decide(&module, &key, &practice, action, resource, seen)?;
+        let decision = self.decide(&module, &who, &practice, action, resource, seen)?;
         Ok(Admitted {
             parts,
             body,
             target,
-            key,
+            who,
             practice,
             rate,
             decision,
@@ -238,7 +309,10 @@ impl Gateway {
         }
     }
 
-    fn target_practice(&self, parts: &http::request::Parts) -> Result<Practice, Rejection> {
+    pub(crate) fn target_practice(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Practice, Rejection> {
         let source = &self.config.practice;
         let id: Option<String> = match source.from {
             PracticeFrom::Fixed => source.id.clone(),
@@ -268,7 +342,12 @@ impl Gateway {
             .ok_or(Rejection::UnknownPractice)
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<KeyInfo, Rejection> {
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client: IpAddr,
+        practice: &Practice,
+    ) -> Result<Who, Rejection> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -277,10 +356,17 @@ impl Gateway {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim)
-            .ok_or(Rejection::NoCredentials)?;
+            .map(str::trim);
+        let Some(presented) = presented else {
+            return match crate::session::cookie(headers, crate::session::COOKIE) {
+                Some(token) => self
+                    .session_principal(token, client, headers, practice)
+                    .map(|s| Who::Session(Box::new(s))),
+                None => Err(Rejection::NoCredentials),
+            };
+        };
         match self.store.verify_key_cached(presented) {
-            Ok(key) => Ok(key),
+            Ok(key) => Ok(Who::Key(Box::new(key))),
             Err(IdentityError::BadKey) => Err(Rejection::BadCredentials),
             Err(e) => {
                 tracing::error!(error = %e, "the identity store failed a key lookup");
@@ -301,8 +387,15 @@ impl Gateway {
         }
     }
 
-    fn rate_limit(&self, key: &KeyInfo) -> Result<Admit, Rejection> {
-        match self.limits.check(&key.id, key.rate_per_minute) {
+    fn rate_limit(&self, who: &Who) -> Result<Admit, Rejection> {
+        let admit = match who {
+            Who::Key(key) => self.limits.check(&key.id, key.rate_per_minute),
+            Who::Session(s) => self.limits.check(
+                &format!("session:{}", s.info.id),
+                Some(self.config.sessions.per_minute.0.get()),
+            ),
+        };
+        match admit {
             pass @ Admit::Pass { .. } => Ok(pass),
             Admit::Limited { limit, retry_after } => {
                 Err(Rejection::RateLimited { limit, retry_after })
@@ -355,7 +448,7 @@ impl Gateway {
     fn decide(
         &self,
         module: &LoadedModule,
-        key: &KeyInfo,
+        who: &Who,
         practice: &Practice,
         action: String,
         mut resource: policy::Resource,
@@ -365,21 +458,57 @@ impl Gateway {
             Some(p) if *p != practice.id => return Err(Rejection::UnknownPractice),
             _ => resource.practice = Some(practice.id.clone()),
         }
-        let roles = if key.practice == practice.id {
-            key.roles.clone()
-        } else {
-            Vec::new()
+        let (principal, relations, emergency) = match who {
+            Who::Key(key) => {
+                let roles = if key.practice == practice.id {
+                    key.roles.clone()
+                } else {
+                    Vec::new()
+                };
+                let principal = policy::Principal {
+                    id: key.account.clone(),
+                    kind: Some("service".into()),
+                    roles,
+                    flags: Vec::new(),
+                    auth_age_seconds: None,
+                    mfa: None,
+                    scopes: Some(key.scopes.clone()),
+                };
+                (principal, Vec::new(), None)
+            }
+            Who::Session(s) => {
+                let principal = policy::Principal {
+                    id: s.info.user_id.clone(),
+                    kind: Some("user".into()),
+                    roles: s.roles.clone(),
+                    flags: if s.user.emergency_access {
+                        vec!["emergency_access".into()]
+                    } else {
+                        Vec::new()
+                    },
+                    auth_age_seconds: Some(s.auth_age_seconds),
+                    mfa: Some(s.mfa),
+                    scopes: None,
+                };
+                let relations = match &resource.patient {
+                    Some(patient) => self
+                        .store
+                        .relations(&s.info.user_id, patient)
+                        .map_err(|_| Rejection::StoreFault)?,
+                    None => Vec::new(),
+                };
+                let emergency = s
+                    .emergency
+                    .as_ref()
+                    .map(|(reason, started)| policy::Emergency {
+                        reason: Some(reason.clone()),
+                        started_at: Some(started.clone()),
+                    });
+                (principal, relations, emergency)
+            }
         };
         let request = policy::Request {
-            principal: policy::Principal {
-                id: key.account.clone(),
-                kind: Some("service".into()),
-                roles,
-                flags: Vec::new(),
-                auth_age_seconds: None,
-                mfa: None,
-                scopes: Some(key.scopes.clone()),
-            },
+            principal,
             action,
             resource,
             context: policy::Context {
@@ -388,8 +517,8 @@ impl Gateway {
                 time: self.clock.utc().to_rfc3339(),
                 timezone: Some(practice.timezone.clone()),
                 modules: practice.modules.clone(),
-                relations: Vec::new(),
-                emergency: None,
+                relations,
+                emergency,
             },
         };
         let started = Instant::now();
@@ -398,8 +527,16 @@ impl Gateway {
             .decision_seconds
             .observe(started.elapsed().as_secs_f64());
         let first = decision.reasons.first();
+        let step_up = decision
+            .reasons
+            .iter()
+            .find(|r| r.code == "step_up_required");
         let rejection = match first.map(|r| r.code.as_str()) {
             _ if decision.is_allow() => None,
+            _ if step_up.is_some() => Some(Rejection::StepUp {
+                max_age_seconds: step_up.and_then(|r| r.max_auth_age_seconds),
+                mfa: step_up.and_then(|r| r.mfa).unwrap_or(false),
+            }),
             Some("engine_fault") | Some("invalid_request") => {
                 tracing::error!(reason = ?first, "the policy module could not decide");
                 Some(Rejection::PolicyFault)
@@ -453,6 +590,7 @@ impl Gateway {
         e.client = Some(seen.client.to_string());
         e.country = seen.country.map(|c| c.to_string());
         e.request_id = Some(seen.rid.clone());
+        e.session_id = seen.session_id.clone();
         e.detail = Some(json!({"method": seen.method, "key": seen.key_id}));
         e
     }
@@ -518,7 +656,7 @@ impl Gateway {
             mut parts,
             body,
             target,
-            key,
+            who,
             practice,
             rate,
             decision,
@@ -532,11 +670,28 @@ impl Gateway {
         if let Some(host) = &host {
             proxy::set(h, "x-forwarded-host", host);
         }
+        crate::session::strip_cookies(h);
         proxy::set(h, "x-wardgate-request-id", &seen.rid);
-        proxy::set(h, "x-wardgate-principal", &key.account);
-        proxy::set(h, "x-wardgate-principal-type", "service");
-        proxy::set(h, "x-wardgate-key-id", &key.id);
-        proxy::set(h, "x-wardgate-roles", &key.roles.join(", "));
+        let mut emergency = false;
+        match &who {
+            Who::Key(key) => {
+                proxy::set(h, "x-wardgate-principal", &key.account);
+                proxy::set(h, "x-wardgate-principal-type", "service");
+                proxy::set(h, "x-wardgate-key-id", &key.id);
+                proxy::set(h, "x-wardgate-roles", &key.roles.join(", "));
+            }
+            Who::Session(s) => {
+                proxy::set(h, "x-wardgate-principal", &s.info.user_id);
+                proxy::set(h, "x-wardgate-principal-type", "user");
+                proxy::set(h, "x-wardgate-email", &s.user.email);
+                proxy::set(h, "x-wardgate-session", &s.info.id);
+                proxy::set(h, "x-wardgate-roles", &s.roles.join(", "));
+                if let Some((reason, _)) = &s.emergency {
+                    emergency = true;
+                    proxy::set(h, "x-wardgate-emergency", reason);
+                }
+            }
+        }
         proxy::set(h, "x-wardgate-practice", &practice.id);
         if let Some(action) = &seen.action {
             proxy::set(h, "x-wardgate-action", action);
@@ -564,6 +719,10 @@ impl Gateway {
         }
         let h = res.headers_mut();
         proxy::set(h, "x-request-id", &seen.rid);
+        if emergency {
+            // Marks every page served under emergency access.
+            proxy::set(h, "wardgate-emergency", "active");
+        }
         if let Admit::Pass {
             limit,
             remaining,

@@ -33,6 +33,8 @@ pub enum Rejection {
     NoCredentials,
     /// A key that is unknown, revoked, expired or used from a network it is not for.
     BadCredentials,
+    /// The session cookie names no live session (ended, timed out, or moved network or device).
+    SessionEnded,
     RateLimited {
         limit: u32,
         retry_after: Duration,
@@ -73,7 +75,9 @@ impl Rejection {
             BadRequest(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Network | Country | UnknownPractice | Denied { .. } => StatusCode::FORBIDDEN,
-            NoCredentials | BadCredentials | StepUp { .. } => StatusCode::UNAUTHORIZED,
+            NoCredentials | BadCredentials | SessionEnded | StepUp { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             NoRoute | NoUpstream => StatusCode::NOT_FOUND,
             PolicyFault | StoreFault | AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,6 +96,7 @@ impl Rejection {
             Country => "country_blocked",
             NoCredentials => "unauthenticated",
             BadCredentials => "invalid_credentials",
+            SessionEnded => "session_ended",
             RateLimited { .. } => "rate_limited",
             UnknownPractice => "unknown_practice",
             NoRoute => "no_route",
@@ -116,6 +121,7 @@ impl Rejection {
             Country => "requests from this country are not allowed",
             NoCredentials => "sign in or send an API key",
             BadCredentials => "the credentials are not valid",
+            SessionEnded => "the session has ended; sign in again",
             RateLimited { .. } => "too many requests; slow down",
             UnknownPractice => "the request does not name a practice served here",
             NoRoute => "no route for this method and path",
@@ -131,8 +137,69 @@ impl Rejection {
         }
     }
 
-    /// The response. Every rejection goes through here.
+    /// The response for an API client.
     pub fn response(&self, request_id: &str) -> Response<Body> {
+        self.response_for(request_id, None, false)
+    }
+
+    /// The response. Every rejection goes through here. A browser (`browser`) that must sign
+    /// in is sent to the sign-in page and brought back to `next` afterwards; one that must
+    /// confirm its password gets that form.
+    pub fn response_for(
+        &self,
+        request_id: &str,
+        next: Option<&str>,
+        browser: bool,
+    ) -> Response<Body> {
+        let ends_session = matches!(self, Rejection::SessionEnded);
+        let clear = crate::session::set_cookie(crate::session::COOKIE, None, None);
+        if browser {
+            let next = next.unwrap_or("/");
+            let page = match self {
+                Rejection::NoCredentials | Rejection::SessionEnded => {
+                    let to = format!("/.wardgate/login?next={}", encode(next));
+                    let mut res = Response::new(full(""));
+                    *res.status_mut() = StatusCode::SEE_OTHER;
+                    if let Ok(v) = HeaderValue::from_str(&to) {
+                        res.headers_mut().insert(header::LOCATION, v);
+                    }
+                    Some(res)
+                }
+                Rejection::StepUp { .. } => {
+                    let mut res = Response::new(full(crate::login::reauth_page(next)));
+                    *res.status_mut() = StatusCode::UNAUTHORIZED;
+                    res.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                    Some(res)
+                }
+                _ => None,
+            };
+            if let Some(mut res) = page {
+                let h = res.headers_mut();
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                if let Ok(v) = HeaderValue::from_str(request_id) {
+                    h.insert("x-request-id", v);
+                }
+                if ends_session {
+                    if let Ok(v) = HeaderValue::from_str(&clear) {
+                        h.append(header::SET_COOKIE, v);
+                    }
+                }
+                return res;
+            }
+        }
+        let mut res = self.api_response(request_id);
+        if ends_session {
+            if let Ok(v) = HeaderValue::from_str(&clear) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+
+    fn api_response(&self, request_id: &str) -> Response<Body> {
         let mut body = serde_json::Map::new();
         body.insert("error".into(), self.code().into());
         body.insert("message".into(), self.message().into());
@@ -163,7 +230,7 @@ impl Rejection {
             h.insert("x-request-id", v);
         }
         match self {
-            Rejection::NoCredentials | Rejection::BadCredentials => {
+            Rejection::NoCredentials | Rejection::BadCredentials | Rejection::SessionEnded => {
                 h.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"wardgate\""),
@@ -188,6 +255,18 @@ impl Rejection {
         }
         res
     }
+}
+
+/// Percent-encodes a path for a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use serde_json::json;
 use wardgate_audit::{AuditLog, Durability, Event, EventKind};
 use wardgate_host::{Host, HostConfig, PolicyHandle};
-use wardgate_identity::{ChangeSink, Practice, Store};
+use wardgate_identity::{ChangeSink, Practice, SecuritySettings, Store};
 use wardgate_policy::Engine;
 
 use crate::clock::Clock;
@@ -71,6 +71,11 @@ pub struct Gateway {
     pub metrics: Metrics,
     pub upstreams: Upstreams,
     practices: ArcSwap<HashMap<String, Practice>>,
+    security: ArcSwap<HashMap<String, SecuritySettings>>,
+    /// Sign-ins in progress and the per-address attempt limit.
+    pub logins: crate::login::Logins,
+    /// When each session was last used.
+    pub last_seen: crate::session::LastSeen,
     /// One candidate at a time.
     swapping: tokio::sync::Mutex<()>,
     /// The policy file as last loaded (modified time, length), for the watcher.
@@ -143,6 +148,7 @@ impl Gateway {
         );
         let mut prefix = [0u8; 4];
         let _ = getrandom::fill(&mut prefix);
+        let logins = crate::login::Logins::new(clock.clone(), config.sessions.login_per_minute.0);
         let gw = Gateway {
             policy: PolicyHandle::new(candidate.module),
             config,
@@ -155,6 +161,9 @@ impl Gateway {
             metrics: Metrics::new(),
             upstreams,
             practices: ArcSwap::from_pointee(HashMap::new()),
+            security: ArcSwap::from_pointee(HashMap::new()),
+            logins,
+            last_seen: crate::session::LastSeen::default(),
             swapping: tokio::sync::Mutex::new(()),
             policy_file: std::sync::Mutex::new(stamp),
             request_prefix: prefix.iter().map(|b| format!("{b:02x}")).collect(),
@@ -176,10 +185,20 @@ impl Gateway {
     /// Re-reads the practices (time zones, subscribed modules).
     pub fn refresh_practices(&self) -> Result<(), wardgate_identity::IdentityError> {
         let list = self.store.practices()?;
+        let mut security = HashMap::new();
+        for p in &list {
+            security.insert(p.id.clone(), self.store.security(&p.id)?);
+        }
+        self.security.store(Arc::new(security));
         self.practices.store(Arc::new(
             list.into_iter().map(|p| (p.id.clone(), p)).collect(),
         ));
         Ok(())
+    }
+
+    /// A practice's security settings (as of the last refresh).
+    pub fn security(&self, practice: &str) -> Option<SecuritySettings> {
+        self.security.load().get(practice).cloned()
     }
 
     pub fn practice(&self, id: &str) -> Option<Practice> {
@@ -317,6 +336,9 @@ impl Gateway {
                     }
                     if let Err(e) = gw.store.flush_key_usage() {
                         tracing::warn!(error = %e, "cannot write key usage");
+                    }
+                    if let Err(e) = gw.store.flush_sessions() {
+                        tracing::warn!(error = %e, "cannot write session activity");
                     }
                 })
                 .await;

@@ -121,6 +121,10 @@ pub struct Setup {
     pub upstreams: Option<String>,
     /// Lines of `[practice]`; the fixed practice `p1` by default.
     pub practice: Option<String>,
+    /// Lines of `[sessions]`.
+    pub sessions: String,
+    /// Appended to the policy file.
+    pub policy_extra: String,
 }
 
 impl Default for Setup {
@@ -135,6 +139,8 @@ impl Default for Setup {
             extra: String::new(),
             upstreams: None,
             practice: None,
+            sessions: String::new(),
+            policy_extra: String::new(),
         }
     }
 }
@@ -167,7 +173,13 @@ impl Harness {
         let tls = wardgate::tls::self_signed(&dir).unwrap();
         let root = crate::root();
         let policy_path = dir.join(setup.policy);
-        std::fs::copy(root.join("policies").join(setup.policy), &policy_path).unwrap();
+        let policy_text =
+            std::fs::read_to_string(root.join("policies").join(setup.policy)).unwrap();
+        std::fs::write(
+            &policy_path,
+            format!("{policy_text}\n{}\n", setup.policy_extra),
+        )
+        .unwrap();
         let tests_line = if setup.tests {
             let tests = setup.policy.replace(".policy", ".tests.toml");
             std::fs::copy(root.join("policies").join(&tests), dir.join(&tests)).unwrap();
@@ -195,7 +207,7 @@ impl Harness {
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n{tls_lines}\n{server}\n\n[admin]\nlisten = \"127.0.0.1:0\"\napi_key_sha256 = \"{admin}\"\n\n\
              [policy]\nmodule = {policy}\n{tests_line}\nwatch = \"100ms\"\n\n[identity]\ndatabase = {db}\n\n[audit]\ndir = {audit}\n\n\
-             [practice]\n{practice}\n\n[network]\n{network}\n\n{geo}\n{upstreams}\n{extra}\n",
+             [practice]\n{practice}\n\n[network]\n{network}\n\n{geo}\n{upstreams}\n[sessions]\n{sessions}\n{extra}\n",
             server = setup.server,
             admin = SecretHash::of(ADMIN_KEY).hex(),
             policy = q(&policy_path),
@@ -207,6 +219,7 @@ impl Harness {
                 .clone()
                 .unwrap_or_else(|| format!("from = \"fixed\"\nid = \"{PRACTICE}\"")),
             extra = setup.extra,
+            sessions = setup.sessions,
         );
         let config_path = dir.join("wardgate.toml");
         std::fs::write(&config_path, &text).unwrap();
@@ -408,4 +421,227 @@ impl TestClient {
             body: String::from_utf8_lossy(&body).into_owned(),
         }
     }
+}
+
+impl Harness {
+    /// A user with roles at the practice. With `permanent`, the temporary password is changed
+    /// to `password` so sign-in goes straight through; otherwise `password` is the temporary one.
+    pub fn user(
+        &self,
+        email: &str,
+        roles: &[&str],
+        password: &str,
+        permanent: bool,
+    ) -> wardgate_identity::User {
+        let store = &self.gw.store;
+        let temp = if permanent {
+            "Temporary#Pass1"
+        } else {
+            password
+        };
+        let user = store
+            .add_user(
+                &Actor::system(),
+                wardgate_identity::NewUser {
+                    email: email.into(),
+                    first_name: "Test".into(),
+                    last_name: "User".into(),
+                    password: temp.into(),
+                    roles: roles.iter().map(|r| r.to_string()).collect(),
+                    practices: vec![PRACTICE.into()],
+                    emergency_access: roles.contains(&"Provider"),
+                    ..wardgate_identity::NewUser::default()
+                },
+            )
+            .unwrap();
+        if permanent {
+            store.change_password(&user.id, temp, password).unwrap();
+        }
+        user
+    }
+
+    /// A browser: cookies kept between requests, a fixed user agent, asks for pages.
+    pub fn browser(&self) -> Browser {
+        Browser::new(
+            self,
+            None,
+            "Mozilla/5.0 (X11; Linux x86_64) WardgateTest/1.0",
+            false,
+        )
+    }
+
+    /// An API client with a cookie jar (JSON answers).
+    pub fn api_browser(&self) -> Browser {
+        Browser::new(self, None, "wardgate-test-client/1.0", true)
+    }
+}
+
+/// An HTTP client with a cookie jar.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub client: TestClient,
+    pub base: String,
+    pub jar: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
+    pub user_agent: String,
+    pub json: bool,
+    /// Every Set-Cookie seen, as sent.
+    pub set_cookies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Browser {
+    pub fn new(h: &Harness, from: Option<&str>, user_agent: &str, json: bool) -> Browser {
+        Browser {
+            client: TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false),
+            base: h.base.clone(),
+            jar: Arc::default(),
+            user_agent: user_agent.into(),
+            json,
+            set_cookies: Arc::default(),
+        }
+    }
+
+    /// The same cookies, from another address or another browser.
+    pub fn moved(&self, h: &Harness, from: Option<&str>, user_agent: &str) -> Browser {
+        Browser {
+            client: TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false),
+            jar: Arc::new(Mutex::new(self.jar.lock().unwrap().clone())),
+            user_agent: user_agent.into(),
+            set_cookies: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).cloned()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Reply {
+        let cookies: Vec<String> = self
+            .jar
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let cookie = cookies.join("; ");
+        let accept = if self.json {
+            "application/json"
+        } else {
+            "text/html,application/xhtml+xml"
+        };
+        let mut headers: Vec<(&str, &str)> =
+            vec![("user-agent", &self.user_agent), ("accept", accept)];
+        if !cookie.is_empty() {
+            headers.push(("cookie", &cookie));
+        }
+        let body = form.map(|f| {
+            if self.json {
+                let map: serde_json::Map<String, serde_json::Value> = f
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                    .collect();
+                serde_json::Value::Object(map).to_string()
+            } else {
+                f.iter()
+                    .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            }
+        });
+        if body.is_some() {
+            headers.push((
+                "content-type",
+                if self.json {
+                    "application/json"
+                } else {
+                    "application/x-www-form-urlencoded"
+                },
+            ));
+        }
+        let r = self
+            .client
+            .send(
+                method,
+                &format!("{}{path}", self.base),
+                &headers,
+                body.as_deref(),
+            )
+            .await;
+        for c in r.headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap().to_string();
+            self.set_cookies.lock().unwrap().push(c.clone());
+            let (pair, attrs) = c.split_once(';').unwrap_or((&c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") || v.is_empty() {
+                self.jar.lock().unwrap().remove(k);
+            } else {
+                self.jar
+                    .lock()
+                    .unwrap()
+                    .insert(k.to_string(), v.to_string());
+            }
+        }
+        r
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.request(Method::POST, path, Some(form)).await
+    }
+
+    /// Signs in with email and password; returns the last answer.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        let _ = self.get("/.wardgate/login").await;
+        self.post(
+            "/.wardgate/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("next", "/api/patients"),
+            ],
+        )
+        .await
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// RFC 4648 base32 (authenticator keys).
+pub fn base32(s: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => continue,
+        };
+        bits = (bits << 5) | u64::from(v);
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
 }

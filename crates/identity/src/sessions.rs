@@ -179,6 +179,52 @@ impl Store {
         })
     }
 
+    /// Step-up: the user proved who they are again in this session (password, and a second
+    /// factor when `mfa`). Moves `authenticated_at` to now.
+    pub fn reauthenticate(&self, token: &str, mfa: bool) -> Result<bool> {
+        let now = self.now();
+        self.tx(|tx| {
+            let user: Option<String> = tx
+                .query_row(
+                    "SELECT user_id FROM sessions WHERE hash = ?1 AND ended_at IS NULL",
+                    params![hash(token)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user) = user else { return Ok(false) };
+            tx.execute(
+                "UPDATE sessions SET authenticated_at = ?1, mfa = (mfa OR ?2) WHERE hash = ?3",
+                params![now, mfa, hash(token)],
+            )?;
+            self.record(
+                &Actor::user(&user),
+                "session:reauthenticate",
+                None,
+                Some(json!({"user": user, "mfa": mfa})),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Ends one of a user's sessions by its id (the first 12 hex digits of its hash), as "sign
+    /// out that other device" does.
+    pub fn end_session_id(&self, user: &str, id: &str, reason: &str) -> Result<bool> {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let now = self.now();
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE user_id = ?3 AND substr(hash, 1, 12) = ?4 AND ended_at IS NULL",
+                params![now, reason, user, id.to_ascii_lowercase()],
+            )?;
+            if n > 0 {
+                self.record(&Actor::user(user), "session:end", None, Some(json!({"user": user, "session": id, "reason": reason})))?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     /// Remote logout: ends every session of a user. Returns how many.
     pub fn end_sessions(&self, actor: &Actor, user: &str, reason: &str) -> Result<usize> {
         self.tx(|tx| {
