@@ -125,6 +125,19 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
                 json!({"error": "no_previous", "message": e.to_string()}),
             ),
         },
+        (Method::POST, p) if p.starts_with("/users/") => user_action(gw, p),
+        (Method::GET, p) if p.starts_with("/users/") && p.ends_with("/sessions") => {
+            let id = p
+                .trim_start_matches("/users/")
+                .trim_end_matches("/sessions");
+            match gw.store.user(id).and_then(|u| gw.store.sessions(&u.id)) {
+                Ok(list) => reply(StatusCode::OK, json!({"sessions": list})),
+                Err(e) => reply(
+                    StatusCode::NOT_FOUND,
+                    json!({"error": "not_found", "message": e.to_string()}),
+                ),
+            }
+        }
         (Method::POST, "/audit/flush") => {
             let audit = gw.audit.clone();
             let flushed = tokio::task::spawn_blocking(move || audit.flush()).await;
@@ -138,7 +151,57 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
         }
         _ => reply(
             StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "GET /healthz, GET /metrics, GET|PUT /policy, POST /policy/rollback, POST /audit/flush"}),
+            json!({"error": "not_found", "message": "GET /healthz, GET /metrics, GET|PUT /policy, POST /policy/rollback, POST /audit/flush, GET /users/{id}/sessions, POST /users/{id}/logout|lock|unlock|disable|enable"}),
+        ),
+    }
+}
+
+/// `POST /users/{id or email}/{logout|lock|unlock|disable|enable}`: what an administrator does
+/// to a user while the gateway runs (the command line cannot then: the gateway holds the audit
+/// log). Locking and disabling end the user's sessions at once.
+fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
+    let rest = path.trim_start_matches("/users/");
+    let Some((id, action)) = rest.rsplit_once('/') else {
+        return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"}));
+    };
+    let actor = wardgate_identity::Actor::user("admin-api");
+    let user = match gw.store.user(id) {
+        Ok(u) => u,
+        Err(e) => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_found", "message": e.to_string()}),
+            )
+        }
+    };
+    let done = match action {
+        "logout" => gw
+            .store
+            .end_sessions(&actor, &user.id, "remote-logout")
+            .map(|n| json!({"sessions_ended": n})),
+        "lock" => gw
+            .store
+            .lock(&actor, &user.id)
+            .map(|u| json!({"status": u.status})),
+        "unlock" => gw
+            .store
+            .unlock(&actor, &user.id)
+            .map(|u| json!({"status": u.status})),
+        "disable" => gw
+            .store
+            .disable(&actor, &user.id)
+            .map(|u| json!({"status": u.status})),
+        "enable" => gw
+            .store
+            .enable(&actor, &user.id)
+            .map(|u| json!({"status": u.status})),
+        _ => return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
+    };
+    match done {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => reply(
+            StatusCode::CONFLICT,
+            json!({"error": "refused", "message": e.to_string()}),
         ),
     }
 }

@@ -71,6 +71,9 @@ pub struct Sessions {
     /// Requests per session per minute.
     #[serde(default = "default_rate")]
     pub per_minute: PerMinute,
+    /// Where a browser goes after signing in when it came to the sign-in page directly.
+    #[serde(default = "default_home")]
+    pub home: PathPrefix,
 }
 
 /// What a sign-in does when the user already has the most sessions allowed.
@@ -97,10 +100,14 @@ impl Default for Sessions {
             bind_device: true,
             login_per_minute: default_login_rate(),
             per_minute: default_rate(),
+            home: default_home(),
         }
     }
 }
 
+fn default_home() -> PathPrefix {
+    PathPrefix("/".into())
+}
 fn default_idle() -> Span {
     Span(std::time::Duration::from_secs(15 * 60))
 }

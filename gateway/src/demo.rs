@@ -27,6 +27,8 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// Defaults to the next port on the same address.
     pub admin_listen: Option<SocketAddr>,
+    /// Browser sessions end after this long idle (default 15 minutes).
+    pub session_idle: Option<crate::config::Span>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +92,7 @@ fn config_text(
     admin: SocketAddr,
     app: SocketAddr,
     admin_key: &str,
+    idle: &str,
 ) -> String {
     format!(
         r#"# Written by `wardgate serve --demo` at every start; copy it to make your own.
@@ -128,6 +131,10 @@ unknown = "allow"
 
 [rate_limit]
 per_minute = 600
+
+[sessions]
+home = "/api/patients"
+idle = "{idle}"
 
 [[upstream]]
 name = "demo-practice-app"
@@ -277,10 +284,14 @@ pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
         };
         SocketAddr::new(opts.listen.ip(), port)
     });
+    let idle = match opts.session_idle {
+        Some(span) => format!("{}ms", span.0.as_millis()),
+        None => "15m".to_string(),
+    };
     let config_path = dir.join("wardgate.toml");
     std::fs::write(
         &config_path,
-        config_text(&dir, opts.listen, admin, app_addr, &admin_key),
+        config_text(&dir, opts.listen, admin, app_addr, &admin_key, &idle),
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
@@ -347,6 +358,9 @@ Try it (the key is front-desk-sync: Office Staff, patient scopes, 20 requests/mi
   for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} ' --cacert {ca} -H 'Authorization: Bearer {key}' {url}/api/patients; done; echo   # ... 429
   curl -H "Authorization: Bearer $(jq -r .admin_key {dir}/demo.json)" {admin}/metrics
   wardgate audit search --dir {dir}/audit --decision deny
+
+In a browser: {url}/api/patients signs you in first (trust the CA above, or accept the warning);
+users and their temporary passwords are in demo.json (the first sign-in changes the password).
 
 Users, passwords, keys and routes: {dir}/demo.json. Ctrl-C stops."#,
         admin = info.admin_url,

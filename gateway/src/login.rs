@@ -92,6 +92,10 @@ fn random_hex(n: usize) -> String {
 
 /// A safe place to go after signing in: a path on this site.
 fn safe_next(next: Option<&str>) -> String {
+    safe_next_or(next, "/")
+}
+
+fn safe_next_or(next: Option<&str>, home: &str) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
@@ -101,7 +105,7 @@ fn safe_next(next: Option<&str>) -> String {
         {
             n.to_string()
         }
-        _ => "/".to_string(),
+        _ => home.to_string(),
     }
 }
 
@@ -478,7 +482,7 @@ pub async fn handle(
     let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let answer = match (parts.method.clone(), path.as_str()) {
         (Method::GET, "login") => {
-            let next = safe_next(query_next.as_deref());
+            let next = safe_next_or(query_next.as_deref(), &gw.config.sessions.home.0);
             let a = a.page(StatusCode::OK, pages::login(&next, None), json!({"step": "login"}));
             if cookie(headers, DEVICE_COOKIE).is_none() {
                 a.cookie(set_cookie(DEVICE_COOKIE, Some(&random_hex(16)), Some(400 * 86_400)))
@@ -487,7 +491,7 @@ pub async fn handle(
             }
         }
         (Method::POST, "login") => {
-            let next = safe_next(Some(f("next")).filter(|n| !n.is_empty()));
+            let next = safe_next_or(Some(f("next")).filter(|n| !n.is_empty()), &gw.config.sessions.home.0);
             let refused = |a: Answer| a.page(StatusCode::UNAUTHORIZED, pages::login(&next, Some(REFUSED)), json!({"error": "invalid_credentials", "message": REFUSED}));
             match gw.store.login(f("email"), f("password")) {
                 Ok(user) => {

@@ -251,6 +251,58 @@ impl Harness {
         }
     }
 
+    /// Stops the gateway and starts it again from the same folder and configuration, as a
+    /// restart of the process would (the upstream and the clock stay).
+    pub async fn restart(self) -> Harness {
+        let Harness {
+            dir,
+            running,
+            gw,
+            upstream,
+            clock,
+            ca,
+            policy_path,
+            base,
+            ..
+        } = self;
+        drop(gw);
+        running.shutdown(Duration::from_secs(5)).await;
+        let config = Config::load(&dir.join("wardgate.toml")).unwrap();
+        let mut last = None;
+        let mut gw = None;
+        for _ in 0..100 {
+            match Gateway::build(config.clone(), clock.clone()) {
+                Ok(g) => {
+                    gw = Some(g);
+                    break;
+                }
+                Err(e) => {
+                    // The old gateway's last references are still going away.
+                    last = Some(e.to_string());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        let gw = gw.unwrap_or_else(|| panic!("the gateway did not start again: {last:?}"));
+        let running = wardgate::start(gw.clone()).await.unwrap();
+        let scheme = if base.starts_with("https") {
+            "https"
+        } else {
+            "http"
+        };
+        Harness {
+            base: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
+            admin: format!("http://127.0.0.1:{}", running.admin_addr.unwrap().port()),
+            dir,
+            gw,
+            running,
+            upstream,
+            clock,
+            ca,
+            policy_path,
+        }
+    }
+
     /// A service account with one role and a key for it.
     pub fn key(&self, account: &str, role: &str, scopes: &[&str], rate: Option<u32>) -> String {
         self.key_with(account, role, scopes, rate, &[], None)
@@ -504,6 +556,7 @@ impl Browser {
     pub fn moved(&self, h: &Harness, from: Option<&str>, user_agent: &str) -> Browser {
         Browser {
             client: TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false),
+            base: h.base.clone(),
             jar: Arc::new(Mutex::new(self.jar.lock().unwrap().clone())),
             user_agent: user_agent.into(),
             set_cookies: Arc::default(),

@@ -523,3 +523,39 @@ async fn break_glass_is_reasoned_time_boxed_marked_alerted_and_audited() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_restart_and_the_admin_api_ends_them() {
+    let h = Harness::start("restart", Setup::default()).await;
+    h.user("olivia@clinic.test", &["Office Staff"], PASSWORD, true);
+    let b = h.api_browser();
+    b.login("olivia@clinic.test", PASSWORD).await;
+    assert_eq!(b.get("/api/patients").await.status, StatusCode::OK);
+    let h = h.restart().await;
+    let b = b.moved(&h, None, &b.user_agent.clone());
+    let b = wardgate_tests::gateway::Browser { json: true, ..b };
+    assert_eq!(
+        b.get("/api/patients").await.status,
+        StatusCode::OK,
+        "the session outlived the restart"
+    );
+    let r = h
+        .admin(http::Method::POST, "/users/olivia@clinic.test/logout", None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["sessions_ended"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        b.get("/api/patients").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = h
+        .admin(http::Method::POST, "/users/olivia@clinic.test/lock", None)
+        .await;
+    assert_eq!(r.json()["status"], "locked");
+    let r = b.login("olivia@clinic.test", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}

@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// The demo's admin listen address (default: the next port).
     #[arg(long, requires = "demo")]
     admin_listen: Option<SocketAddr>,
+    /// The demo's idle timeout for browser sessions, e.g. 30s or 15m.
+    #[arg(long, requires = "demo")]
+    session_idle: Option<crate::config::Span>,
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
@@ -80,6 +83,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 data_dir: args.data_dir.clone(),
                 listen: args.listen,
                 admin_listen: args.admin_listen,
+                session_idle: args.session_idle,
             })
             .await?;
             println!(
