@@ -474,8 +474,12 @@ pub async fn handle(
             )
             .response();
     };
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
     let form = if post {
-        fields(body, json).await
+        fields(body, json_body).await
     } else {
         HashMap::new()
     };

@@ -559,3 +559,22 @@ async fn sessions_survive_a_restart_and_the_admin_api_ends_them() {
     let r = b.login("olivia@clinic.test", PASSWORD).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_post_that_asks_for_json_answers_is_read_as_a_form() {
+    let h = Harness::start("form-json", Setup::default()).await;
+    h.user("olivia@clinic.test", &["Office Staff"], PASSWORD, true);
+    let r = h
+        .client()
+        .send(
+            http::Method::POST,
+            &format!("{}/.wardgate/login", h.base),
+            &[
+                ("accept", "application/json"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some("email=olivia%40clinic.test&password=Correct%23Horse9battery"),
+        )
+        .await;
+    assert_eq!(r.json()["signed_in"], true, "{}", r.body);
+}
