@@ -236,8 +236,30 @@ impl Harness {
             )
             .unwrap();
         gw.refresh_practices().unwrap();
+        Harness::assemble(
+            dir,
+            gw,
+            upstream,
+            clock,
+            tls.ca_cert,
+            policy_path,
+            setup.tls,
+        )
+        .await
+    }
+
+    /// Starts the listeners of a built gateway and wraps it up.
+    async fn assemble(
+        dir: PathBuf,
+        gw: Arc<Gateway>,
+        upstream: Upstream,
+        clock: Clock,
+        ca: PathBuf,
+        policy_path: PathBuf,
+        tls: bool,
+    ) -> Harness {
         let running = wardgate::start(gw.clone()).await.unwrap();
-        let scheme = if setup.tls { "https" } else { "http" };
+        let scheme = if tls { "https" } else { "http" };
         Harness {
             base: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
             admin: format!("http://127.0.0.1:{}", running.admin_addr.unwrap().port()),
@@ -246,7 +268,7 @@ impl Harness {
             running,
             upstream,
             clock,
-            ca: tls.ca_cert,
+            ca,
             policy_path,
         }
     }
@@ -284,23 +306,16 @@ impl Harness {
             }
         }
         let gw = gw.unwrap_or_else(|| panic!("the gateway did not start again: {last:?}"));
-        let running = wardgate::start(gw.clone()).await.unwrap();
-        let scheme = if base.starts_with("https") {
-            "https"
-        } else {
-            "http"
-        };
-        Harness {
-            base: format!("{scheme}://127.0.0.1:{}", running.addr.port()),
-            admin: format!("http://127.0.0.1:{}", running.admin_addr.unwrap().port()),
+        Harness::assemble(
             dir,
             gw,
-            running,
             upstream,
             clock,
             ca,
             policy_path,
-        }
+            base.starts_with("https"),
+        )
+        .await
     }
 
     /// A service account with one role and a key for it.
