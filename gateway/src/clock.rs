@@ -34,7 +34,11 @@ impl Clock {
     }
 
     pub fn utc(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::from_std(self.skew()).unwrap_or(chrono::Duration::zero())
+        let now = Utc::now();
+        chrono::Duration::from_std(self.skew())
+            .ok()
+            .and_then(|skew| now.checked_add_signed(skew))
+            .unwrap_or(now)
     }
 }
 

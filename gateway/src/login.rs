@@ -69,6 +69,15 @@ impl std::fmt::Debug for Logins {
 }
 
 impl Logins {
+    /// Drops expired sign-ins in progress and idle address buckets.
+    pub fn tidy(&self, now: DateTime<Utc>) {
+        if let Ok(mut map) = self.pending.lock() {
+            map.retain(|_, p| p.expires > now);
+        }
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+
     pub fn new(clock: Clock, per_minute: std::num::NonZeroU32) -> Logins {
         Logins {
             pending: Mutex::new(HashMap::new()),
@@ -500,7 +509,12 @@ pub async fn handle(
             match gw.store.login(f("email"), f("password")) {
                 Ok(user) => {
                     let roles = gw.store.roles_in_effect(&user.id, &practice.id, None).unwrap_or_default();
-                    if roles.is_empty() {
+                    // Roles held at one of the practice's locations count too.
+                    let at_location = user
+                        .assignments
+                        .iter()
+                        .any(|a| a.practice_id == practice.id && a.location_id.is_some());
+                    if roles.is_empty() && !at_location {
                         gw.audit_login("login:failure", &user.id, client, json!({"why": "no roles at this practice"}));
                         refused(a)
                     } else {
@@ -653,7 +667,10 @@ pub async fn handle(
                 } else if m == Method::GET {
                     a.page(StatusCode::OK, pages::emergency(&next, None, &max_text), json!({"step": "emergency", "max_seconds": max_seconds}))
                 } else {
-                    let max = chrono::Duration::seconds(i64::try_from(max_seconds).unwrap_or(i64::MAX / 2));
+                    // Bounded so no date arithmetic can overflow, whatever the policy says.
+                    let max = chrono::Duration::seconds(
+                        i64::try_from(max_seconds.min(10 * 365 * 86_400)).unwrap_or(86_400),
+                    );
                     match gw.store.open_emergency(&me.info.user_id, &practice.id, f("reason"), max) {
                         Ok(until) => {
                             gw.alert("emergency-access", &format!("{} opened emergency access at {}: {}", me.user.email, practice.id, f("reason").trim()));

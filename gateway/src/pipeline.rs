@@ -477,10 +477,18 @@ impl Gateway {
                 (principal, Vec::new(), None)
             }
             Who::Session(s) => {
+                // Roles held at one location count only for requests about that location.
+                let roles = match &resource.location {
+                    Some(location) => self
+                        .store
+                        .roles_in_effect(&s.info.user_id, &practice.id, Some(location))
+                        .map_err(|_| Rejection::StoreFault)?,
+                    None => s.roles.clone(),
+                };
                 let principal = policy::Principal {
                     id: s.info.user_id.clone(),
                     kind: Some("user".into()),
-                    roles: s.roles.clone(),
+                    roles,
                     flags: if s.user.emergency_access {
                         vec!["emergency_access".into()]
                     } else {

@@ -17,9 +17,18 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, Clock, StateInformationMiddl
 #[derive(Debug)]
 pub struct RateLimits {
     clock: Clock,
+    epoch: std::time::Instant,
     default: NonZeroU32,
     burst: Option<NonZeroU32>,
-    buckets: RwLock<HashMap<String, (NonZeroU32, Arc<Limiter>)>>,
+    buckets: RwLock<HashMap<String, Bucket>>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    rate: NonZeroU32,
+    limiter: Arc<Limiter>,
+    /// Nanoseconds since `RateLimits::epoch` at the last use, for forgetting idle buckets.
+    used: std::sync::atomic::AtomicU64,
 }
 
 /// The outcome for one request, with what the `RateLimit-*` headers say.
@@ -40,6 +49,7 @@ pub enum Admit {
 impl RateLimits {
     pub fn new(clock: Clock, default: NonZeroU32, burst: Option<NonZeroU32>) -> RateLimits {
         RateLimits {
+            epoch: clock.instant(),
             clock,
             default,
             burst,
@@ -47,11 +57,23 @@ impl RateLimits {
         }
     }
 
+    fn stamp(&self) -> u64 {
+        u64::try_from(
+            self.clock
+                .instant()
+                .saturating_duration_since(self.epoch)
+                .as_nanos(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
     fn bucket(&self, key: &str, rate: NonZeroU32) -> Arc<Limiter> {
+        let now = self.stamp();
         if let Ok(map) = self.buckets.read() {
-            if let Some((r, l)) = map.get(key) {
-                if *r == rate {
-                    return l.clone();
+            if let Some(b) = map.get(key) {
+                if b.rate == rate {
+                    b.used.store(now, std::sync::atomic::Ordering::Relaxed);
+                    return b.limiter.clone();
                 }
             }
         }
@@ -60,19 +82,45 @@ impl RateLimits {
             RateLimiter::direct_with_clock(quota, self.clock.clone())
                 .with_middleware::<StateInformationMiddleware>(),
         );
+        let fresh = || Bucket {
+            rate,
+            limiter: limiter.clone(),
+            used: std::sync::atomic::AtomicU64::new(now),
+        };
         match self.buckets.write() {
-            Ok(mut map) => map
-                .entry(key.to_string())
-                .and_modify(|e| {
-                    if e.0 != rate {
-                        *e = (rate, limiter.clone());
-                    }
-                })
-                .or_insert((rate, limiter))
-                .1
-                .clone(),
-            Err(_) => limiter,
+            Ok(mut map) => {
+                let b = map.entry(key.to_string()).or_insert_with(fresh);
+                if b.rate != rate {
+                    *b = fresh();
+                }
+                b.used.store(now, std::sync::atomic::Ordering::Relaxed);
+                b.limiter.clone()
+            }
+            Err(_) => limiter.clone(),
         }
+    }
+
+    /// Drops buckets unused for longer than `idle` (they would be full again by then anyway
+    /// when `idle` is at least a minute): ended sessions and retired keys do not pile up.
+    pub fn forget_idle(&self, idle: Duration) -> usize {
+        let now = self.stamp();
+        let limit = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
+        let Ok(mut map) = self.buckets.write() else {
+            return 0;
+        };
+        let before = map.len();
+        map.retain(|_, b| {
+            now.saturating_sub(b.used.load(std::sync::atomic::Ordering::Relaxed)) < limit
+        });
+        before - map.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Counts one request of `key` at its rate (or the default).
@@ -131,5 +179,14 @@ mod tests {
         for _ in 0..3 {
             assert!(matches!(limits.check("k1", Some(3)), Admit::Pass { .. }));
         }
+        assert_eq!(limits.len(), 2);
+        clock.advance(Duration::from_secs(120));
+        limits.check("k2", Some(3));
+        assert_eq!(
+            limits.forget_idle(Duration::from_secs(60)),
+            1,
+            "k1 is forgotten"
+        );
+        assert_eq!(limits.len(), 1);
     }
 }

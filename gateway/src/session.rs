@@ -133,6 +133,13 @@ impl LastSeen {
             map.remove(id);
         }
     }
+
+    /// Forgets sessions not seen since `before` (they are past any idle timeout).
+    pub fn forget_before(&self, before: DateTime<Utc>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, seen| *seen >= before);
+        }
+    }
 }
 
 /// Why a session is no longer good.

@@ -340,6 +340,15 @@ impl Gateway {
                     if let Err(e) = gw.store.flush_sessions() {
                         tracing::warn!(error = %e, "cannot write session activity");
                     }
+                    // Memory that ended sessions and old attempts would otherwise keep.
+                    let now = gw.clock.utc();
+                    gw.logins.tidy(now);
+                    let absolute = chrono::Duration::from_std(gw.config.sessions.absolute.0)
+                        .unwrap_or(chrono::Duration::MAX);
+                    if let Some(before) = now.checked_sub_signed(absolute) {
+                        gw.last_seen.forget_before(before);
+                    }
+                    gw.limits.forget_idle(Duration::from_secs(3600));
                 })
                 .await;
             }

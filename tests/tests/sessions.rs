@@ -578,3 +578,60 @@ async fn a_form_post_that_asks_for_json_answers_is_read_as_a_form() {
         .await;
     assert_eq!(r.json()["signed_in"], true, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_held_at_one_location_counts_only_there() {
+    let setup = Setup {
+        policy_extra: "route GET /api/locations/{location}/schedule -> patient_appointments:manage location = path location".into(),
+        ..Setup::default()
+    };
+    let h = Harness::start("location", setup).await;
+    let store = &h.gw.store;
+    store
+        .add_location(&Actor::system(), "east", "p1", "East Clinic")
+        .unwrap();
+    store
+        .add_location(&Actor::system(), "west", "p1", "West Clinic")
+        .unwrap();
+    store
+        .add_user(
+            &Actor::system(),
+            wardgate_identity::NewUser {
+                email: "lee@clinic.test".into(),
+                first_name: "Lee".into(),
+                last_name: "East".into(),
+                password: "Temporary#Pass1".into(),
+                roles: vec!["Office Staff".into()],
+                practices: vec!["p1".into()],
+                location: Some("east".into()),
+                ..wardgate_identity::NewUser::default()
+            },
+        )
+        .unwrap();
+    let b = h.api_browser();
+    b.login("lee@clinic.test", "Temporary#Pass1").await;
+    let r = b
+        .post(
+            "/.wardgate/password",
+            &[
+                ("current", "Temporary#Pass1"),
+                ("new", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.json()["signed_in"], true, "{}", r.body);
+    assert_eq!(
+        b.get("/api/locations/east/schedule").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        b.get("/api/locations/west/schedule").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        b.get("/api/patients").await.status,
+        StatusCode::FORBIDDEN,
+        "no practice-wide role"
+    );
+}

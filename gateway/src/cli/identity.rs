@@ -274,12 +274,17 @@ fn duration(s: &str) -> anyhow::Result<chrono::Duration> {
     let n: i64 = n
         .parse()
         .with_context(|| format!("`{s}` is not a duration such as 90d or 12h"))?;
-    Ok(match unit {
-        "d" => chrono::Duration::days(n),
-        "h" => chrono::Duration::hours(n),
-        "m" => chrono::Duration::minutes(n),
+    let d = match unit {
+        "d" => chrono::Duration::try_days(n),
+        "h" => chrono::Duration::try_hours(n),
+        "m" => chrono::Duration::try_minutes(n),
         _ => bail!("`{s}` is not a duration such as 90d or 12h"),
-    })
+    };
+    // Ten years at most: longer is a mistake, and would overflow date arithmetic.
+    match d {
+        Some(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(3650) => Ok(d),
+        _ => bail!("`{s}` must be more than zero and at most ten years"),
+    }
 }
 
 fn rate(s: &str) -> anyhow::Result<u32> {
