@@ -601,3 +601,32 @@ fn closed_segments_are_archived_and_old_ones_pruned_automatically() {
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.last_seq, Some(60));
 }
+
+#[test]
+fn a_full_queue_is_refused_at_once_instead_of_waiting() {
+    let dir = temp("backlog");
+    let opts = Options {
+        queue: 1,
+        // The writer takes the first event and then waits this long for company.
+        linger: std::time::Duration::from_millis(500),
+        ..Options::default()
+    };
+    let (log, _) = AuditLog::open(&dir, opts).unwrap();
+    log.try_append(change(0)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    log.try_append(change(1)).unwrap(); // fills the one slot
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        log.try_append(change(2)),
+        Err(wardgate_audit::AuditError::Backlog)
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_millis(100));
+    log.flush().unwrap();
+    drop(log);
+    let report = verify(&dir, None).unwrap();
+    assert_eq!(
+        report.last_seq,
+        Some(2),
+        "the two accepted events are written"
+    );
+}
