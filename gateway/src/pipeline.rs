@@ -96,13 +96,12 @@ impl RequestParts for Parts<'_> {
     }
 }
 
-fn host_of(parts: &http::request::Parts) -> Option<String> {
-    parts
-        .headers
+fn host_of(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
+    headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .or_else(|| uri.authority().map(|a| a.to_string()))
 }
 
 impl Gateway {
@@ -130,12 +129,13 @@ impl Gateway {
             decision: None,
             module_hash: None,
         };
+        // Where a browser sent to sign in comes back to (GET requests only).
         let browser = crate::login::is_browser(req.headers());
         let next = req
             .uri()
             .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .filter(|_| req.method() == http::Method::GET);
+            .filter(|_| browser && req.method() == http::Method::GET)
+            .map(|p| p.as_str().to_string());
         let result = if !self.config.server.enforce {
             self.pass_through(req, &seen, tls).await
         } else if req.uri().path().starts_with(crate::login::PREFIX) {
@@ -205,14 +205,7 @@ impl Gateway {
         );
         self.network_rules(seen.client)?;
         seen.country = self.geo_rules(seen.client)?;
-        let (mut parts, ()) = Request::builder()
-            .method(req.method())
-            .uri(req.uri())
-            .body(())
-            .map_err(|_| Rejection::BadRequest("the request is not valid"))?
-            .into_parts();
-        parts.headers = req.headers().clone();
-        let practice = self.target_practice(&parts).ok();
+        let practice = self.target_practice(req.headers(), req.uri()).ok();
         if let Some(p) = &practice {
             self.practice_rules(&p.id, seen.client)?;
         }
@@ -242,7 +235,7 @@ impl Gateway {
         // 4. Authenticate: which practice; an API key, or else a session cookie (whose rules,
         //    step 6 - binding to network and device, idle and absolute timeouts - are checked
         //    as it is looked up); then the practice's and the key's networks.
-        let practice = self.target_practice(&parts)?;
+        let practice = self.target_practice(&parts.headers, &parts.uri)?;
         seen.practice = Some(practice.id.clone());
         let who = self.authenticate(&parts.headers, seen.client, &practice)?;
         match &who {
@@ -262,7 +255,10 @@ impl Gateway {
         // 7. Route: the upstream, then method + path -> action and resource attributes.
         let target = self
             .upstreams
-            .pick(host_of(&parts).as_deref(), parts.uri.path())
+            .pick(
+                host_of(&parts.headers, &parts.uri).as_deref(),
+                parts.uri.path(),
+            )
             .ok_or(Rejection::NoUpstream)?;
         let module = self.policy.current();
         seen.module_hash = Some(module.module_hash.clone());
@@ -311,7 +307,8 @@ impl Gateway {
 
     pub(crate) fn target_practice(
         &self,
-        parts: &http::request::Parts,
+        headers: &HeaderMap,
+        uri: &http::Uri,
     ) -> Result<Practice, Rejection> {
         let source = &self.config.practice;
         let id: Option<String> = match source.from {
@@ -319,13 +316,13 @@ impl Gateway {
             PracticeFrom::Header => source
                 .header
                 .as_ref()
-                .and_then(|h| parts.headers.get(&h.0))
+                .and_then(|h| headers.get(&h.0))
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string()),
             PracticeFrom::Path => source
                 .segment
-                .and_then(|n| parts.uri.path().split('/').nth(n).and_then(percent_decode)),
-            PracticeFrom::Host => host_of(parts).and_then(|h| {
+                .and_then(|n| uri.path().split('/').nth(n).and_then(percent_decode)),
+            PracticeFrom::Host => host_of(headers, uri).and_then(|h| {
                 let h = h.split(':').next().unwrap_or(&h).to_ascii_lowercase();
                 let domain = source
                     .domain
@@ -669,7 +666,7 @@ impl Gateway {
             rate,
             decision,
         } = a;
-        let host = host_of(&parts);
+        let host = host_of(&parts.headers, &parts.uri);
         let h = &mut parts.headers;
         proxy::strip_hop_by_hop(h);
         proxy::strip_identity(h);
@@ -754,7 +751,10 @@ impl Gateway {
         let (mut parts, body) = req.into_parts();
         let target = self
             .upstreams
-            .pick(host_of(&parts).as_deref(), parts.uri.path())
+            .pick(
+                host_of(&parts.headers, &parts.uri).as_deref(),
+                parts.uri.path(),
+            )
             .ok_or(Rejection::NoUpstream)?;
         proxy::strip_hop_by_hop(&mut parts.headers);
         proxy::strip_identity(&mut parts.headers);
