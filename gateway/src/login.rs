@@ -93,10 +93,19 @@ fn digest(s: &str) -> String {
         .collect()
 }
 
-fn random_hex(n: usize) -> String {
+/// Random bytes in hex; `None` when the system has no randomness to give (never guessed).
+fn random_hex(n: usize) -> Option<String> {
     let mut b = vec![0u8; n];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    getrandom::fill(&mut b).ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn unavailable(a: Answer) -> Answer {
+    a.page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message("Try again", "Signing in is not possible right now."),
+        json!({"error": "identity_unavailable"}),
+    )
 }
 
 /// A safe place to go after signing in: a path on this site.
@@ -320,13 +329,6 @@ impl Gateway {
     }
 
     fn start_session(&self, p: &Pending, client: IpAddr, headers: &HeaderMap, a: Answer) -> Answer {
-        let store_fail = |a: Answer| {
-            a.page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                pages::message("Try again", "Signing in is not possible right now."),
-                json!({"error": "identity_unavailable"}),
-            )
-        };
         // The tighter of the configuration and the practice's settings (0: no limit).
         let max = [
             self.config.sessions.max_per_user,
@@ -341,7 +343,7 @@ impl Gateway {
         if max > 0 {
             let live = match self.store.sessions(&p.user) {
                 Ok(l) => l,
-                Err(_) => return store_fail(a),
+                Err(_) => return unavailable(a),
             };
             if live.len() >= max as usize {
                 match self.config.sessions.when_full {
@@ -373,7 +375,9 @@ impl Gateway {
         let (device, a) = match cookie(headers, DEVICE_COOKIE) {
             Some(d) => (d.to_string(), a),
             None => {
-                let d = random_hex(16);
+                let Some(d) = random_hex(16) else {
+                    return unavailable(a);
+                };
                 let c = set_cookie(DEVICE_COOKIE, Some(&d), Some(400 * 86_400));
                 (d, a.cookie(c))
             }
@@ -396,7 +400,7 @@ impl Gateway {
                 a.cookie(set_cookie(COOKIE, Some(&token), None))
                     .go(&p.next, json!({"signed_in": true}))
             }
-            Err(_) => store_fail(a),
+            Err(_) => unavailable(a),
         }
     }
 
@@ -497,10 +501,12 @@ pub async fn handle(
         (Method::GET, "login") => {
             let next = safe_next_or(query_next.as_deref(), &gw.config.sessions.home.0);
             let a = a.page(StatusCode::OK, pages::login(&next, None), json!({"step": "login"}));
-            if cookie(headers, DEVICE_COOKIE).is_none() {
-                a.cookie(set_cookie(DEVICE_COOKIE, Some(&random_hex(16)), Some(400 * 86_400)))
-            } else {
-                a
+            match (cookie(headers, DEVICE_COOKIE), random_hex(16)) {
+                (None, Some(device)) => {
+                    a.cookie(set_cookie(DEVICE_COOKIE, Some(&device), Some(400 * 86_400)))
+                }
+                // Without a device cookie yet, sign-in makes one (or refuses without randomness).
+                _ => a,
             }
         }
         (Method::POST, "login") => {
@@ -529,9 +535,13 @@ pub async fn handle(
                             mfa: false,
                             expires: gw.clock.utc() + chrono::Duration::minutes(10),
                         };
-                        let secret = random_hex(32);
-                        let a = a.cookie(set_cookie(PENDING_COOKIE, Some(&secret), Some(600)));
-                        gw.advance(&digest(&secret), p, client, headers, a)
+                        match random_hex(32) {
+                            Some(secret) => {
+                                let a = a.cookie(set_cookie(PENDING_COOKIE, Some(&secret), Some(600)));
+                                gw.advance(&digest(&secret), p, client, headers, a)
+                            }
+                            None => unavailable(a),
+                        }
                     }
                 }
                 Err(IdentityError::BadCredentials) | Err(IdentityError::LockedOut) => {
@@ -540,7 +550,7 @@ pub async fn handle(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "sign-in failed in the store");
-                    a.page(StatusCode::SERVICE_UNAVAILABLE, pages::message("Try again", "Signing in is not possible right now."), json!({"error": "identity_unavailable"}))
+                    unavailable(a)
                 }
             }
         }
@@ -603,16 +613,25 @@ pub async fn handle(
         (m, "logout") => {
             let all = f("all") == "true" || f("all") == "1";
             let a = a.cookie(set_cookie(COOKIE, None, None));
-            if let Some(token) = cookie(headers, COOKIE) {
-                if m == Method::POST && all {
-                    if let Ok(Some(info)) = gw.store.session(token) {
-                        let _ = gw.store.end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all");
-                    }
-                } else {
-                    let _ = gw.store.end_session(token, "logout");
-                }
+            let ended = match cookie(headers, COOKIE) {
+                Some(token) if m == Method::POST && all => gw
+                    .store
+                    .session(token)
+                    .and_then(|s| match s {
+                        Some(info) => gw
+                            .store
+                            .end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all")
+                            .map(|_| ()),
+                        None => Ok(()),
+                    }),
+                Some(token) => gw.store.end_session(token, "logout").map(|_| ()),
+                None => Ok(()),
+            };
+            match ended {
+                Ok(()) => a.page(StatusCode::OK, pages::message("Signed out", "You are signed out."), json!({"signed_out": true})),
+                // Never say "signed out" when the session may still be live.
+                Err(_) => unavailable(a),
             }
-            a.page(StatusCode::OK, pages::message("Signed out", "You are signed out."), json!({"signed_out": true}))
         }
         (m, "sessions") => match gw.current(headers, client, &practice) {
             Ok(me) => {
