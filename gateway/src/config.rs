@@ -154,6 +154,10 @@ pub struct Server {
     /// `false` forwards without any check: for measuring the proxy alone, never in production.
     #[serde(default = "yes")]
     pub enforce: bool,
+    /// Threads accepting and serving client connections, each with its own event loop, its
+    /// own listening socket (SO_REUSEPORT) and its own upstream connection pools. Default: one
+    /// per CPU; 0 serves on the caller's runtime instead.
+    pub workers: Option<usize>,
 }
 
 /// `[admin]`: metrics, health and policy swaps, on a separate address.
@@ -430,6 +434,15 @@ fn key_span(text: &str, key: &str) -> SrcSpan {
 }
 
 impl Config {
+    /// Worker threads for client connections (`[server] workers`, default one per CPU).
+    pub fn workers(&self) -> usize {
+        self.server.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
     /// Reads and checks a configuration file. Relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {

@@ -254,7 +254,7 @@ impl Gateway {
         let rate = self.rate_limit(&who)?;
         // 7. Route: the upstream, then method + path -> action and resource attributes.
         let target = self
-            .upstreams
+            .upstreams()
             .pick(
                 host_of(&parts.headers, &parts.uri).as_deref(),
                 parts.uri.path(),
@@ -750,7 +750,7 @@ impl Gateway {
     ) -> Result<Response<Body>, Rejection> {
         let (mut parts, body) = req.into_parts();
         let target = self
-            .upstreams
+            .upstreams()
             .pick(
                 host_of(&parts.headers, &parts.uri).as_deref(),
                 parts.uri.path(),

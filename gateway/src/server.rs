@@ -60,14 +60,23 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
+    /// Worker threads; they stop when `stop` fires or is dropped.
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, lets open requests finish (up to `grace`), stops upkeep.
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
+        let threads = std::mem::take(&mut self.threads);
         let _ = tokio::time::timeout(grace, async {
             while self.tasks.join_next().await.is_some() {}
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
         })
         .await;
         self.tasks.abort_all();
@@ -120,18 +129,47 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
     };
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let listener = bind(c.listen).await?;
-    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+    let workers = gateway.config.workers();
+    let listen_err = |e: std::io::Error| StartError::Listen {
         addr: c.listen.to_string(),
         error: e.to_string(),
-    })?;
-    tasks.spawn(serve(
-        listener,
-        options.clone(),
-        Proxy(gateway.clone()),
-        stop_rx.clone(),
-        Some(gateway.clone()),
-    ));
+    };
+    let mut threads = Vec::new();
+    let addr = if workers == 0 {
+        let listener = bind(c.listen).await?;
+        let addr = listener.local_addr().map_err(listen_err)?;
+        tasks.spawn(serve(
+            listener,
+            options.clone(),
+            Proxy(gateway.clone()),
+            stop_rx.clone(),
+            Some(gateway.clone()),
+        ));
+        addr
+    } else {
+        // One listening socket per worker on the same address (SO_REUSEPORT): the kernel
+        // spreads connections, and each worker keeps its connections, requests and upstream
+        // connections on one thread.
+        let first = reuseport_listener(c.listen).map_err(listen_err)?;
+        let addr = first.local_addr().map_err(listen_err)?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(reuseport_listener(addr).map_err(listen_err)?);
+        }
+        let options = ListenerOptions {
+            max_connections: (options.max_connections / workers).max(1),
+            ..options.clone()
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (gw, options, stop) = (gateway.clone(), options.clone(), stop_rx.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("wardgate-worker-{i}"))
+                .spawn(move || worker(i, listener, options, gw, stop))
+                .map_err(listen_err)?;
+            threads.push(thread);
+        }
+        addr
+    };
     let mut admin_addr = None;
     if let Some(admin) = &gateway.config.admin {
         let listener = bind(admin.listen).await?;
@@ -157,7 +195,66 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         gateway,
         stop,
         tasks,
+        threads,
     })
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The worker thread this code runs on, if any.
+pub fn worker_index() -> Option<usize> {
+    WORKER.with(|w| w.get())
+}
+
+/// A listening socket that shares its address with the other workers'.
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+/// A worker thread: its own single-threaded event loop serving its listener until `stop`.
+fn worker(
+    index: usize,
+    listener: std::net::TcpListener,
+    options: ListenerOptions,
+    gateway: Arc<Gateway>,
+    stop: watch::Receiver<bool>,
+) {
+    WORKER.with(|w| w.set(Some(index)));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, worker = index, "a worker cannot start its event loop");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => {
+                serve(
+                    listener,
+                    options,
+                    Proxy(gateway.clone()),
+                    stop,
+                    Some(gateway),
+                )
+                .await;
+            }
+            Err(e) => tracing::error!(error = %e, worker = index, "a worker cannot listen"),
+        }
+    });
 }
 
 /// Accepts connections until `stop` fires.

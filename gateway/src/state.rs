@@ -69,7 +69,10 @@ pub struct Gateway {
     pub geo: Option<Geo>,
     pub limits: RateLimits,
     pub metrics: Metrics,
-    pub upstreams: Upstreams,
+    /// Upstream pools for work outside the worker threads ...
+    upstreams: Upstreams,
+    /// ... and one set per worker thread.
+    worker_upstreams: Vec<Upstreams>,
     practices: ArcSwap<HashMap<String, Practice>>,
     security: ArcSwap<HashMap<String, SecuritySettings>>,
     /// Sign-ins in progress and the per-address attempt limit.
@@ -141,6 +144,10 @@ impl Gateway {
             None => None,
         };
         let upstreams = Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?;
+        let worker_upstreams = (0..config.workers())
+            .map(|_| Upstreams::new(&config.upstreams))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Upstream)?;
         let limits = RateLimits::new(
             clock.clone(),
             config.rate_limit.per_minute.0,
@@ -160,6 +167,7 @@ impl Gateway {
             limits,
             metrics: Metrics::new(),
             upstreams,
+            worker_upstreams,
             practices: ArcSwap::from_pointee(HashMap::new()),
             security: ArcSwap::from_pointee(HashMap::new()),
             logins,
@@ -174,6 +182,14 @@ impl Gateway {
         let gw = Arc::new(gw);
         gw.record_swap("policy:load", "start", None);
         Ok(gw)
+    }
+
+    /// The upstream pools of the calling worker thread, so a request and its upstream
+    /// connection stay on one event loop.
+    pub fn upstreams(&self) -> &Upstreams {
+        crate::server::worker_index()
+            .and_then(|i| self.worker_upstreams.get(i))
+            .unwrap_or(&self.upstreams)
     }
 
     /// A request id: unique within this process and unlikely to repeat across restarts.
