@@ -71,7 +71,7 @@ pub struct DemoInfo {
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(hex::encode(b))
 }
 
 fn write_if_absent(path: &Path, contents: &[u8]) -> anyhow::Result<()> {

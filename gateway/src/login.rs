@@ -87,17 +87,14 @@ impl Logins {
 }
 
 fn digest(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 /// Random bytes in hex; `None` when the system has no randomness to give (never guessed).
 fn random_hex(n: usize) -> Option<String> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).ok()?;
-    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+    Some(hex::encode(b))
 }
 
 fn unavailable(a: Answer) -> Answer {

@@ -77,7 +77,7 @@ pub fn fingerprint(device: &str, headers: &HeaderMap) -> String {
         .map(|v| v.as_bytes())
         .unwrap_or(b"");
     let digest = Sha256::digest(ua);
-    let ua: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let ua = hex::encode(digest.get(..8).unwrap_or_default());
     format!("{device}:{ua}")
 }
 

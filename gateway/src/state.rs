@@ -174,7 +174,7 @@ impl Gateway {
             last_seen: crate::session::LastSeen::default(),
             swapping: tokio::sync::Mutex::new(()),
             policy_file: std::sync::Mutex::new(stamp),
-            request_prefix: prefix.iter().map(|b| format!("{b:02x}")).collect(),
+            request_prefix: hex::encode(prefix),
             request_seq: AtomicU64::new(0),
         };
         gw.refresh_practices()

@@ -28,7 +28,7 @@ struct Body<'a> {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The line for a record (with its newline) and its hash.

@@ -129,13 +129,7 @@ impl LoadedModule {
             engine: host.engine.clone(),
             pre,
             manifest: Manifest::default(),
-            module_hash: format!(
-                "sha256:{}",
-                digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
+            module_hash: format!("sha256:{}", hex::encode(digest)),
             strategy: host.config.strategy,
             max_memory: host.config.max_memory_bytes,
             deadline_ticks: host.deadline_ticks(),

@@ -19,7 +19,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 fn sha256_hex(s: &str) -> String {

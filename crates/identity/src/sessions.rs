@@ -27,10 +27,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,7 +118,7 @@ impl Store {
     ) -> Result<String> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| IdentityError::Invalid(e.to_string()))?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token: String = hex::encode(bytes);
         let now = self.now();
         self.tx(|tx| {
             tx.execute(

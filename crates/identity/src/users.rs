@@ -49,10 +49,7 @@ pub struct UserFilter {
 fn random_id(prefix: &str) -> Result<String> {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).map_err(|e| IdentityError::Invalid(e.to_string()))?;
-    Ok(format!(
-        "{prefix}{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    ))
+    Ok(format!("{prefix}{}", hex::encode(b)))
 }
 
 impl Store {
@@ -766,13 +763,7 @@ impl Store {
         // is removed below, so nothing can sign in before activation.
         let mut filler = [0u8; 24];
         getrandom::fill(&mut filler).map_err(|e| IdentityError::Invalid(e.to_string()))?;
-        new.password = format!(
-            "Aa1!{}",
-            filler
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        new.password = format!("Aa1!{}", hex::encode(filler));
         let user = self.add_user(actor, new)?;
         self.tx(|tx| {
             tx.execute(

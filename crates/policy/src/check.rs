@@ -1199,7 +1199,7 @@ impl<'a> Checker<'a> {
 pub fn content_hash(text: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hex::encode(digest);
     format!("sha256:{hex}")
 }
 

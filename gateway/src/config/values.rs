@@ -236,7 +236,7 @@ impl SecretHash {
     }
 
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// Constant-time comparison with a presented secret.
