@@ -938,3 +938,24 @@ async fn an_https_upstream_is_reached_with_its_own_ca() {
         (StatusCode::OK, r#"{"over":"tls"}"#)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practice_comes_from_a_path_segment() {
+    let setup = Setup {
+        practice: Some("from = \"path\"\nsegment = 2".into()),
+        policy_extra: "route GET /p/{practice}/api/patients -> patient_demographics:manage practice = path practice".into(),
+        ..Setup::default()
+    };
+    let h = Harness::start("practice-path", setup).await;
+    let key = h.key("front-desk", "Office Staff", &["*"], None);
+    assert_eq!(
+        h.get("/p/p1/api/patients", &key).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(h.upstream.last().path, "/p/p1/api/patients");
+    let r = h.get("/p/p9/api/patients", &key).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("unknown_practice"))
+    );
+}
