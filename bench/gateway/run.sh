@@ -15,7 +15,8 @@ DURATION="${1:-10}"
 CONNS="${2:-32}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/wardgate-bench.XXXXXX)"
-trap 'kill $(jobs -p) 2>/dev/null || true; nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -s stop 2>/dev/null || true' EXIT
+# Everything it starts stops, and its files (audit logs of every request included) go.
+trap 'kill $(jobs -p) 2>/dev/null || true; nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -s stop 2>/dev/null || true; sleep 0.5; rm -rf "$WORK"' EXIT
 
 need() {
   if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
