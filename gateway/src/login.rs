@@ -363,7 +363,6 @@ impl Gateway {
                     WhenFull::EndOldest => {
                         for old in live.iter().take(live.len() + 1 - max as usize) {
                             let _ = self.store.end_session_id(&p.user, &old.id, "session-limit");
-                            self.last_seen.forget(&old.id);
                         }
                     }
                 }
@@ -634,7 +633,6 @@ pub async fn handle(
             Ok(me) => {
                 if m == Method::POST {
                     let ended = gw.store.end_session_id(&me.info.user_id, f("id"), "logout-other").unwrap_or(false);
-                    gw.last_seen.forget(f("id"));
                     a.page(StatusCode::OK, pages::message("Sessions", if ended { "The session was ended." } else { "No such session." }), json!({"ended": ended}))
                 } else {
                     let list: Vec<Value> = gw

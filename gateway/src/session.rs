@@ -3,9 +3,7 @@
 //! the principal the policy sees (roles in effect at the practice, auth age, second factor,
 //! emergency access, relations to the patient).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use http::header::{self, HeaderMap};
@@ -113,35 +111,6 @@ pub struct SessionPrincipal {
     pub emergency: Option<(String, String)>,
 }
 
-/// When each live session was last used, as this gateway saw it (the store has it too, written
-/// in batches; this is exact).
-#[derive(Debug, Default)]
-pub struct LastSeen(Mutex<HashMap<String, DateTime<Utc>>>);
-
-impl LastSeen {
-    fn touch(&self, id: &str, stored: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        let Ok(mut map) = self.0.lock() else {
-            return stored;
-        };
-        let before = map.get(id).copied().unwrap_or(stored).max(stored);
-        map.insert(id.to_string(), now);
-        before
-    }
-
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(id);
-        }
-    }
-
-    /// Forgets sessions not seen since `before` (they are past any idle timeout).
-    pub fn forget_before(&self, before: DateTime<Utc>) {
-        if let Ok(mut map) = self.0.lock() {
-            map.retain(|_, seen| *seen >= before);
-        }
-    }
-}
-
 /// Why a session is no longer good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -225,8 +194,8 @@ impl Gateway {
             .map_err(store_err)?;
         let (idle, absolute) = self.session_limits(&practice.id, &roles);
         let created = parse_ts(&info.created_at).unwrap_or(now);
-        let stored_seen = parse_ts(&info.last_seen_at).unwrap_or(created);
-        let last = self.last_seen.touch(&info.id, stored_seen, now);
+        // When it was used before this request (the store keeps it exactly).
+        let last = parse_ts(&info.last_seen_at).unwrap_or(created);
         let ended = if now - created > absolute {
             Some(Ended::Lifetime)
         } else if now - last > idle {
@@ -280,7 +249,6 @@ impl Gateway {
         if let Err(e) = self.store.end_session(token, why.as_str()) {
             tracing::error!(error = %e, "cannot end a session");
         }
-        self.last_seen.forget(&info.id);
         let alert = matches!(why, Ended::Network | Ended::Device);
         let mut e = Event::new(
             EventKind::Login,

@@ -77,8 +77,6 @@ pub struct Gateway {
     security: ArcSwap<HashMap<String, SecuritySettings>>,
     /// Sign-ins in progress and the per-address attempt limit.
     pub logins: crate::login::Logins,
-    /// When each session was last used.
-    pub last_seen: crate::session::LastSeen,
     /// One candidate at a time.
     swapping: tokio::sync::Mutex<()>,
     /// The policy file as last loaded (modified time, length), for the watcher.
@@ -171,7 +169,6 @@ impl Gateway {
             practices: ArcSwap::from_pointee(HashMap::new()),
             security: ArcSwap::from_pointee(HashMap::new()),
             logins,
-            last_seen: crate::session::LastSeen::default(),
             swapping: tokio::sync::Mutex::new(()),
             policy_file: std::sync::Mutex::new(stamp),
             request_prefix: hex::encode(prefix),
@@ -359,11 +356,6 @@ impl Gateway {
                     // Memory that ended sessions and old attempts would otherwise keep.
                     let now = gw.clock.utc();
                     gw.logins.tidy(now);
-                    let absolute = chrono::Duration::from_std(gw.config.sessions.absolute.0)
-                        .unwrap_or(chrono::Duration::MAX);
-                    if let Some(before) = now.checked_sub_signed(absolute) {
-                        gw.last_seen.forget_before(before);
-                    }
                     gw.limits.forget_idle(Duration::from_secs(3600));
                 })
                 .await;

@@ -53,40 +53,55 @@ pub(crate) struct SessionCache {
 }
 
 impl Store {
-    /// The gateway's lookup: like [`Store::session`] but from memory once seen; `last_seen_at`
-    /// is written by [`Store::flush_sessions`]. Any change recorded by this store (an end, a
-    /// lock, a disable, an unassign) and any commit by another connection empties the cache.
+    /// The gateway's lookup: like [`Store::session`] but from memory once seen; the returned
+    /// `last_seen_at` is when the session was used before this lookup (exact, from memory),
+    /// and this use is written by [`Store::flush_sessions`]. Any change recorded by this store
+    /// (an end, a lock, a disable, an unassign) and any commit by another connection empties
+    /// the cache.
     pub fn session_cached(&self, token: &str) -> Result<Option<SessionInfo>> {
         let version = self.cache_version()?;
         let h = hash(token);
         let now = self.now();
-        {
-            let mut cache = self
-                .session_cache
-                .lock()
-                .map_err(|_| IdentityError::Invalid("the session cache lock is poisoned".into()))?;
+        let poisoned = || IdentityError::Invalid("the session cache lock is poisoned".into());
+        let cached = {
+            let mut cache = self.session_cache.lock().map_err(|_| poisoned())?;
             if cache.version != Some(version) {
                 cache.live.clear();
                 cache.version = Some(version);
             }
-            if let Some(info) = cache.live.get(&h).cloned() {
-                cache.seen.insert(h, now);
-                return Ok(Some(info));
+            cache.live.get(&h).cloned()
+        };
+        let found = match cached {
+            Some(info) => Some(info),
+            None => self.session(token)?,
+        };
+        let Some(mut info) = found else {
+            return Ok(None);
+        };
+        let mut cache = self.session_cache.lock().map_err(|_| poisoned())?;
+        if let Some(previous) = cache.seen.get(&h) {
+            if *previous > info.last_seen_at {
+                info.last_seen_at = previous.clone();
             }
         }
-        let found = self.session(token)?;
-        if let Some(info) = &found {
-            if let Ok(mut cache) = self.session_cache.lock() {
-                cache.live.insert(h, info.clone());
-            }
-        }
-        Ok(found)
+        cache.live.entry(h.clone()).or_insert_with(|| info.clone());
+        cache.seen.insert(h, now);
+        Ok(Some(info))
     }
 
     /// Writes the `last_seen_at` times gathered by [`Store::session_cached`].
     pub fn flush_sessions(&self) -> Result<usize> {
         let seen: Vec<(String, String)> = match self.session_cache.lock() {
-            Ok(mut c) => c.seen.drain().collect(),
+            Ok(mut c) => {
+                let seen: Vec<(String, String)> = c.seen.drain().collect();
+                // The cached rows stay exact once their times leave the map.
+                for (h, at) in &seen {
+                    if let Some(info) = c.live.get_mut(h) {
+                        info.last_seen_at = at.clone();
+                    }
+                }
+                seen
+            }
             Err(_) => {
                 return Err(IdentityError::Invalid(
                     "the session cache lock is poisoned".into(),

@@ -199,3 +199,25 @@ fn relations_inactivity_and_password_expiry() {
     assert_eq!(disabled, std::slice::from_ref(&id));
     assert_eq!(s.user(&id).unwrap().status, UserStatus::Disabled);
 }
+
+#[test]
+fn the_cached_lookup_tells_when_a_session_was_used_before_across_flushes() {
+    let (s, clock, id) = store("last-seen");
+    let t = s
+        .start_session(&id, "p-1", Some("10.0.0.1"), None, false)
+        .unwrap();
+    let seen = |s: &Store| s.session_cached(&t).unwrap().unwrap().last_seen_at;
+    assert_eq!(seen(&s), "2026-11-23T10:00:00.000Z");
+    clock.advance(Duration::minutes(3));
+    assert_eq!(seen(&s), "2026-11-23T10:00:00.000Z", "the previous use");
+    clock.advance(Duration::minutes(4));
+    assert_eq!(seen(&s), "2026-11-23T10:03:00.000Z");
+    s.flush_sessions().unwrap();
+    clock.advance(Duration::minutes(5));
+    assert_eq!(seen(&s), "2026-11-23T10:07:00.000Z", "exact after a flush");
+    assert_eq!(
+        s.session(&t).unwrap().unwrap().last_seen_at,
+        "2026-11-23T10:07:00.000Z",
+        "the flush wrote the use before"
+    );
+}
