@@ -69,9 +69,7 @@ pub struct DemoInfo {
 }
 
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(hex::encode(b))
+    crate::login::random_hex(bytes).context("the system gives no randomness")
 }
 
 fn write_if_absent(path: &Path, contents: &[u8]) -> anyhow::Result<()> {

@@ -91,7 +91,7 @@ fn digest(s: &str) -> String {
 }
 
 /// Random bytes in hex; `None` when the system has no randomness to give (never guessed).
-fn random_hex(n: usize) -> Option<String> {
+pub(crate) fn random_hex(n: usize) -> Option<String> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).ok()?;
     Some(hex::encode(b))
