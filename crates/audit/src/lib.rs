@@ -9,6 +9,7 @@
 mod alert;
 mod event;
 mod log;
+pub mod private;
 mod record;
 mod search;
 mod verify;

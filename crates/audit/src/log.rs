@@ -144,11 +144,7 @@ pub(crate) fn key(dir: &Path) -> Result<Vec<u8>, AuditError> {
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes)
                 .map_err(|e| io(&path, std::io::Error::other(e.to_string())))?;
-            let mut opts = OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&path).map_err(|e| io(&path, e))?;
+            let mut f = crate::private::create_file(&path).map_err(|e| io(&path, e))?;
             f.write_all(hex(&bytes).as_bytes())
                 .and_then(|_| f.sync_all())
                 .map_err(|e| io(&path, e))?;
@@ -383,7 +379,7 @@ fn scan_tail(path: &Path) -> Result<Tail, AuditError> {
 impl AuditLog {
     /// Opens (or creates) the log in `dir`, cutting a torn last record if a crash left one.
     pub fn open(dir: &Path, opts: Options) -> Result<(AuditLog, OpenReport), AuditError> {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        crate::private::create_dir(dir).map_err(|e| io(dir, e))?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
             .create(true)

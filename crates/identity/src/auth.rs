@@ -84,6 +84,44 @@ pub fn totp(secret: &[u8], unix: i64) -> String {
     format!("{:06}", code % 1_000_000)
 }
 
+/// A second factor as stored.
+struct Factor {
+    /// The seed, when it opens with this store's key.
+    secret: Option<Vec<u8>>,
+    enabled: bool,
+    /// The last time step whose code was accepted.
+    last_step: i64,
+    locked_until: Option<String>,
+}
+
+/// Seals seeds stored before they were sealed (databases of earlier versions).
+pub(crate) fn seal_plain_seeds(
+    conn: &mut rusqlite::Connection,
+    key: &crate::secret::SecretKey,
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    let plain: Vec<(String, String)> = {
+        let mut st = tx.prepare("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?
+            .into_iter()
+            .filter(|(_, s)| !crate::secret::SecretKey::is_sealed(s))
+            .collect()
+    };
+    for (id, seed) in plain {
+        let sealed = match hex::decode(&seed) {
+            Ok(bytes) => Some(key.seal(&id, &bytes)?),
+            Err(_) => None,
+        };
+        tx.execute(
+            "UPDATE users SET totp_secret = ?1 WHERE id = ?2",
+            params![sealed, id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// What a user sees when enrolling a second factor.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TotpEnrollment {
@@ -170,8 +208,8 @@ impl Store {
         self.tx(|tx| {
             let u = load_user(tx, user)?;
             tx.execute(
-                "UPDATE users SET totp_secret = ?1, totp_enabled = 0 WHERE id = ?2",
-                params![hex(&secret), user],
+                "UPDATE users SET totp_secret = ?1, totp_enabled = 0, totp_last_step = 0 WHERE id = ?2",
+                params![self.secrets.seal(user, &secret)?, user],
             )?;
             tx.execute(
                 "DELETE FROM recovery_codes WHERE user_id = ?1",
@@ -196,42 +234,48 @@ impl Store {
     }
 
     fn totp_secret(&self, user: &str) -> Result<Option<(Vec<u8>, bool)>> {
-        self.tx(|tx| {
-            let row: Option<(Option<String>, bool)> = tx
-                .query_row(
-                    "SELECT totp_secret, totp_enabled FROM users WHERE id = ?1",
-                    params![user],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            Ok(row.and_then(|(s, on)| {
-                let s = s?;
-                let bytes = (0..s.len() / 2)
-                    .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-                    .collect::<Option<Vec<u8>>>()?;
-                Some((bytes, on))
-            }))
-        })
+        self.tx(|tx| Ok(self.factor(tx, user)?.and_then(|f| Some((f.secret?, f.enabled)))))
     }
 
-    fn code_matches(&self, secret: &[u8], code: &str) -> bool {
-        let now = self.clock.now().timestamp();
-        // One step either side for clock drift.
-        [-30, 0, 30]
-            .iter()
-            .any(|d| totp(secret, now + d) == code.trim())
-    }
-
-    /// Confirms enrollment with a first code.
-    pub fn confirm_totp(&self, user: &str, code: &str) -> Result<()> {
-        let (secret, _) = self.totp_secret(user)?.ok_or(IdentityError::BadToken)?;
-        if !self.code_matches(&secret, code) {
-            return Err(IdentityError::BadCredentials);
-        }
-        self.tx(|tx| {
-            tx.execute(
-                "UPDATE users SET totp_enabled = 1 WHERE id = ?1",
+    /// The user's second factor as stored, the seed unsealed.
+    fn factor(&self, tx: &rusqlite::Transaction<'_>, user: &str) -> Result<Option<Factor>> {
+        let row: Option<(Option<String>, bool, i64, Option<String>)> = tx
+            .query_row(
+                "SELECT totp_secret, totp_enabled, totp_last_step, locked_until FROM users WHERE id = ?1",
                 params![user],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(sealed, enabled, last_step, locked_until)| Factor {
+            secret: sealed.and_then(|s| self.secrets.open(user, &s)),
+            enabled,
+            last_step,
+            locked_until,
+        }))
+    }
+
+    /// The time step whose code `code` is (one step either side for clock drift), if it is
+    /// later than `after`: a code is good once.
+    fn fresh_step(&self, secret: &[u8], code: &str, after: i64) -> Option<i64> {
+        let now = self.clock.now().timestamp().max(0) / 30;
+        let code = code.trim();
+        [now - 1, now, now + 1]
+            .into_iter()
+            .filter(|step| *step > after)
+            .find(|step| totp(secret, step * 30) == code)
+    }
+
+    /// Confirms enrollment with a first code (which is then spent).
+    pub fn confirm_totp(&self, user: &str, code: &str) -> Result<()> {
+        self.tx(|tx| {
+            let f = self.factor(tx, user)?.ok_or(IdentityError::BadToken)?;
+            let secret = f.secret.ok_or(IdentityError::BadToken)?;
+            let Some(step) = self.fresh_step(&secret, code, f.last_step) else {
+                return Err(IdentityError::BadCredentials);
+            };
+            tx.execute(
+                "UPDATE users SET totp_enabled = 1, totp_last_step = ?1 WHERE id = ?2",
+                params![step, user],
             )?;
             self.record(
                 &Actor::user(user),
@@ -242,24 +286,40 @@ impl Store {
         })
     }
 
-    /// Checks a second factor: a current TOTP code, or an unused recovery code (spent).
-    pub fn verify_second_factor(&self, user: &str, code: &str) -> Result<()> {
-        if let Some((secret, true)) = self.totp_secret(user)? {
-            if self.code_matches(&secret, code) {
-                return Ok(());
+    /// Checks a second factor: a TOTP code not used before, or an unused recovery code (spent).
+    /// A wrong code counts toward the account's failed sign-ins (throttled as the practice's
+    /// settings say); while throttled even a right code is refused.
+    pub fn verify_second_factor(&self, user: &str, code: &str, practice: Option<&str>) -> Result<()> {
+        let now = self.clock.now();
+        let outcome = self.tx(|tx| {
+            let throttle = crate::users::throttle_of(tx, practice)?;
+            let f = self.factor(tx, user)?.ok_or_else(|| IdentityError::NotFound { what: "user", id: user.into() })?;
+            if crate::users::is_throttled(f.locked_until.as_deref(), now) {
+                return Ok(Err(IdentityError::LockedOut));
             }
-        }
-        let now = self.now();
-        self.tx(|tx| {
-            let n = tx.execute(
+            let step = match (&f.secret, f.enabled) {
+                (Some(secret), true) => self.fresh_step(secret, code, f.last_step),
+                _ => None,
+            };
+            if let Some(step) = step {
+                tx.execute(
+                    "UPDATE users SET totp_last_step = ?1, failed_attempts = 0, locked_until = NULL WHERE id = ?2",
+                    params![step, user],
+                )?;
+                return Ok(Ok(()));
+            }
+            let spent = tx.execute(
                 "UPDATE recovery_codes SET used_at = ?1 WHERE rowid = (SELECT rowid FROM recovery_codes WHERE user_id = ?2 AND hash = ?3 AND used_at IS NULL LIMIT 1)",
-                params![now, user, sha256_hex(code.trim())],
+                params![ts(now), user, sha256_hex(code.trim())],
             )?;
-            if n == 0 {
-                return Err(IdentityError::BadCredentials);
+            if spent == 0 {
+                return Ok(Err(self.count_failure(tx, user, &throttle, now)?));
             }
-            self.record(&Actor::user(user), "user:recovery-code-used", None, Some(json!({"user": user})))
-        })
+            tx.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?1", params![user])?;
+            self.record(&Actor::user(user), "user:recovery-code-used", None, Some(json!({"user": user})))?;
+            Ok(Ok(()))
+        })?;
+        outcome
     }
 
     /// Whether the user has a confirmed second factor.
@@ -267,7 +327,9 @@ impl Store {
         Ok(self.totp_secret(user)?.is_some_and(|(_, on)| on))
     }
 
-    /// Opens emergency access for a user with the emergency flag: reason required, time-boxed.
+    /// Opens emergency access: only at a practice where the user holds a role now and is
+    /// allowed emergency access ("Allow emergency access for (Practice)"); reason required,
+    /// time-boxed.
     pub fn open_emergency(
         &self,
         user: &str,
@@ -284,8 +346,11 @@ impl Store {
         let expires = ts(now + max);
         self.tx(|tx| {
             let u = load_user(tx, user)?;
-            if !u.emergency_access {
-                return Err(IdentityError::Forbidden(format!("{} may not invoke emergency access", u.email)));
+            if !u.emergency_access.iter().any(|p| p == practice) {
+                return Err(IdentityError::Forbidden(format!("{} may not invoke emergency access at {practice}", u.email)));
+            }
+            if !self.holds_role_at(tx, user, practice)? {
+                return Err(IdentityError::Forbidden(format!("{} holds no role at {practice}", u.email)));
             }
             tx.execute(
                 "INSERT INTO emergency_grants (user_id, practice_id, reason, opened_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -293,6 +358,37 @@ impl Store {
             )?;
             self.record(&Actor::user(user), "emergency:open", None, Some(json!({"user": user, "practice": practice, "reason": reason.trim(), "expires_at": expires})))?;
             Ok(expires.clone())
+        })
+    }
+
+    /// Whether the user is active and holds a role now at the practice (or one of its
+    /// locations).
+    pub(crate) fn holds_role_at(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        user: &str,
+        practice: &str,
+    ) -> Result<bool> {
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM assignments a JOIN users u ON u.id = a.user_id
+             WHERE a.user_id = ?1 AND a.practice_id = ?2 AND a.revoked_at IS NULL
+               AND (a.expires_at IS NULL OR a.expires_at > ?3) AND u.status = 'active'",
+            params![user, practice, self.now()],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Whether the user may open break-glass access at the practice now: allowed there and
+    /// holding a role there.
+    pub fn may_open_emergency(&self, user: &str, practice: &str) -> Result<bool> {
+        self.tx(|tx| {
+            let allowed: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM emergency_access WHERE user_id = ?1 AND practice_id = ?2",
+                params![user, practice],
+                |r| r.get(0),
+            )?;
+            Ok(allowed > 0 && self.holds_role_at(tx, user, practice)?)
         })
     }
 

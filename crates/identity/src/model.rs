@@ -85,6 +85,9 @@ pub struct User {
     pub status: UserStatus,
     /// The temporary password must be changed at the next sign-in.
     pub must_change_password: bool,
-    pub emergency_access: bool,
+    /// Throttled after failed sign-ins until then (RFC 3339); an administrator can unlock.
+    pub locked_until: Option<String>,
+    /// "Allow emergency access for (Practice)": the practices where break-glass may be opened.
+    pub emergency_access: Vec<String>,
     pub assignments: Vec<Assignment>,
 }

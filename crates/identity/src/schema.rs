@@ -130,6 +130,24 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_user ON sessions (user_id);
     "#,
+    // 4: emergency access per practice ("Allow emergency access for (Practice)"), not a
+    // user-wide bit; single-use TOTP steps; temporary throttling instead of a lock.
+    r#"
+    CREATE TABLE emergency_access (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        practice_id TEXT NOT NULL REFERENCES practices(id),
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, practice_id)
+    );
+    INSERT OR IGNORE INTO emergency_access (user_id, practice_id, granted_by, granted_at)
+        SELECT DISTINCT a.user_id, a.practice_id, 'migration', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM assignments a JOIN users u ON u.id = a.user_id
+        WHERE u.emergency_access = 1 AND a.revoked_at IS NULL;
+    ALTER TABLE users DROP COLUMN emergency_access;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN locked_until TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -149,4 +167,64 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    /// A database of version 3 (user-wide emergency flag, plain seeds) moves to per-practice
+    /// grants, and its seeds are sealed when a store opens it.
+    #[test]
+    fn version_3_moves_emergency_flags_to_practices_and_seeds_are_sealed() {
+        let path = std::env::temp_dir().join(format!("wardgate-schema-v3-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO practices (id, name, timezone, created_at) VALUES ('p-1', 'A', 'UTC', 'x'), ('p-2', 'B', 'UTC', 'x');
+                 INSERT INTO users (id, email, first_name, last_name, kind, status, emergency_access, created_at, created_by, totp_secret, totp_enabled)
+                   VALUES ('u-1', 'a@x.com', 'A', 'B', 'staff', 'active', 1, 'x', 'system', '3132333435363738393031323334353637383930', 1),
+                          ('u-2', 'b@x.com', 'C', 'D', 'staff', 'active', 0, 'x', 'system', NULL, 0);
+                 INSERT INTO assignments (user_id, role, practice_id, granted_by, granted_at) VALUES
+                   ('u-1', 'Provider', 'p-1', 'system', 'x'), ('u-2', 'Provider', 'p-1', 'system', 'x');",
+            )
+            .unwrap();
+            migrate(&mut conn).unwrap();
+            let rows: Vec<(String, String)> = conn
+                .prepare("SELECT user_id, practice_id FROM emergency_access")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(rows, [("u-1".to_string(), "p-1".to_string())]);
+        }
+        let key = crate::SecretKey::from_hex(&"11".repeat(32)).unwrap();
+        struct Nothing;
+        impl crate::ChangeSink for Nothing {
+            fn record(
+                &self,
+                _: &str,
+                _: &str,
+                _: Option<serde_json::Value>,
+                _: Option<serde_json::Value>,
+            ) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        let store = crate::Store::open_with_key(&path, Box::new(Nothing), key).unwrap();
+        assert!(store.has_second_factor("u-1").unwrap(), "the seed still opens");
+        let conn = Connection::open(&path).unwrap();
+        let raw: String = conn
+            .query_row("SELECT totp_secret FROM users WHERE id = 'u-1'", [], |r| r.get(0))
+            .unwrap();
+        assert!(raw.starts_with("sealed1:"));
+        assert_eq!(store.user("u-1").unwrap().emergency_access, ["p-1"]);
+    }
 }

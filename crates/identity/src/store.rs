@@ -85,6 +85,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) sink: Box<dyn ChangeSink>,
+    /// Seals second-factor seeds; kept outside the database.
+    pub(crate) secrets: crate::secret::SecretKey,
     /// The loaded policy's roles; role names are checked against them when set.
     pub(crate) roles: Option<Vec<String>>,
     pub(crate) password_policy: PasswordPolicy,
@@ -115,18 +117,52 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 }
 
 impl Store {
-    /// Opens (or creates) the database, migrating it to this build's schema.
+    /// Opens (or creates) the database, migrating it to this build's schema, with the secret
+    /// key from [`crate::SecretKey::resolve`] (the environment, or `<database>.key`).
     pub fn open(path: &Path, sink: Box<dyn ChangeSink>) -> Result<Store> {
+        Store::open_with_key(path, sink, crate::SecretKey::resolve(path, None)?)
+    }
+
+    /// Opens (or creates) the database with a given secret key. The database and its WAL
+    /// files are readable by their owner only; second-factor seeds stored before sealing are
+    /// sealed now.
+    pub fn open_with_key(
+        path: &Path,
+        sink: Box<dyn ChangeSink>,
+        secrets: crate::secret::SecretKey,
+    ) -> Result<Store> {
+        let private = |p: &Path| {
+            if !p.exists() {
+                wardgate_audit::private::create_file(p).map(drop)
+            } else {
+                wardgate_audit::private::restrict(p)
+            }
+        };
+        if path.as_os_str() != ":memory:" {
+            private(path).map_err(|e| {
+                IdentityError::Invalid(format!("cannot create {}: {e}", path.display()))
+            })?;
+            for ext in ["-wal", "-shm"] {
+                let mut side = path.as_os_str().to_os_string();
+                side.push(ext);
+                let side = std::path::PathBuf::from(side);
+                if side.exists() {
+                    let _ = wardgate_audit::private::restrict(&side);
+                }
+            }
+        }
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
+        crate::auth::seal_plain_seeds(&mut conn, &secrets)?;
         Ok(Store {
             conn: Mutex::new(conn),
             clock: Box::new(SystemClock),
             sink,
+            secrets,
             roles: None,
             password_policy: PasswordPolicy::default(),
             admin_roles: vec!["System Admin".into(), "Owner".into()],

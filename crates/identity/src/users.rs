@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::json;
 
 use crate::model::{Assignment, Location, Practice, User, UserKind, UserStatus};
-use crate::store::{Actor, Store};
+use crate::store::{ts, Actor, Store};
 use crate::validate::{valid_email, valid_npi};
 use crate::{password, IdentityError, Result};
 
@@ -33,8 +33,9 @@ pub struct NewUser {
     pub location: Option<String>,
     /// The roles lapse then (RFC 3339).
     pub expires_at: Option<String>,
-    /// "Allow emergency access for (Practice)".
-    pub emergency_access: bool,
+    /// "Allow emergency access for (Practice)": the practices (each one of `practices`) at
+    /// which the user may open break-glass access.
+    pub emergency_access: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,6 +171,15 @@ impl Store {
                 "give the user access to at least one practice".into(),
             ));
         }
+        if let Some(p) = new
+            .emergency_access
+            .iter()
+            .find(|p| !new.practices.contains(p))
+        {
+            return Err(IdentityError::Invalid(format!(
+                "emergency access can be allowed only at a practice the user is given ({p} is not)"
+            )));
+        }
         self.password_policy.check(&new.password)?;
         let hash = password::hash(&new.password)?;
         let now = self.now();
@@ -185,8 +195,8 @@ impl Store {
             }
             let id = random_id("u-")?;
             tx.execute(
-                "INSERT INTO users (id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, password_hash, must_change_password, password_changed_at, emergency_access, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'active', ?14, 1, ?15, ?16, ?15, ?17)",
+                "INSERT INTO users (id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, password_hash, must_change_password, password_changed_at, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'active', ?14, 1, ?15, ?15, ?16)",
                 params![
                     id,
                     email,
@@ -203,10 +213,12 @@ impl Store {
                     json!(new.modules).to_string(),
                     hash,
                     now,
-                    new.emergency_access,
                     actor.id,
                 ],
             )?;
+            for p in &new.emergency_access {
+                allow_emergency(tx, &id, p, actor, &now)?;
+            }
             tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, now])?;
             for p in &new.practices {
                 for role in &new.roles {
@@ -325,7 +337,8 @@ impl Store {
             let before = load_user(tx, id)?;
             let status = f(&before)?;
             tx.execute(
-                "UPDATE users SET status = ?1, failed_attempts = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_attempts END WHERE id = ?2",
+                "UPDATE users SET status = ?1, failed_attempts = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_attempts END,
+                 locked_until = CASE WHEN ?1 = 'active' THEN NULL ELSE locked_until END WHERE id = ?2",
                 params![status.as_str(), id],
             )?;
             if status != UserStatus::Active {
@@ -353,9 +366,12 @@ impl Store {
         })
     }
 
+    /// "Unlock Account": ends an administrator's lock, or a throttle after failed sign-ins, at
+    /// once.
     pub fn unlock(&self, actor: &Actor, id: &str) -> Result<User> {
         self.set_status(actor, id, "user:unlock", |u| match u.status {
             UserStatus::Locked => Ok(UserStatus::Active),
+            UserStatus::Active if u.locked_until.is_some() => Ok(UserStatus::Active),
             s => Err(IdentityError::Invalid(format!(
                 "the user is {}, not locked",
                 s.as_str()
@@ -415,7 +431,13 @@ impl Store {
                 ));
             }
             let before = load_user(tx, id)?;
-            for table in ["assignments", "relations", "tokens", "password_history"] {
+            for table in [
+                "assignments",
+                "relations",
+                "tokens",
+                "password_history",
+                "emergency_access",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE user_id = ?1"),
                     params![id],
@@ -519,50 +541,97 @@ impl Store {
         })
     }
 
-    /// Signs in with email and password. Refuses locked, disabled and unassigned users without
-    /// saying which; locks the account after too many failures.
+    /// Signs in with email and password, with the default throttling. See [`Store::sign_in`].
     pub fn login(&self, email: &str, password: &str) -> Result<User> {
+        self.sign_in(email, password, None)
+    }
+
+    /// Signs in with email and password at a practice (whose security settings say how
+    /// failures are throttled). Every answer - unknown account, locked, throttled, disabled,
+    /// wrong password, right password - costs one password-hash verification, so timing does
+    /// not tell them apart, and none says which it was. A failure counts toward the account's
+    /// throttle; a right password clears the count only when no second factor is still to
+    /// come (the factor's success does).
+    pub fn sign_in(&self, email: &str, password: &str, practice: Option<&str>) -> Result<User> {
         let email = email.trim().to_ascii_lowercase();
-        let limit = i64::from(self.password_policy.lockout_after);
-        let now = self.now();
+        let now = self.clock.now();
         let result = self.tx(|tx| {
-            let row: Option<(String, String, Option<String>, i64)> = tx
+            let throttle = throttle_of(tx, practice)?;
+            let row: Option<(String, String, Option<String>, Option<String>, bool)> = tx
                 .query_row(
-                    "SELECT id, status, password_hash, failed_attempts FROM users WHERE email = ?1",
+                    "SELECT id, status, password_hash, locked_until, totp_enabled FROM users WHERE email = ?1",
                     params![email],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((id, status, hash, failed)) = row else {
-                // Same work as a real check, so timing does not tell whether the account exists.
-                let _ = password::verify(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000");
+            let Some((id, status, hash, locked_until, factor)) = row else {
+                password::verify_nothing(password);
                 return Ok(Err(IdentityError::BadCredentials));
             };
-            if status == "locked" {
+            let ok = match hash.as_deref() {
+                Some(h) => password::verify(password, h),
+                None => {
+                    password::verify_nothing(password);
+                    false
+                }
+            };
+            if status == "locked" || is_throttled(locked_until.as_deref(), now) {
                 return Ok(Err(IdentityError::LockedOut));
             }
-            let ok = hash.as_deref().is_some_and(|h| password::verify(password, h));
-            if status != "active" || !ok {
-                if status == "active" {
-                    let failed = failed + 1;
-                    let lock = failed >= limit;
-                    tx.execute(
-                        "UPDATE users SET failed_attempts = ?1, status = CASE WHEN ?2 THEN 'locked' ELSE status END WHERE id = ?3",
-                        params![failed, lock, id],
-                    )?;
-                    if lock {
-                        self.record(&Actor::system(), "user:lockout", None, Some(json!({"user": id, "failed_attempts": failed})))?;
-                        return Ok(Err(IdentityError::LockedOut));
-                    }
-                }
+            if status != "active" {
                 return Ok(Err(IdentityError::BadCredentials));
             }
-            tx.execute("UPDATE users SET failed_attempts = 0, last_active_at = ?1 WHERE id = ?2", params![now, id])?;
+            if !ok {
+                return Ok(Err(self.count_failure(tx, &id, &throttle, now)?));
+            }
+            if factor {
+                tx.execute("UPDATE users SET last_active_at = ?1 WHERE id = ?2", params![ts(now), id])?;
+            } else {
+                tx.execute(
+                    "UPDATE users SET failed_attempts = 0, locked_until = NULL, last_active_at = ?1 WHERE id = ?2",
+                    params![ts(now), id],
+                )?;
+            }
             Ok(Ok(load_user(tx, &id)?))
         })?;
         result
     }
 
+    /// One more failed sign-in (a password or a second-factor code): from the practice's
+    /// threshold on, the account is throttled for `lockout_minutes`, doubling with each further
+    /// failure (at most a day). Sessions already open stay: guessing someone's password must
+    /// not sign them out. Returns the error to answer with.
+    pub(crate) fn count_failure(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        throttle: &Throttle,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<IdentityError> {
+        let failed: i64 = tx.query_row(
+            "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ?1 RETURNING failed_attempts",
+            params![id],
+            |r| r.get(0),
+        )?;
+        let after = i64::from(throttle.after.max(1));
+        if failed < after {
+            return Ok(IdentityError::BadCredentials);
+        }
+        let doublings = u32::try_from((failed - after).min(16)).unwrap_or(16);
+        let minutes = i64::from(throttle.minutes.max(1)).saturating_mul(1i64 << doublings);
+        let until = now + chrono::Duration::minutes(minutes.min(24 * 60));
+        tx.execute(
+            "UPDATE users SET locked_until = ?1 WHERE id = ?2",
+            params![ts(until), id],
+        )?;
+        self.record(
+            &Actor::system(),
+            "user:lockout",
+            None,
+            Some(json!({"user": id, "failed_attempts": failed, "locked_until": ts(until)})),
+        )?;
+        Ok(IdentityError::LockedOut)
+    }
     /// "Change Password": the old one, then a new one that meets the policy and was not used
     /// recently. Clears the must-change flag of a temporary password.
     pub fn change_password(&self, id: &str, old: &str, new: &str) -> Result<()> {
@@ -609,7 +678,7 @@ fn require_practice(tx: &Transaction<'_>, practice: &str) -> Result<()> {
 pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
     let user = tx
         .query_row(
-            "SELECT id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, must_change_password, emergency_access FROM users WHERE id = ?1",
+            "SELECT id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, must_change_password, locked_until FROM users WHERE id = ?1",
             params![id],
             |r| {
                 let modules: String = r.get(12)?;
@@ -631,7 +700,8 @@ pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
                     active_modules: serde_json::from_str(&modules).unwrap_or_default(),
                     status: UserStatus::parse(&status),
                     must_change_password: r.get(14)?,
-                    emergency_access: r.get(15)?,
+                    locked_until: r.get(15)?,
+                    emergency_access: Vec::new(),
                     assignments: Vec::new(),
                 })
             },
@@ -652,10 +722,32 @@ pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare(
+        "SELECT practice_id FROM emergency_access WHERE user_id = ?1 ORDER BY practice_id",
+    )?;
+    let emergency_access = st
+        .query_map(params![id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(User {
         assignments,
+        emergency_access,
         ..user
     })
+}
+
+/// Allows break-glass for a user at one practice.
+fn allow_emergency(
+    tx: &Transaction<'_>,
+    user: &str,
+    practice: &str,
+    actor: &Actor,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO emergency_access (user_id, practice_id, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4)",
+        params![user, practice, actor.id, now],
+    )?;
+    Ok(())
 }
 
 /// A practice's security settings ("Settings > Security").
@@ -672,6 +764,12 @@ pub struct SecuritySettings {
     pub max_sessions: u32,
     /// Days without a sign-in before an account is disabled (0: never).
     pub inactivity_days: u32,
+    /// Failed sign-ins (passwords and second-factor codes together) before the account is
+    /// throttled ("after multiple failed attempts, account locks").
+    pub lockout_after: u32,
+    /// How long the first throttle lasts; each further failure doubles it (at most a day).
+    /// An administrator's "Unlock Account" ends it at once.
+    pub lockout_minutes: u32,
 }
 
 impl Default for SecuritySettings {
@@ -682,6 +780,8 @@ impl Default for SecuritySettings {
             session_max_hours: 12,
             max_sessions: 3,
             inactivity_days: 90,
+            lockout_after: 5,
+            lockout_minutes: 15,
         }
     }
 }
@@ -711,6 +811,11 @@ impl Store {
                 "session timeouts must be at least one minute and one hour".into(),
             ));
         }
+        if settings.lockout_after == 0 || settings.lockout_minutes == 0 {
+            return Err(IdentityError::Invalid(
+                "lockout_after and lockout_minutes must be at least 1".into(),
+            ));
+        }
         self.tx(|tx| {
             require_practice(tx, practice)?;
             if !self.is_admin(tx, actor)? {
@@ -738,6 +843,35 @@ impl Store {
     }
 }
 
+/// How failed sign-ins are throttled (from a practice's security settings).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Throttle {
+    pub after: u32,
+    pub minutes: u32,
+}
+
+/// The throttle of a practice, or the defaults when none is named (or it has no settings).
+pub(crate) fn throttle_of(tx: &Transaction<'_>, practice: Option<&str>) -> Result<Throttle> {
+    let raw: Option<String> = match practice {
+        Some(p) => tx
+            .query_row("SELECT settings FROM practices WHERE id = ?1", params![p], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let s: SecuritySettings = raw
+        .and_then(|r| serde_json::from_str(&r).ok())
+        .unwrap_or_default();
+    Ok(Throttle {
+        after: s.lockout_after,
+        minutes: s.lockout_minutes,
+    })
+}
+
+/// Whether a throttle is still running.
+pub(crate) fn is_throttled(locked_until: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    locked_until.is_some_and(|u| u > ts(now).as_str())
+}
+
 /// What "Edit User" may change.
 #[derive(Debug, Clone, Default)]
 pub struct UserEdit {
@@ -746,7 +880,8 @@ pub struct UserEdit {
     pub middle_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
-    pub emergency_access: Option<bool>,
+    /// "Allow emergency access for (Practice)": per practice, on or off.
+    pub emergency_access: Vec<(String, bool)>,
     pub modules: Option<Vec<String>>,
 }
 
@@ -806,19 +941,36 @@ impl Store {
             }
             tx.execute(
                 "UPDATE users SET email = COALESCE(?1, email), first_name = COALESCE(?2, first_name), middle_name = COALESCE(?3, middle_name),
-                 last_name = COALESCE(?4, last_name), phone = COALESCE(?5, phone), emergency_access = COALESCE(?6, emergency_access),
-                 active_modules = COALESCE(?7, active_modules) WHERE id = ?8",
+                 last_name = COALESCE(?4, last_name), phone = COALESCE(?5, phone),
+                 active_modules = COALESCE(?6, active_modules) WHERE id = ?7",
                 params![
                     email,
                     edit.first_name,
                     edit.middle_name,
                     edit.last_name,
                     edit.phone,
-                    edit.emergency_access,
                     edit.modules.as_ref().map(|m| json!(m).to_string()),
                     id
                 ],
             )?;
+            let now = self.now();
+            for (practice, allow) in &edit.emergency_access {
+                require_practice(tx, practice)?;
+                self.require_access(tx, actor, practice)?;
+                if *allow {
+                    if !before.assignments.iter().any(|a| &a.practice_id == practice) {
+                        return Err(IdentityError::Invalid(format!(
+                            "emergency access can be allowed only at a practice where the user holds a role ({practice} is not one)"
+                        )));
+                    }
+                    allow_emergency(tx, id, practice, actor, &now)?;
+                } else {
+                    tx.execute(
+                        "DELETE FROM emergency_access WHERE user_id = ?1 AND practice_id = ?2",
+                        params![id, practice],
+                    )?;
+                }
+            }
             let after = load_user(tx, id)?;
             self.record(actor, "user:edit", Some(json!(before)), Some(json!(after)))?;
             Ok(after)

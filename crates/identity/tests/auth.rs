@@ -62,7 +62,7 @@ fn store(name: &str) -> (Store, TestClock, String) {
                 password: "Temporary#Pass1".into(),
                 roles: vec!["Provider".into()],
                 practices: vec!["p-1".into()],
-                emergency_access: true,
+                emergency_access: vec!["p-1".into()],
                 ..NewUser::default()
             },
         )
@@ -121,14 +121,14 @@ fn totp_enrollment_verification_and_recovery_codes() {
     assert!(s.has_second_factor(&id).unwrap());
     clock.advance(Duration::seconds(95));
     let later = clock.now().timestamp();
-    s.verify_second_factor(&id, &totp(&secret, later)).unwrap();
+    s.verify_second_factor(&id, &totp(&secret, later), None).unwrap();
     assert!(
-        s.verify_second_factor(&id, &totp(&secret, now)).is_err(),
+        s.verify_second_factor(&id, &totp(&secret, now), None).is_err(),
         "an old code no longer works"
     );
-    s.verify_second_factor(&id, &e.recovery_codes[3]).unwrap();
+    s.verify_second_factor(&id, &e.recovery_codes[3], None).unwrap();
     assert!(
-        s.verify_second_factor(&id, &e.recovery_codes[3]).is_err(),
+        s.verify_second_factor(&id, &e.recovery_codes[3], None).is_err(),
         "a recovery code works once"
     );
 }
@@ -220,4 +220,224 @@ fn the_cached_lookup_tells_when_a_session_was_used_before_across_flushes() {
         "2026-11-23T10:07:00.000Z",
         "the flush wrote the use before"
     );
+}
+
+/// Enrolls the test user's second factor and returns the seed.
+fn enrolled(s: &Store, clock: &TestClock, id: &str) -> Vec<u8> {
+    let e = s.enroll_totp(id, "Wardgate").unwrap();
+    let secret = base32_decode(&e.secret);
+    s.confirm_totp(id, &totp(&secret, clock.now().timestamp()))
+        .unwrap();
+    secret
+}
+
+#[test]
+fn a_totp_code_is_good_once_even_across_stores() {
+    let (s, clock, id) = store("totp-once");
+    let secret = enrolled(&s, &clock, &id);
+    clock.advance(Duration::seconds(30));
+    let code = totp(&secret, clock.now().timestamp());
+    s.verify_second_factor(&id, &code, None).unwrap();
+    assert!(matches!(
+        s.verify_second_factor(&id, &code, None),
+        Err(IdentityError::BadCredentials)
+    ));
+    // Nor an earlier step's code within the drift window, once a later one was used.
+    let earlier = totp(&secret, clock.now().timestamp() - 30);
+    assert!(s.verify_second_factor(&id, &earlier, None).is_err());
+    // Another process on the same database sees the step as spent too.
+    let path = std::env::temp_dir().join(format!("wardgate-auth-totp-once-{}.db", std::process::id()));
+    let other = Store::open(&path, Box::new(Nothing))
+        .unwrap()
+        .with_clock(Box::new(clock.clone()));
+    assert!(other.verify_second_factor(&id, &code, None).is_err());
+    clock.advance(Duration::seconds(30));
+    other
+        .verify_second_factor(&id, &totp(&secret, clock.now().timestamp()), None)
+        .unwrap();
+}
+
+#[test]
+fn wrong_codes_throttle_the_account_and_a_new_password_sign_in_does_not_reset_them() {
+    let (s, clock, id) = store("totp-guess");
+    s.change_password(&id, "Temporary#Pass1", "Brand#New#Pass2")
+        .unwrap();
+    let secret = enrolled(&s, &clock, &id);
+    for round in 0..2 {
+        // Each round starts the sign-in again with the right password.
+        s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                s.verify_second_factor(&id, "000001", None),
+                Err(IdentityError::BadCredentials)
+            ), "round {round}");
+        }
+    }
+    s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
+    assert!(matches!(
+        s.verify_second_factor(&id, "000001", None),
+        Err(IdentityError::LockedOut)
+    ), "the fifth wrong code throttles");
+    clock.advance(Duration::seconds(30));
+    let right = totp(&secret, clock.now().timestamp());
+    assert!(matches!(
+        s.verify_second_factor(&id, &right, None),
+        Err(IdentityError::LockedOut)
+    ), "while throttled even the right code is refused");
+    assert!(matches!(
+        s.login("nurse@x.com", "Brand#New#Pass2"),
+        Err(IdentityError::LockedOut)
+    ));
+    assert!(s.user(&id).unwrap().locked_until.is_some());
+    clock.advance(Duration::minutes(16));
+    s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
+    s.verify_second_factor(&id, &totp(&secret, clock.now().timestamp()), None)
+        .unwrap();
+    assert_eq!(s.user(&id).unwrap().status, UserStatus::Active);
+}
+
+#[test]
+fn throttling_grows_ends_by_itself_or_by_unlock_and_leaves_open_sessions() {
+    let (s, clock, id) = store("throttle");
+    let session = s
+        .start_session(&id, "p-1", Some("10.0.0.1"), None, false)
+        .unwrap();
+    for _ in 0..4 {
+        assert!(matches!(
+            s.login("nurse@x.com", "Wrong#Pass1"),
+            Err(IdentityError::BadCredentials)
+        ));
+    }
+    assert!(matches!(
+        s.login("nurse@x.com", "Wrong#Pass1"),
+        Err(IdentityError::LockedOut)
+    ));
+    assert!(
+        s.session(&session).unwrap().is_some(),
+        "guessing someone's password does not sign them out"
+    );
+    clock.advance(Duration::minutes(16));
+    // The first throttle was 15 minutes; the next failure throttles for 30.
+    assert!(matches!(
+        s.login("nurse@x.com", "Wrong#Pass1"),
+        Err(IdentityError::LockedOut)
+    ));
+    clock.advance(Duration::minutes(16));
+    assert!(matches!(
+        s.login("nurse@x.com", "Temporary#Pass1"),
+        Err(IdentityError::LockedOut)
+    ), "still throttled after 16 of 30 minutes");
+    clock.advance(Duration::minutes(15));
+    s.login("nurse@x.com", "Temporary#Pass1").unwrap();
+    // An administrator's unlock ends a throttle at once.
+    for _ in 0..5 {
+        let _ = s.login("nurse@x.com", "Wrong#Pass1");
+    }
+    assert!(s.login("nurse@x.com", "Temporary#Pass1").is_err());
+    s.unlock(&Actor::system(), &id).unwrap();
+    s.login("nurse@x.com", "Temporary#Pass1").unwrap();
+}
+
+#[test]
+fn the_practice_sets_the_throttle() {
+    let (s, _clock, _id) = store("throttle-settings");
+    let mut settings = s.security("p-1").unwrap();
+    settings.lockout_after = 2;
+    s.set_security(&Actor::system(), "p-1", &settings).unwrap();
+    assert!(matches!(
+        s.sign_in("nurse@x.com", "Wrong#Pass1", Some("p-1")),
+        Err(IdentityError::BadCredentials)
+    ));
+    assert!(matches!(
+        s.sign_in("nurse@x.com", "Wrong#Pass1", Some("p-1")),
+        Err(IdentityError::LockedOut)
+    ));
+    settings.lockout_after = 0;
+    assert!(s.set_security(&Actor::system(), "p-1", &settings).is_err());
+}
+
+#[test]
+fn emergency_access_is_granted_per_practice_and_needs_a_role_there() {
+    let (s, _clock, id) = store("emergency-practice");
+    s.add_practice(&Actor::system(), "p-2", "Other", "America/New_York", &[])
+        .unwrap();
+    // Allowed at p-1 only: nothing at p-2, where the user holds no role.
+    assert!(matches!(
+        s.open_emergency(&id, "p-2", "patient unconscious", Duration::hours(1)),
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(!s.may_open_emergency(&id, "p-2").unwrap());
+    // A role at p-2 without the grant there is not enough either.
+    s.grant(&Actor::system(), &id, "Provider", "p-2", None, None)
+        .unwrap();
+    assert!(s
+        .open_emergency(&id, "p-2", "patient unconscious", Duration::hours(1))
+        .is_err());
+    // Allowed at p-2 once the administrator says so; and only where a role is held.
+    let edit = wardgate_identity::UserEdit {
+        emergency_access: vec![("p-2".into(), true)],
+        ..Default::default()
+    };
+    assert_eq!(
+        s.edit(&Actor::system(), &id, &edit).unwrap().emergency_access,
+        ["p-1", "p-2"]
+    );
+    s.open_emergency(&id, "p-2", "patient unconscious", Duration::hours(1))
+        .unwrap();
+    s.revoke(&Actor::system(), &id, "Provider", "p-1").unwrap();
+    assert!(!s.may_open_emergency(&id, "p-1").unwrap(), "no role left at p-1");
+    assert!(s
+        .open_emergency(&id, "p-1", "patient unconscious", Duration::hours(1))
+        .is_err());
+    // The grant must name a practice the user is given.
+    let bad = NewUser {
+        email: "x@x.com".into(),
+        first_name: "X".into(),
+        last_name: "Y".into(),
+        password: "Temporary#Pass1".into(),
+        roles: vec!["Provider".into()],
+        practices: vec!["p-1".into()],
+        emergency_access: vec!["p-2".into()],
+        ..NewUser::default()
+    };
+    assert!(matches!(
+        s.add_user(&Actor::system(), bad),
+        Err(IdentityError::Invalid(_))
+    ));
+}
+
+#[test]
+fn second_factor_seeds_are_sealed_with_a_key_outside_the_database() {
+    let (s, clock, id) = store("sealed");
+    let secret = enrolled(&s, &clock, &id);
+    drop(s);
+    let path = std::env::temp_dir().join(format!("wardgate-auth-sealed-{}.db", std::process::id()));
+    let raw: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT totp_secret FROM users WHERE id = ?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert!(raw.starts_with("sealed1:"), "{raw}");
+    assert!(!raw.contains(&hex::encode(&secret)));
+    assert!(wardgate_identity::SecretKey::resolve(&path, None).is_ok());
+    assert!(std::path::Path::new(&format!("{}.key", path.display())).exists());
+    // With another key the seed does not open: no code is accepted.
+    let other = Store::open_with_key(
+        &path,
+        Box::new(Nothing),
+        wardgate_identity::SecretKey::from_hex(&"ab".repeat(32)).unwrap(),
+    )
+    .unwrap()
+    .with_clock(Box::new(clock.clone()));
+    clock.advance(Duration::seconds(30));
+    assert!(other
+        .verify_second_factor(&id, &totp(&secret, clock.now().timestamp()), None)
+        .is_err());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [path.clone(), std::path::PathBuf::from(format!("{}.key", path.display()))] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
 }
