@@ -2,7 +2,7 @@
 //! value parsed into its type, and every section checked so that all problems are reported at
 //! once, each with its place in the file.
 
-mod values;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -15,7 +15,7 @@ use wardgate_policy::diag::Span as SrcSpan;
 use wardgate_policy::{Diagnostic, Diagnostics, Source};
 
 pub use values::{
-    CountryCode, HeaderName, Net, PathPrefix, PerMinute, SecretHash, Span, UpstreamUrl,
+    CountryCode, HeaderName, Net, PathPrefix, PerMinute, SecretHash, Span, StripHeader, UpstreamUrl,
 };
 
 /// The whole file.
@@ -34,6 +34,59 @@ pub struct Config {
     /// Network rules per practice id.
     pub practices: BTreeMap<String, NetworkRules>,
     pub sessions: Sessions,
+    pub proxy: Proxy,
+}
+
+/// `[proxy]`: what the gateway forwards.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// Request headers never forwarded from a client: names compared case-folded with `_`
+    /// and `-` as one; a trailing `*` matches every name starting so. The gateway sets its own
+    /// identity and forwarding headers after removing these.
+    #[serde(default = "default_strip_headers")]
+    pub strip_headers: Vec<StripHeader>,
+    /// Paths with an encoded `/` or `\`, a raw `\`, or an encoded dot segment: refused (400)
+    /// by default, so the path the policy decided is the path the app serves; `pass` forwards
+    /// them as sent (for apps that need encoded slashes in a segment).
+    #[serde(default)]
+    pub encoded_slashes: EncodedSlashes,
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Proxy {
+            strip_headers: default_strip_headers(),
+            encoded_slashes: EncodedSlashes::default(),
+        }
+    }
+}
+
+fn default_strip_headers() -> Vec<StripHeader> {
+    [
+        "x-wardgate*",
+        "x-forwarded*",
+        "forwarded",
+        "x-real-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "cf-connecting-ip",
+        "x-cluster-client-ip",
+        "fastly-client-ip",
+        "x-original-forwarded-for",
+    ]
+    .iter()
+    .filter_map(|s| s.parse().ok())
+    .collect()
+}
+
+/// What the gateway does with a path whose encoding could make the app see another path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodedSlashes {
+    #[default]
+    Refuse,
+    Pass,
 }
 
 /// `[sessions]`: browser sign-in at the gateway. A practice's security settings in the
@@ -154,6 +207,30 @@ pub struct Server {
     /// `false` forwards without any check: for measuring the proxy alone, never in production.
     #[serde(default = "yes")]
     pub enforce: bool,
+    /// A keep-alive connection (HTTP/1.1 or h2) with no request in flight is closed after
+    /// this long ...
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Span,
+    /// ... and this long while none of its requests carried a credential (sign-in pages,
+    /// anonymous clients): the tightest limits for the unauthenticated.
+    #[serde(default = "default_anonymous_idle_timeout")]
+    pub anonymous_idle_timeout: Span,
+    /// A request body must arrive within this long in all ...
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout: Span,
+    /// ... with no gap between two pieces longer than this (a slow client holding a
+    /// connection open byte by byte).
+    #[serde(default = "default_body_gap")]
+    pub body_gap_timeout: Span,
+    /// The body of a request to the gateway's own pages (sign-in forms) must arrive within this.
+    #[serde(default = "default_page_body_timeout")]
+    pub page_body_timeout: Span,
+    /// Open connections per client address (0: no limit); trusted proxies are not limited.
+    #[serde(default = "default_connections_per_address")]
+    pub max_connections_per_address: usize,
+    /// `Strict-Transport-Security` max-age on every TLS response, in seconds (0: not sent).
+    #[serde(default = "default_hsts")]
+    pub hsts_max_age_seconds: u64,
     /// Threads accepting and serving client connections, each with its own event loop, its
     /// own listening socket (SO_REUSEPORT) and its own upstream connection pools. Default: one
     /// per CPU; 0 serves on the caller's runtime instead.
@@ -193,6 +270,10 @@ pub struct PolicySection {
 #[serde(deny_unknown_fields)]
 pub struct IdentitySection {
     pub database: PathBuf,
+    /// The key that seals second-factor seeds at rest (64 hex digits), kept outside the
+    /// database; created when missing. Default `<database>.key`. `WARDGATE_SECRET_KEY` (the
+    /// key) or `WARDGATE_SECRET_KEY_FILE` in the environment take precedence.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// `[audit]`.
@@ -353,6 +434,27 @@ fn default_header_timeout() -> Span {
 fn default_max_connections() -> usize {
     10_000
 }
+fn default_idle_timeout() -> Span {
+    Span(std::time::Duration::from_secs(60))
+}
+fn default_anonymous_idle_timeout() -> Span {
+    Span(std::time::Duration::from_secs(15))
+}
+fn default_body_timeout() -> Span {
+    Span(std::time::Duration::from_secs(300))
+}
+fn default_body_gap() -> Span {
+    Span(std::time::Duration::from_secs(15))
+}
+fn default_page_body_timeout() -> Span {
+    Span(std::time::Duration::from_secs(10))
+}
+fn default_connections_per_address() -> usize {
+    256
+}
+fn default_hsts() -> u64 {
+    365 * 86_400
+}
 fn default_watch() -> Option<Span> {
     Some(Span(std::time::Duration::from_secs(1)))
 }
@@ -369,7 +471,7 @@ fn default_upstream_timeout() -> Span {
     Span(std::time::Duration::from_secs(30))
 }
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "admin",
     "policy",
@@ -382,6 +484,7 @@ const SECTIONS: [&str; 12] = [
     "upstream",
     "practices",
     "sessions",
+    "proxy",
 ];
 
 /// Reads one top-level section of the document, skipping the others, so a mistake in one
@@ -522,6 +625,7 @@ impl Config {
         let upstreams = take!("upstream", Vec<Upstream>);
         let practices = take!("practices", BTreeMap<String, NetworkRules>);
         let sessions = take!("sessions", Sessions);
+        let proxy = take!("proxy", Proxy);
         for (name, present) in [
             ("server", keys.contains_key("server")),
             ("policy", keys.contains_key("policy")),
@@ -563,6 +667,7 @@ impl Config {
             upstreams,
             practices: practices.unwrap_or_default(),
             sessions: sessions.unwrap_or_default(),
+            proxy: proxy.unwrap_or_default(),
         };
         let problems = config.validate(text);
         if problems.is_empty() {
@@ -595,6 +700,15 @@ impl Config {
                 err(
                     "admin",
                     "[admin] must listen on another address than [server]".into(),
+                );
+            }
+            if !admin.tls && !admin.listen.ip().is_loopback() {
+                err(
+                    "admin",
+                    format!(
+                        "[admin] listens on {}, beyond this machine, without TLS: set tls = true or listen on 127.0.0.1",
+                        admin.listen
+                    ),
                 );
             }
             if admin.tls && self.server.tls_cert.is_none() {
@@ -684,6 +798,9 @@ impl Config {
         }
         fix(&mut self.policy.module);
         fix(&mut self.identity.database);
+        if let Some(k) = &mut self.identity.secret_key_file {
+            fix(k);
+        }
         fix(&mut self.audit.dir);
         if let Some(g) = &mut self.geo {
             fix(&mut g.database);

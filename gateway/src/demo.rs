@@ -199,7 +199,11 @@ fn seed(
                     password: password.clone(),
                     roles: vec![role.into()],
                     practices: vec![PRACTICE.into()],
-                    emergency_access: role == "Provider",
+                    emergency_access: if role == "Provider" {
+                        vec![PRACTICE.into()]
+                    } else {
+                        Vec::new()
+                    },
                     ..NewUser::default()
                 },
             )?;
@@ -251,7 +255,9 @@ fn seed(
 /// Prepares the data folder, starts the demo app and the gateway, writes `demo.json`.
 pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
     let dir = &opts.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The demo's folder holds its keys, store and audit log: its owner's only.
+    wardgate_audit::private::create_dir(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .with_context(|| format!("reading {}", dir.display()))?;
@@ -287,9 +293,10 @@ pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
         None => "15m".to_string(),
     };
     let config_path = dir.join("wardgate.toml");
-    std::fs::write(
+    // It holds the admin key's hash.
+    wardgate_audit::private::write_file(
         &config_path,
-        config_text(&dir, opts.listen, admin, app_addr, &admin_key, &idle),
+        config_text(&dir, opts.listen, admin, app_addr, &admin_key, &idle).as_bytes(),
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
@@ -331,8 +338,12 @@ pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
         api_keys,
         routes: manifest_routes,
     };
-    std::fs::write(&info_path, serde_json::to_string_pretty(&info)?)
-        .with_context(|| format!("writing {}", info_path.display()))?;
+    // Passwords and keys of the demo's users: its owner's only.
+    wardgate_audit::private::write_file(
+        &info_path,
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", info_path.display()))?;
     Ok((running, info))
 }
 

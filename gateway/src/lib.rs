@@ -3,14 +3,17 @@
 //! before it reaches a practice app, audits every decision, and swaps policies while running.
 
 pub mod admin;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod geo;
 pub mod login;
+pub mod logs;
 pub mod metrics;
 pub mod net;
+pub mod path;
 pub mod pipeline;
 pub mod proxy;
 pub mod ratelimit;

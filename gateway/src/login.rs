@@ -4,7 +4,12 @@
 //! I. Browsers get pages, API clients (`Accept: application/json`) get JSON. Messages never
 //! say whether an account exists.
 
+mod emergency;
 mod pages;
+mod password;
+mod second_factor;
+mod sessions;
+mod sign_in;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,19 +19,17 @@ use chrono::{DateTime, Utc};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wardgate_audit::{Event, EventKind};
-use wardgate_identity::{Actor, IdentityError, Practice};
-use wardgate_policy::Engine;
+use wardgate_identity::Practice;
 
 use crate::clock::Clock;
 use crate::config::WhenFull;
-use crate::reject::{full, Body, Rejection};
+use crate::pipeline::Seen;
+use crate::reject::{full, Body, ForBrowser, Rejection};
 use crate::session::{
-    self, cookie, set_cookie, SessionPrincipal, COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
+    self, cookie, set_cookie, SessionPrincipal, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
 };
 use crate::state::Gateway;
 
@@ -112,16 +115,40 @@ fn safe_next(next: Option<&str>) -> String {
 
 fn safe_next_or(next: Option<&str>, home: &str) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.starts_with(PREFIX) =>
-        {
-            n.to_string()
-        }
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => home.to_string(),
     }
+}
+
+/// Whether `next` is a path on this site and nothing else: visible ASCII only (no tab, CR or
+/// LF, which browsers drop, turning `/\t/evil` into `//evil`), and - as sent and after each
+/// decoding - starting with one `/`, without a backslash, and not one of the gateway's pages.
+fn is_local_path(next: &str) -> bool {
+    if !next.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return false;
+    }
+    let mut value = std::borrow::Cow::Borrowed(next);
+    for _ in 0..4 {
+        let v: &str = &value;
+        let bad = !v.starts_with('/')
+            || v.starts_with("//")
+            || v.contains('\\')
+            || v.chars().any(char::is_control)
+            || v.starts_with(PREFIX);
+        if bad {
+            return false;
+        }
+        let decoded = match percent_encoding::percent_decode_str(v).decode_utf8() {
+            Ok(d) => d.into_owned(),
+            Err(_) => return false,
+        };
+        if decoded == v {
+            return true;
+        }
+        value = std::borrow::Cow::Owned(decoded);
+    }
+    // Encoded four times over: no page needs that.
+    false
 }
 
 /// How the client wants answers.
@@ -143,13 +170,10 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// A form or JSON body as fields.
-async fn fields(body: Incoming, json: bool) -> HashMap<String, String> {
-    let Ok(bytes) = Limited::new(body, 16 * 1024)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-    else {
+/// A form or JSON body as fields; a body that breaks, is too large or comes too slowly is
+/// no fields.
+async fn fields(body: Body, json: bool) -> HashMap<String, String> {
+    let Ok(bytes) = crate::body::read_all(body, 16 * 1024).await else {
         return HashMap::new();
     };
     if json {
@@ -163,14 +187,7 @@ async fn fields(body: Incoming, json: bool) -> HashMap<String, String> {
             })
             .unwrap_or_default();
     }
-    String::from_utf8_lossy(&bytes)
-        .split('&')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            let dec = |s: &str| wardgate_policy::route::percent_decode(&s.replace('+', " "));
-            Some((dec(k)?, dec(v)?))
-        })
-        .collect()
+    form_urlencoded::parse(&bytes).into_owned().collect()
 }
 
 /// An answer: a page or JSON, with cookies to set.
@@ -404,319 +421,215 @@ impl Gateway {
     fn current(
         &self,
         headers: &HeaderMap,
-        client: IpAddr,
         practice: &Practice,
+        seen: &mut Seen,
     ) -> Result<SessionPrincipal, Rejection> {
         let token = cookie(headers, COOKIE).ok_or(Rejection::NoCredentials)?;
-        self.session_principal(token, client, headers, practice)
+        self.session_principal(token, headers, practice, seen)
     }
 }
 
+/// One request to a page, as its handler sees it.
+struct Ctx<'a> {
+    gw: &'a Arc<Gateway>,
+    method: Method,
+    headers: &'a HeaderMap,
+    /// `next` from the query, decoded.
+    query_next: Option<String>,
+    form: HashMap<String, String>,
+    practice: Practice,
+    seen: &'a mut Seen,
+    /// The form token of this browser (set on the answer when new).
+    csrf: String,
+}
+
+impl Ctx<'_> {
+    /// A field of the form (empty when absent).
+    fn f(&self, k: &str) -> &str {
+        self.form.get(k).map(String::as_str).unwrap_or("")
+    }
+
+    fn client(&self) -> IpAddr {
+        self.seen.client
+    }
+
+    /// The session of this request, checked.
+    fn current(&mut self) -> Result<SessionPrincipal, Rejection> {
+        self.gw.current(self.headers, &self.practice, self.seen)
+    }
+
+    /// Records a refusal in the audit log (as the pipeline does for the app's paths) and
+    /// hands it back.
+    fn refused(&mut self, rejection: Rejection) -> Rejection {
+        self.gw.audit_rejection(self.seen, &rejection);
+        rejection
+    }
+
+    /// A refusal that ends the request: audited, then answered as any refusal is.
+    fn refuse(&mut self, rejection: Rejection, next: &str) -> Response<Body> {
+        let r = self.refused(rejection);
+        let csrf = self.csrf.clone();
+        let browser = is_browser(self.headers).then_some(ForBrowser { next, csrf: &csrf });
+        r.response_for(&self.seen.rid, browser)
+    }
+}
+
+/// The route table: path under [`PREFIX`] -> handler.
+type Handler = fn(&mut Ctx<'_>, Answer) -> Result<Answer, Rejection>;
+
+fn route(path: &str) -> Option<Handler> {
+    Some(match path {
+        "login" => sign_in::login,
+        "password" => password::change,
+        "second-factor" => second_factor::verify,
+        "logout" => sessions::logout,
+        "sessions" => sessions::list,
+        "reauth" => sessions::reauth,
+        "whoami" => sessions::whoami,
+        "emergency" => emergency::open,
+        _ => return None,
+    })
+}
+
+/// Whether a state-changing request comes from this gateway's own pages. Its `Origin` (or
+/// failing that its `Referer`) must be this gateway's https origin; a form post without
+/// either is refused, a JSON post without either is a non-browser client (a browser cannot
+/// send one across sites without a CORS preflight the gateway never grants). A form post
+/// must also carry the CSRF token of its browser's double-submit cookie.
+fn same_origin(headers: &HeaderMap, uri: &http::Uri, json_body: bool) -> bool {
+    let Some(authority) = crate::pipeline::host_of(headers, uri) else {
+        return false;
+    };
+    let own = format!("https://{}", authority.to_ascii_lowercase());
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = header(header::ORIGIN) {
+        return origin.to_ascii_lowercase() == own;
+    }
+    if let Some(referer) = header(header::REFERER) {
+        let referer = referer.to_ascii_lowercase();
+        return referer == own
+            || referer
+                .strip_prefix(&own)
+                .is_some_and(|rest| rest.starts_with(['/', '?', '#']));
+    }
+    json_body
+}
+
 /// Answers a request under [`PREFIX`]. The caller has checked the client's network and country.
-pub async fn handle(
+pub(crate) async fn handle(
     gw: &Arc<Gateway>,
-    req: Request<Incoming>,
-    client: IpAddr,
+    req: Request<Body>,
+    seen: &mut Seen,
     practice: Option<Practice>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
     let json = wants_json(headers);
-    let a = Answer::new(json);
     let path = parts
         .uri
         .path()
         .strip_prefix(PREFIX)
         .unwrap_or("")
         .to_string();
-    let query_next = parts.uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("next="))
-            .and_then(wardgate_policy::route::percent_decode)
-    });
-    let post = parts.method == Method::POST;
-    if post {
-        // Forms post from our own pages only (SameSite=Strict cookies do the rest).
-        let origin_ok = headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(|o| {
-                let host = headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("");
-                o == "null" || o.ends_with(&format!("//{host}"))
-            })
-            .unwrap_or(true);
-        if !origin_ok {
-            return a
-                .page(
-                    StatusCode::FORBIDDEN,
-                    pages::message("Refused", "This form came from another site."),
-                    json!({"error": "cross_site"}),
-                )
-                .response();
-        }
-        if gw.logins.per_address.check_key(&client).is_err() {
-            gw.metrics.rate_limited.inc();
-            return a
-                .page(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    pages::message(
-                        "Slow down",
-                        "Too many attempts from this address. Wait a minute and try again.",
-                    ),
-                    json!({"error": "rate_limited"}),
-                )
-                .response();
-        }
-    }
-    let Some(practice) = practice else {
-        return a
+    let browser = is_browser(headers);
+    let here = format!("{PREFIX}{path}");
+    let Some(handler) = route(&path) else {
+        return Answer::new(json)
             .page(
-                StatusCode::FORBIDDEN,
-                pages::message(
-                    "Unknown practice",
-                    "This address does not name a practice served here.",
-                ),
-                json!({"error": "unknown_practice"}),
+                StatusCode::NOT_FOUND,
+                pages::message("Not found", "There is nothing here."),
+                json!({"error": "not_found"}),
             )
             .response();
     };
+    seen.action = Some(format!("gateway:{path}"));
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
+    let post = parts.method == Method::POST;
+    let page_token = cookie(headers, CSRF_COOKIE).unwrap_or("").to_string();
+    let refuse = |gw: &Arc<Gateway>, seen: &mut Seen, r: Rejection| {
+        gw.audit_rejection(seen, &r);
+        let to = ForBrowser {
+            next: &here,
+            csrf: &page_token,
+        };
+        r.response_for(&seen.rid, browser.then_some(to))
+    };
+    if post && !same_origin(headers, &parts.uri, json_body) {
+        return refuse(gw, seen, Rejection::CrossSite);
+    }
+    if post && gw.logins.per_address.check_key(&seen.client).is_err() {
+        gw.metrics.rate_limited.inc();
+        return refuse(
+            gw,
+            seen,
+            Rejection::RateLimited {
+                limit: gw.config.sessions.login_per_minute.0.get(),
+                retry_after: std::time::Duration::from_secs(60),
+            },
+        );
+    }
+    let Some(practice) = practice else {
+        return refuse(gw, seen, Rejection::UnknownPractice);
+    };
     let form = if post {
         fields(body, json_body).await
     } else {
         HashMap::new()
     };
-    let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let answer = match (parts.method.clone(), path.as_str()) {
-        (Method::GET, "login") => {
-            let next = safe_next_or(query_next.as_deref(), &gw.config.sessions.home.0);
-            let a = a.page(StatusCode::OK, pages::login(&next, None), json!({"step": "login"}));
-            match (cookie(headers, DEVICE_COOKIE), random_hex(16)) {
-                (None, Some(device)) => {
-                    a.cookie(set_cookie(DEVICE_COOKIE, Some(&device), Some(400 * 86_400)))
-                }
-                // Without a device cookie yet, sign-in makes one (or refuses without randomness).
-                _ => a,
-            }
+    // The double-submit token: a form post must carry its browser's (sign-out excepted: the
+    // app's own pages may post it, and the origin check holds for it).
+    let cookie_token = cookie(headers, CSRF_COOKIE).map(str::to_string);
+    if post && !json_body && path != "logout" {
+        let sent = form.get("csrf").map(String::as_bytes).unwrap_or_default();
+        let good = cookie_token.as_deref().is_some_and(|t| {
+            !t.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), sent))
+        });
+        if !good {
+            return refuse(gw, seen, Rejection::CrossSite);
         }
-        (Method::POST, "login") => {
-            let next = safe_next_or(Some(f("next")).filter(|n| !n.is_empty()), &gw.config.sessions.home.0);
-            let refused = |a: Answer| a.page(StatusCode::UNAUTHORIZED, pages::login(&next, Some(REFUSED)), json!({"error": "invalid_credentials", "message": REFUSED}));
-            match gw.store.login(f("email"), f("password")) {
-                Ok(user) => {
-                    let roles = gw.store.roles_in_effect(&user.id, &practice.id, None).unwrap_or_default();
-                    // Roles held at one of the practice's locations count too.
-                    let at_location = user
-                        .assignments
-                        .iter()
-                        .any(|a| a.practice_id == practice.id && a.location_id.is_some());
-                    if roles.is_empty() && !at_location {
-                        gw.audit_login("login:failure", &user.id, client, json!({"why": "no roles at this practice"}));
-                        refused(a)
-                    } else {
-                        let enrolled = gw.store.has_second_factor(&user.id).unwrap_or(false);
-                        let required = gw.security(&practice.id).is_some_and(|s| s.require_mfa);
-                        let p = Pending {
-                            change_password: user.must_change_password || gw.store.password_expired(&user.id).unwrap_or(false),
-                            second_factor: if enrolled { Some(false) } else if required { Some(true) } else { None },
-                            user: user.id,
-                            practice: practice.id.clone(),
-                            next,
-                            mfa: false,
-                            expires: gw.clock.utc() + chrono::Duration::minutes(10),
-                        };
-                        match random_hex(32) {
-                            Some(secret) => {
-                                let a = a.cookie(set_cookie(PENDING_COOKIE, Some(&secret), Some(600)));
-                                gw.advance(&digest(&secret), p, client, headers, a)
-                            }
-                            None => unavailable(a),
-                        }
-                    }
-                }
-                Err(IdentityError::BadCredentials) | Err(IdentityError::LockedOut) => {
-                    gw.audit_login("login:failure", "", client, json!({"email": f("email").trim().to_ascii_lowercase()}));
-                    refused(a)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "sign-in failed in the store");
-                    unavailable(a)
-                }
+    }
+    let (csrf, a) = match cookie_token {
+        Some(t) => (t, Answer::new(json)),
+        None => match random_hex(16) {
+            Some(t) => {
+                let c = set_cookie(CSRF_COOKIE, Some(&t), None);
+                (t, Answer::new(json).cookie(c))
             }
-        }
-        (m, "password") => match gw.pending(headers) {
-            Some((id, mut p)) if p.change_password => {
-                if m == Method::GET {
-                    a.page(StatusCode::OK, pages::change_password(None), json!({"step": "change_password"}))
-                } else if f("new") != f("confirm") && !json {
-                    a.page(StatusCode::BAD_REQUEST, pages::change_password(Some("The new passwords do not match.")), json!({}))
-                } else {
-                    match gw.store.change_password(&p.user, f("current"), f("new")) {
-                        Ok(()) => {
-                            gw.audit_login("login:password-changed", &p.user, client, json!({}));
-                            p.change_password = false;
-                            gw.advance(&id, p, client, headers, a)
-                        }
-                        Err(e) => {
-                            let msg = match e {
-                                IdentityError::BadCredentials => "The current password is not correct.".to_string(),
-                                IdentityError::WeakPassword(_) | IdentityError::PasswordReused => e.to_string(),
-                                _ => "The password could not be changed now.".to_string(),
-                            };
-                            a.page(StatusCode::BAD_REQUEST, pages::change_password(Some(&msg)), json!({"error": "password_refused", "message": msg}))
-                        }
-                    }
-                }
-            }
-            _ => a.go("/.wardgate/login", json!({"error": "no_sign_in_in_progress"})),
+            None => return unavailable(Answer::new(json)).response(),
         },
-        (m, "second-factor") => match gw.pending(headers) {
-            Some((id, mut p)) if !p.change_password && p.second_factor.is_some() => {
-                let enroll = p.second_factor == Some(true);
-                if m == Method::GET {
-                    if enroll {
-                        match gw.store.enroll_totp(&p.user, "Wardgate") {
-                            Ok(e) => a.page(StatusCode::OK, pages::second_factor(None, Some((&e.secret, &e.uri))), json!({"step": "enroll_second_factor", "secret": e.secret, "uri": e.uri, "recovery_codes": e.recovery_codes})),
-                            Err(_) => a.page(StatusCode::SERVICE_UNAVAILABLE, pages::message("Try again", "Enrollment is not possible right now."), json!({"error": "identity_unavailable"})),
-                        }
-                    } else {
-                        a.page(StatusCode::OK, pages::second_factor(None, None), json!({"step": "second_factor"}))
-                    }
-                } else {
-                    let ok = if enroll {
-                        gw.store.confirm_totp(&p.user, f("code")).is_ok()
-                    } else {
-                        gw.store.verify_second_factor(&p.user, f("code")).is_ok()
-                    };
-                    if ok {
-                        p.second_factor = None;
-                        p.mfa = true;
-                        gw.advance(&id, p, client, headers, a)
-                    } else {
-                        gw.audit_login("login:second-factor-failure", &p.user, client, json!({}));
-                        a.page(StatusCode::UNAUTHORIZED, pages::second_factor(Some("That code is not correct."), None), json!({"error": "invalid_code"}))
-                    }
-                }
-            }
-            _ => a.go("/.wardgate/login", json!({"error": "no_sign_in_in_progress"})),
-        },
-        (m, "logout") => {
-            let all = f("all") == "true" || f("all") == "1";
-            let a = a.cookie(set_cookie(COOKIE, None, None));
-            let ended = match cookie(headers, COOKIE) {
-                Some(token) if m == Method::POST && all => gw
-                    .store
-                    .session(token)
-                    .and_then(|s| match s {
-                        Some(info) => gw
-                            .store
-                            .end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all")
-                            .map(|_| ()),
-                        None => Ok(()),
-                    }),
-                Some(token) => gw.store.end_session(token, "logout").map(|_| ()),
-                None => Ok(()),
-            };
-            match ended {
-                Ok(()) => a.page(StatusCode::OK, pages::message("Signed out", "You are signed out."), json!({"signed_out": true})),
-                // Never say "signed out" when the session may still be live.
-                Err(_) => unavailable(a),
-            }
-        }
-        (m, "sessions") => match gw.current(headers, client, &practice) {
-            Ok(me) => {
-                if m == Method::POST {
-                    let ended = gw.store.end_session_id(&me.info.user_id, f("id"), "logout-other").unwrap_or(false);
-                    a.page(StatusCode::OK, pages::message("Sessions", if ended { "The session was ended." } else { "No such session." }), json!({"ended": ended}))
-                } else {
-                    let list: Vec<Value> = gw
-                        .store
-                        .sessions(&me.info.user_id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|s| json!({"id": s.id, "client": s.client, "created_at": s.created_at, "last_seen_at": s.last_seen_at, "current": s.id == me.info.id}))
-                        .collect();
-                    let html = pages::page("Your sessions", None, &list.iter().map(|s| format!("<p>{}</p>", esc(&s.to_string()))).collect::<String>());
-                    a.page(StatusCode::OK, html, json!({"sessions": list}))
-                }
-            }
-            Err(r) => return r.response_for(&gw.request_id(), Some("/.wardgate/sessions"), is_browser(headers)),
-        },
-        (m, "reauth") => match gw.current(headers, client, &practice) {
-            Ok(me) => {
-                let next = safe_next(query_next.as_deref().or(Some(f("next"))).filter(|n| !n.is_empty()));
-                let code_needed = gw.store.has_second_factor(&me.info.user_id).unwrap_or(false);
-                if m == Method::GET {
-                    a.page(StatusCode::OK, pages::reauth(&next, None, code_needed, "Enter your password again to continue."), json!({"step": "reauth", "code": code_needed}))
-                } else {
-                    let password_ok = gw.store.login(&me.user.email, f("password")).is_ok_and(|u| u.id == me.info.user_id);
-                    let code_ok = !code_needed || gw.store.verify_second_factor(&me.info.user_id, f("code")).is_ok();
-                    if password_ok && code_ok && gw.store.reauthenticate(&me.token, code_needed).unwrap_or(false) {
-                        gw.audit_login("session:reauthenticated", &me.info.user_id, client, json!({"mfa": code_needed}));
-                        a.go(&next, json!({"reauthenticated": true}))
-                    } else {
-                        gw.audit_login("session:reauth-failure", &me.info.user_id, client, json!({}));
-                        a.page(StatusCode::UNAUTHORIZED, pages::reauth(&next, Some("That is not correct."), code_needed, "Enter your password again to continue."), json!({"error": "invalid_credentials"}))
-                    }
-                }
-            }
-            Err(r) => return r.response_for(&gw.request_id(), Some("/.wardgate/reauth"), is_browser(headers)),
-        },
-        (m, "emergency") => match gw.current(headers, client, &practice) {
-            Ok(me) => {
-                let next = safe_next(Some(f("next")).filter(|n| !n.is_empty()));
-                let max_seconds = {
-                    let module = gw.policy.current();
-                    module.manifest().break_glass.iter().map(|b| b.max_seconds).max().unwrap_or(0)
-                };
-                let max_text = format!("{} minutes", max_seconds / 60);
-                if !me.user.emergency_access || max_seconds == 0 {
-                    a.page(StatusCode::FORBIDDEN, pages::message("Emergency access", "You may not open emergency access here."), json!({"error": "forbidden"}))
-                } else if m == Method::GET {
-                    a.page(StatusCode::OK, pages::emergency(&next, None, &max_text), json!({"step": "emergency", "max_seconds": max_seconds}))
-                } else {
-                    // Bounded so no date arithmetic can overflow, whatever the policy says.
-                    let max = chrono::Duration::seconds(
-                        i64::try_from(max_seconds.min(10 * 365 * 86_400)).unwrap_or(86_400),
-                    );
-                    match gw.store.open_emergency(&me.info.user_id, &practice.id, f("reason"), max) {
-                        Ok(until) => {
-                            gw.alert("emergency-access", &format!("{} opened emergency access at {}: {}", me.user.email, practice.id, f("reason").trim()));
-                            a.go(&next, json!({"emergency": true, "until": until}))
-                        }
-                        Err(IdentityError::Invalid(msg)) => a.page(StatusCode::BAD_REQUEST, pages::emergency(&next, Some(&msg), &max_text), json!({"error": "invalid", "message": msg})),
-                        Err(_) => a.page(StatusCode::FORBIDDEN, pages::message("Emergency access", "You may not open emergency access here."), json!({"error": "forbidden"})),
-                    }
-                }
-            }
-            Err(r) => return r.response_for(&gw.request_id(), Some("/.wardgate/emergency"), is_browser(headers)),
-        },
-        (Method::GET, "whoami") => match gw.current(headers, client, &practice) {
-            Ok(me) => a.page(
-                StatusCode::OK,
-                pages::message("Signed in", &format!("Signed in as {}", me.user.email)),
-                json!({"user": me.info.user_id, "email": me.user.email, "practice": practice.id, "roles": me.roles, "auth_age_seconds": me.auth_age_seconds, "mfa": me.mfa, "emergency": me.emergency.as_ref().map(|e| e.0.clone()), "session": me.info.id}),
-            ),
-            Err(r) => return r.response_for(&gw.request_id(), Some("/.wardgate/whoami"), is_browser(headers)),
-        },
-        _ => a.page(StatusCode::NOT_FOUND, pages::message("Not found", "There is nothing here."), json!({"error": "not_found"})),
     };
-    answer.response()
+    let query_next = parts.uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+    });
+    let mut cx = Ctx {
+        gw,
+        method: parts.method.clone(),
+        headers,
+        query_next,
+        form,
+        practice,
+        seen,
+        csrf,
+    };
+    match handler(&mut cx, a) {
+        Ok(answer) => answer.response(),
+        Err(rejection) => cx.refuse(rejection, &here),
+    }
 }
 
 /// The page a browser sees when an action needs a fresh sign-in.
-pub fn reauth_page(next: &str) -> String {
+pub fn reauth_page(next: &str, csrf: &str) -> String {
     pages::reauth(
         &safe_next(Some(next)),
         None,
         false,
         "This needs you to confirm your password first.",
+        csrf,
     )
 }
 
@@ -727,12 +640,24 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/api/patients?x=1")), "/api/patients?x=1");
+        assert_eq!(safe_next(Some("/api/a%20b")), "/api/a%20b");
         for bad in [
             "//evil.test/",
             "https://evil.test/",
+            "https:evil",
             "/\\evil",
+            "/%5Cevil",
             "/.wardgate/logout",
+            "/%2Ewardgate/logout",
             "x",
+            "/%09/evil.example/",
+            "/\t/evil.example/",
+            "/\r\n/evil",
+            "%2F%2Fevil",
+            "/%2F/evil",
+            "/%252F%252Fevil",
+            "/ space",
+            "/caf\u{e9}",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use http::header::{self, HeaderMap};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::json;
 use wardgate_audit::{Durability, Event, EventKind};
@@ -20,6 +20,7 @@ use wardgate_policy::request as policy;
 use wardgate_policy::route::{percent_decode, RequestParts};
 use wardgate_policy::{Decision, Engine};
 
+use crate::body::ReadError;
 use crate::config::{AuditDurability, CountryCode, PracticeFrom};
 use crate::geo;
 use crate::metrics::{DecisionLabel, StatusLabel};
@@ -27,25 +28,25 @@ use crate::net::client_addr;
 use crate::proxy::{self, Target};
 use crate::ratelimit::Admit;
 use crate::redact;
-use crate::reject::{full, Body, BoxError, Rejection};
+use crate::reject::{full, Body, BoxError, ForBrowser, Rejection};
 use crate::session::SessionPrincipal;
 use crate::state::Gateway;
 
 /// What the audit event of a request needs, filled in as the checks pass.
 #[derive(Debug)]
-struct Seen {
-    rid: String,
+pub(crate) struct Seen {
+    pub(crate) rid: String,
     method: String,
     path: String,
-    client: IpAddr,
+    pub(crate) client: IpAddr,
     country: Option<CountryCode>,
-    principal: Option<(&'static str, String)>,
+    pub(crate) principal: Option<(&'static str, String)>,
     key_id: Option<String>,
-    session_id: Option<String>,
-    practice: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) practice: Option<String>,
     location: Option<String>,
     patient: Option<String>,
-    action: Option<String>,
+    pub(crate) action: Option<String>,
     decision: Option<Decision>,
     module_hash: Option<String>,
 }
@@ -96,19 +97,22 @@ impl RequestParts for Parts<'_> {
     }
 }
 
-fn host_of(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
+/// The authority a request is for: the URI's (h2 `:authority`, or an absolute-form target,
+/// which RFC 9112 says wins over `Host`), else the `Host` header.
+pub(crate) fn host_of(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
+    uri.authority().map(|a| a.to_string()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    })
 }
 
 impl Gateway {
     /// Answers one request: checks, decides, audits, forwards.
     pub async fn handle(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         peer: SocketAddr,
         tls: bool,
     ) -> Response<Body> {
@@ -136,13 +140,60 @@ impl Gateway {
             .path_and_query()
             .filter(|_| browser && req.method() == http::Method::GET)
             .map(|p| p.as_str().to_string());
-        let result = if !self.config.server.enforce {
-            self.pass_through(req, &seen, tls).await
-        } else if req.uri().path().starts_with(crate::login::PREFIX) {
+        let csrf = browser
+            .then(|| crate::session::cookie(req.headers(), crate::session::CSRF_COOKIE))
+            .flatten()
+            .map(str::to_string);
+        if !self.config.server.enforce {
+            let response = self
+                .pass_through(req, &seen, tls)
+                .await
+                .unwrap_or_else(|rejection| rejection.response(&seen.rid));
+            self.count_status(&response, started);
+            return response;
+        }
+        // The path as it will be decided and forwarded: dot segments removed, ambiguous
+        // encodings refused, before anything looks at it.
+        if let Err(refused) = crate::path::apply(req.uri_mut(), self.config.proxy.encoded_slashes) {
+            seen.client = client_addr(
+                peer.ip(),
+                req.headers(),
+                &self.config.network.trusted_proxies,
+            );
+            let rejection = Rejection::BadRequest(refused.message());
+            self.audit_rejection(&seen, &rejection);
+            let response = rejection.response_for(
+                &seen.rid,
+                browser.then_some(ForBrowser {
+                    next: "/",
+                    csrf: csrf.as_deref().unwrap_or(""),
+                }),
+            );
+            self.count_status(&response, started);
+            return response;
+        }
+        seen.path = req.uri().path().to_string();
+        let pages = req.uri().path().starts_with(crate::login::PREFIX);
+        let s = &self.config.server;
+        let total = if pages {
+            s.page_body_timeout.0
+        } else {
+            s.body_timeout.0
+        };
+        let limits = crate::body::Limits {
+            max_bytes: s.max_body_bytes,
+            total,
+            gap: s.body_gap_timeout.0,
+        };
+        let req = req.map(|b| crate::body::guarded(b, limits));
+        let result = if pages {
             // The gateway's own pages: behind the network rules, before any credential.
             match self.gate_pages(&req, peer, &mut seen) {
                 Ok(practice) => {
-                    let res = crate::login::handle(self, req, seen.client, practice).await;
+                    let mut res = crate::login::handle(self, req, &mut seen, practice).await;
+                    if seen.principal.is_some() {
+                        res.extensions_mut().insert(crate::server::Credentialed);
+                    }
                     self.count_status(&res, started);
                     return res;
                 }
@@ -168,12 +219,23 @@ impl Gateway {
                 }
             }
         };
-        let response = result.unwrap_or_else(|rejection| {
+        let mut response = result.unwrap_or_else(|rejection| {
             if let Rejection::RateLimited { .. } = rejection {
                 self.metrics.rate_limited.inc();
             }
-            rejection.response_for(&seen.rid, next.as_deref(), browser)
+            rejection.response_for(
+                &seen.rid,
+                browser.then(|| ForBrowser {
+                    next: next.as_deref().unwrap_or("/"),
+                    csrf: csrf.as_deref().unwrap_or(""),
+                }),
+            )
         });
+        if seen.principal.is_some() {
+            response
+                .extensions_mut()
+                .insert(crate::server::Credentialed);
+        }
         self.count_status(&response, started);
         response
     }
@@ -193,7 +255,7 @@ impl Gateway {
     /// Steps 1-3 for the gateway's own pages, and the practice they are for.
     fn gate_pages(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<Body>,
         peer: SocketAddr,
         seen: &mut Seen,
     ) -> Result<Option<Practice>, Rejection> {
@@ -215,7 +277,7 @@ impl Gateway {
     /// The checks, in order. Each returns the rejection that ends the request.
     async fn check(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         peer: SocketAddr,
         seen: &mut Seen,
     ) -> Result<Admitted<'_>, Rejection> {
@@ -237,7 +299,7 @@ impl Gateway {
         //    as it is looked up); then the practice's and the key's networks.
         let practice = self.target_practice(&parts.headers, &parts.uri)?;
         seen.practice = Some(practice.id.clone());
-        let who = self.authenticate(&parts.headers, seen.client, &practice)?;
+        let who = self.authenticate(&parts.headers, &practice, seen)?;
         match &who {
             Who::Key(key) => {
                 seen.principal = Some(("service", key.account.clone()));
@@ -342,8 +404,8 @@ impl Gateway {
     fn authenticate(
         &self,
         headers: &HeaderMap,
-        client: IpAddr,
         practice: &Practice,
+        seen: &mut Seen,
     ) -> Result<Who, Rejection> {
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -357,7 +419,7 @@ impl Gateway {
         let Some(presented) = presented else {
             return match crate::session::cookie(headers, crate::session::COOKIE) {
                 Some(token) => self
-                    .session_principal(token, client, headers, practice)
+                    .session_principal(token, headers, practice, seen)
                     .map(|s| Who::Session(Box::new(s))),
                 None => Err(Rejection::NoCredentials),
             };
@@ -404,7 +466,7 @@ impl Gateway {
         &self,
         module: &LoadedModule,
         parts: &http::request::Parts,
-        body: Incoming,
+        body: Body,
     ) -> Result<(String, policy::Resource, Body), Rejection> {
         let manifest = module.manifest();
         let found = manifest
@@ -416,21 +478,19 @@ impl Gateway {
             .iter()
             .any(|b| matches!(b.source, BindSource::Json(_)));
         let (json, body) = if needs_json {
-            let bytes = Limited::new(body, self.config.server.max_json_body_bytes)
-                .collect()
+            let bytes = crate::body::read_all(body, self.config.server.max_json_body_bytes)
                 .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        Rejection::BodyTooLarge
-                    } else {
+                .map_err(|e| match e {
+                    ReadError::TooLarge => Rejection::BodyTooLarge,
+                    ReadError::Timeout => Rejection::BodyTimeout,
+                    ReadError::Broken => {
                         Rejection::BadRequest("the request body could not be read")
                     }
-                })?
-                .to_bytes();
+                })?;
             (serde_json::from_slice(&bytes).ok(), full(bytes))
         } else {
-            let limit = usize::try_from(self.config.server.max_body_bytes).unwrap_or(usize::MAX);
-            (None, Limited::new(body, limit).boxed())
+            // The size limit is the guarded body's, checked as it streams to the app.
+            (None, body)
         };
         let view = Parts {
             query: parts.uri.query(),
@@ -486,7 +546,9 @@ impl Gateway {
                     id: s.info.user_id.clone(),
                     kind: Some("user".into()),
                     roles,
-                    flags: if s.user.emergency_access {
+                    // Break-glass is allowed per practice ("Allow emergency access for
+                    // (Practice)"), and the session is this practice's.
+                    flags: if s.user.emergency_access.contains(&practice.id) {
                         vec!["emergency_access".into()]
                     } else {
                         Vec::new()
@@ -612,7 +674,7 @@ impl Gateway {
 
     /// Records a refused request. A full queue cannot make a refusal worse, so it is only
     /// logged; the request stays refused.
-    fn audit_rejection(&self, seen: &Seen, rejection: &Rejection) {
+    pub(crate) fn audit_rejection(&self, seen: &Seen, rejection: &Rejection) {
         let mut reasons = vec![rejection.code().to_string()];
         if let Some(d) = &seen.decision {
             reasons.extend(d.reasons.iter().map(|r| r.code.clone()));
@@ -669,7 +731,7 @@ impl Gateway {
         let host = host_of(&parts.headers, &parts.uri);
         let h = &mut parts.headers;
         proxy::strip_hop_by_hop(h);
-        proxy::strip_identity(h);
+        proxy::strip_identity(h, &self.config.proxy.strip_headers);
         proxy::set(h, "x-forwarded-for", &seen.client.to_string());
         proxy::set(h, "x-forwarded-proto", if tls { "https" } else { "http" });
         if let Some(host) = &host {
@@ -757,7 +819,7 @@ impl Gateway {
             )
             .ok_or(Rejection::NoUpstream)?;
         proxy::strip_hop_by_hop(&mut parts.headers);
-        proxy::strip_identity(&mut parts.headers);
+        proxy::strip_identity(&mut parts.headers, &self.config.proxy.strip_headers);
         proxy::set(
             &mut parts.headers,
             "x-forwarded-for",
@@ -801,9 +863,9 @@ async fn redact_response(
     if !json || encoded {
         return Err(Rejection::CannotRedact);
     }
-    let bytes = read_capped(body, MAX_REDACT_BYTES)
+    let bytes = crate::body::read_all(body, MAX_REDACT_BYTES)
         .await
-        .ok_or(Rejection::CannotRedact)?;
+        .map_err(|_| Rejection::CannotRedact)?;
     let mut value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|_| Rejection::CannotRedact)?;
     redact::redact(&mut value, fields);
@@ -811,21 +873,6 @@ async fn redact_response(
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::ETAG);
     Ok(Response::from_parts(parts, full(out)))
-}
-
-/// Reads a whole body of at most `cap` bytes; `None` when it is larger or breaks.
-async fn read_capped(mut body: Body, cap: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.ok()?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > cap {
-                return None;
-            }
-            out.extend_from_slice(&data);
-        }
-    }
-    Some(out)
 }
 
 fn key_networks(key: &KeyInfo, client: IpAddr) -> Result<(), Rejection> {

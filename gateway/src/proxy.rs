@@ -13,7 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::config::{PathPrefix, Upstream, UpstreamUrl};
+use crate::config::values::fold_header;
+use crate::config::{PathPrefix, StripHeader, Upstream, UpstreamUrl};
 use crate::reject::{Body, BoxError, Rejection};
 
 /// One practice app.
@@ -114,14 +115,15 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::TRANSFER_ENCODING);
 }
 
-/// Removes what a client must not be able to say to the app about who it is: any
-/// `X-Wardgate-*` header, forwarding headers, and the gateway credentials.
-pub fn strip_identity(h: &mut HeaderMap) {
+/// Removes what a client must not be able to say to the app about who it is or where it is:
+/// every header `[proxy] strip_headers` names (the gateway's identity headers, forwarding and
+/// client-address headers, with `_` and `-` as one), and the gateway's credentials.
+pub fn strip_identity(h: &mut HeaderMap, rules: &[StripHeader]) {
     let spoofable: Vec<HeaderName> = h
         .keys()
         .filter(|k| {
-            let k = k.as_str();
-            k.starts_with("x-wardgate-") || k.starts_with("x-forwarded-") || k == "forwarded"
+            let folded = fold_header(k.as_str());
+            rules.iter().any(|r| r.matches(&folded))
         })
         .cloned()
         .collect();
@@ -162,6 +164,7 @@ impl Target {
         let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
         let res: Response<Incoming> = match sent {
             Err(_) => return Err(Rejection::UpstreamTimeout),
+            Ok(Err(e)) if crate::body::is_timeout(&e) => return Err(Rejection::BodyTimeout),
             Ok(Err(e)) => {
                 tracing::warn!(upstream = %self.name, error = %e, "upstream request failed");
                 return Err(Rejection::UpstreamFailed);
@@ -192,8 +195,28 @@ mod tests {
         h.insert("x-forwarded-for", "1.2.3.4".parse().unwrap());
         h.insert("authorization", "Bearer wg_x".parse().unwrap());
         h.insert("accept", "application/json".parse().unwrap());
+        for spoof in [
+            "x_wardgate_roles",
+            "X-Wardgate_Principal-Type",
+            "x-wardgateroles",
+            "x_forwarded_for",
+            "forwarded",
+            "x-real-ip",
+            "true-client-ip",
+            "x-client-ip",
+            "cf-connecting-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+            "x-original-forwarded-for",
+            "X_Real_IP",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(spoof.as_bytes()).unwrap(),
+                "1".parse().unwrap(),
+            );
+        }
         strip_hop_by_hop(&mut h);
-        strip_identity(&mut h);
+        strip_identity(&mut h, &crate::config::Proxy::default().strip_headers);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("accept"));
     }

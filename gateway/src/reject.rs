@@ -4,18 +4,16 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub use crate::body::{full, Body, BoxError};
 
-/// A body from bytes.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+/// What a browser's answer needs: where it goes back to after signing in, and the form token
+/// of its pages.
+#[derive(Debug, Clone, Copy)]
+pub struct ForBrowser<'a> {
+    pub next: &'a str,
+    pub csrf: &'a str,
 }
 
 /// Why a request was not forwarded (or its response not delivered).
@@ -35,6 +33,14 @@ pub enum Rejection {
     BadCredentials,
     /// The session cookie names no live session (ended, timed out, or moved network or device).
     SessionEnded,
+    /// The session was opened for another practice: each practice's sign-in rules (second
+    /// factor, idle limits, session count) hold only for sessions opened there.
+    SessionElsewhere,
+    /// A state-changing form that did not come from this gateway's own pages (origin or
+    /// CSRF token).
+    CrossSite,
+    /// The request body did not arrive in time.
+    BodyTimeout,
     RateLimited {
         limit: u32,
         retry_after: Duration,
@@ -74,10 +80,13 @@ impl Rejection {
         match self {
             BadRequest(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Network | Country | UnknownPractice | Denied { .. } => StatusCode::FORBIDDEN,
-            NoCredentials | BadCredentials | SessionEnded | StepUp { .. } => {
+            Network | Country | UnknownPractice | Denied { .. } | CrossSite => {
+                StatusCode::FORBIDDEN
+            }
+            NoCredentials | BadCredentials | SessionEnded | SessionElsewhere | StepUp { .. } => {
                 StatusCode::UNAUTHORIZED
             }
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             NoRoute | NoUpstream => StatusCode::NOT_FOUND,
             PolicyFault | StoreFault | AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +106,9 @@ impl Rejection {
             NoCredentials => "unauthenticated",
             BadCredentials => "invalid_credentials",
             SessionEnded => "session_ended",
+            SessionElsewhere => "session_for_another_practice",
+            CrossSite => "cross_site",
+            BodyTimeout => "body_timeout",
             RateLimited { .. } => "rate_limited",
             UnknownPractice => "unknown_practice",
             NoRoute => "no_route",
@@ -122,6 +134,9 @@ impl Rejection {
             NoCredentials => "sign in or send an API key",
             BadCredentials => "the credentials are not valid",
             SessionEnded => "the session has ended; sign in again",
+            SessionElsewhere => "the session is for another practice; sign in here",
+            CrossSite => "this form did not come from this site",
+            BodyTimeout => "the request body did not arrive in time",
             RateLimited { .. } => "too many requests; slow down",
             UnknownPractice => "the request does not name a practice served here",
             NoRoute => "no route for this method and path",
@@ -139,7 +154,7 @@ impl Rejection {
 
     /// The response for an API client.
     pub fn response(&self, request_id: &str) -> Response<Body> {
-        self.response_for(request_id, None, false)
+        self.response_for(request_id, None)
     }
 
     /// The response. Every rejection goes through here. A browser (`browser`) that must sign
@@ -148,15 +163,15 @@ impl Rejection {
     pub fn response_for(
         &self,
         request_id: &str,
-        next: Option<&str>,
-        browser: bool,
+        browser: Option<ForBrowser<'_>>,
     ) -> Response<Body> {
         let ends_session = matches!(self, Rejection::SessionEnded);
         let clear = crate::session::set_cookie(crate::session::COOKIE, None, None);
-        if browser {
-            let next = next.unwrap_or("/");
+        if let Some(ForBrowser { next, csrf }) = browser {
             let page = match self {
-                Rejection::NoCredentials | Rejection::SessionEnded => {
+                Rejection::NoCredentials
+                | Rejection::SessionEnded
+                | Rejection::SessionElsewhere => {
                     let to = format!("/.wardgate/login?next={}", encode(next));
                     let mut res = Response::new(full(""));
                     *res.status_mut() = StatusCode::SEE_OTHER;
@@ -166,7 +181,7 @@ impl Rejection {
                     Some(res)
                 }
                 Rejection::StepUp { .. } => {
-                    let mut res = Response::new(full(crate::login::reauth_page(next)));
+                    let mut res = Response::new(full(crate::login::reauth_page(next, csrf)));
                     *res.status_mut() = StatusCode::UNAUTHORIZED;
                     res.headers_mut().insert(
                         header::CONTENT_TYPE,
@@ -230,7 +245,10 @@ impl Rejection {
             h.insert("x-request-id", v);
         }
         match self {
-            Rejection::NoCredentials | Rejection::BadCredentials | Rejection::SessionEnded => {
+            Rejection::NoCredentials
+            | Rejection::BadCredentials
+            | Rejection::SessionEnded
+            | Rejection::SessionElsewhere => {
                 h.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"wardgate\""),
@@ -272,6 +290,7 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     #[tokio::test]
     async fn bodies_carry_the_request_id_and_nothing_internal() {

@@ -1,11 +1,15 @@
 //! Listeners: TCP accept, TLS handshake under a timeout, HTTP/1.1 and h2 with header limits and
-//! header-read timeouts, a cap on open connections, graceful shutdown.
+//! header-read timeouts, idle timeouts (tighter for connections that never carried a
+//! credential), caps on open connections in all and per client address, HSTS on TLS, graceful
+//! shutdown.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -17,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::Net;
 use crate::reject::Body;
 use crate::state::{Gateway, StartError};
 
@@ -39,6 +44,148 @@ pub struct ListenerOptions {
     pub header_timeout: Duration,
     pub handshake_timeout: Duration,
     pub max_connections: usize,
+    /// A connection with no request in flight closes after this ...
+    pub idle_timeout: Duration,
+    /// ... or this, while none of its requests carried a credential.
+    pub anonymous_idle_timeout: Duration,
+    /// Open connections per client address, shared by every worker of the listener.
+    pub per_address: Arc<AddressSlots>,
+    /// `Strict-Transport-Security` on TLS responses.
+    pub hsts: Option<http::HeaderValue>,
+}
+
+/// A response extension the handler sets when the request carried a credential that held: the
+/// connection then gets the longer idle timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentialed;
+
+/// Open connections per client address.
+#[derive(Debug)]
+pub struct AddressSlots {
+    max: usize,
+    /// Peers that are not limited (trusted proxies carry many clients).
+    exempt: Vec<Net>,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`AddressSlots`], given back when it closes.
+#[derive(Debug)]
+pub struct AddressSlot {
+    slots: Arc<AddressSlots>,
+    ip: Option<IpAddr>,
+}
+
+impl AddressSlots {
+    /// `max` connections per address (0: no limit), except from `exempt` networks.
+    pub fn new(max: usize, exempt: Vec<Net>) -> Arc<AddressSlots> {
+        Arc::new(AddressSlots {
+            max,
+            exempt,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for a new connection from `ip`, or `None` when it already has the most.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let ip = crate::net::canonical(ip);
+        if self.max == 0 || self.exempt.iter().any(|n| n.contains(ip)) {
+            return Some(AddressSlot {
+                slots: self.clone(),
+                ip: None,
+            });
+        }
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            slots: self.clone(),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        if let Ok(mut open) = self.slots.open.lock() {
+            if let Some(n) = open.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// What a connection's idle watch needs: requests in flight, when the last one ended, and
+/// whether any carried a credential.
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    last: Mutex<Instant>,
+    credentialed: AtomicBool,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        self.last.lock().ok().map(|l| l.elapsed())
+    }
+
+    fn done(&self, credentialed: bool) {
+        if credentialed {
+            self.credentialed.store(true, Ordering::Release);
+        }
+        if let Ok(mut l) = self.last.lock() {
+            *l = Instant::now();
+        }
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A request in flight; counted off when it ends, however it ends (an h2 stream reset drops
+/// the handler's future).
+struct InFlight {
+    activity: Arc<Activity>,
+    credentialed: bool,
+}
+
+impl InFlight {
+    fn new(activity: Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight {
+            activity,
+            credentialed: false,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.activity.done(self.credentialed);
+    }
+}
+
+/// Resolves when the connection has had no request in flight for its idle timeout.
+async fn idle(activity: &Activity, options: &ListenerOptions) {
+    loop {
+        let limit = if activity.credentialed.load(Ordering::Acquire) {
+            options.idle_timeout
+        } else {
+            options.anonymous_idle_timeout
+        };
+        match activity.idle_for() {
+            Some(for_) if for_ >= limit => return,
+            Some(for_) => tokio::time::sleep(limit - for_).await,
+            None => tokio::time::sleep(limit).await,
+        }
+    }
 }
 
 impl std::fmt::Debug for ListenerOptions {
@@ -126,6 +273,15 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         header_timeout: c.header_timeout.0,
         handshake_timeout: c.handshake_timeout.0,
         max_connections: c.max_connections,
+        idle_timeout: c.idle_timeout.0,
+        anonymous_idle_timeout: c.anonymous_idle_timeout.0,
+        per_address: AddressSlots::new(
+            c.max_connections_per_address,
+            gateway.config.network.trusted_proxies.clone(),
+        ),
+        hsts: (c.hsts_max_age_seconds > 0)
+            .then(|| format!("max-age={}", c.hsts_max_age_seconds))
+            .and_then(|v| http::HeaderValue::from_str(&v).ok()),
     };
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -177,6 +333,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         let options = ListenerOptions {
             tls: if admin.tls { tls } else { None },
             max_connections: 64,
+            per_address: AddressSlots::new(0, Vec::new()),
             ..options
         };
         tasks.spawn(serve(
@@ -286,6 +443,13 @@ pub async fn serve<H: Handler>(
             tracing::warn!(%peer, "connection limit reached; closing");
             continue;
         };
+        let Some(address_slot) = options.per_address.take(peer.ip()) else {
+            tracing::warn!(%peer, "connection limit for this address reached; closing");
+            if let Some(g) = &gauge {
+                g.metrics.rate_limited.inc();
+            }
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let options = options.clone();
         let handler = handler.clone();
@@ -312,6 +476,7 @@ pub async fn serve<H: Handler>(
             if let Some(g) = &gauge {
                 g.metrics.connections.dec();
             }
+            drop(address_slot);
             drop(slot);
         });
     }
@@ -347,9 +512,28 @@ async fn connection<I, H>(
     } else {
         builder.http1_only()
     };
+    let activity = Arc::new(Activity {
+        in_flight: AtomicUsize::new(0),
+        last: Mutex::new(Instant::now()),
+        credentialed: AtomicBool::new(false),
+    });
+    let seen = activity.clone();
+    let hsts = options.hsts.clone().filter(|_| tls);
     let service = service_fn(move |req| {
         let handler = handler.clone();
-        async move { Ok::<_, Infallible>(handler.call(req, peer, tls).await) }
+        let seen = seen.clone();
+        let hsts = hsts.clone();
+        let mut guard = InFlight::new(seen);
+        async move {
+            let mut res = handler.call(req, peer, tls).await;
+            guard.credentialed = res.extensions().get::<Credentialed>().is_some();
+            drop(guard);
+            if let Some(v) = hsts {
+                res.headers_mut()
+                    .insert(http::header::STRICT_TRANSPORT_SECURITY, v);
+            }
+            Ok::<_, Infallible>(res)
+        }
     });
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -360,6 +544,11 @@ async fn connection<I, H>(
             }
         }
         _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+        _ = idle(&activity, options) => {
+            tracing::debug!(%peer, "idle connection closed");
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }

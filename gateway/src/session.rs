@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use wardgate_audit::{Event, EventKind};
 use wardgate_identity::{Practice, SessionInfo, User};
 
+use crate::pipeline::Seen;
 use crate::reject::Rejection;
 use crate::state::Gateway;
 
@@ -22,6 +23,8 @@ pub const COOKIE: &str = "__Host-wardgate";
 pub const DEVICE_COOKIE: &str = "__Host-wardgate-device";
 /// A sign-in between its steps (password change, second factor).
 pub const PENDING_COOKIE: &str = "__Host-wardgate-login";
+/// The double-submit token every form of the gateway's pages carries.
+pub const CSRF_COOKIE: &str = "__Host-wardgate-csrf";
 
 /// A cookie's value from the request.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -166,14 +169,16 @@ impl Gateway {
         (conv(idle), conv(absolute))
     }
 
-    /// Steps 4 and 6 for a browser: the session named by the cookie, checked.
+    /// Steps 4 and 6 for a browser: the session named by the cookie, checked. Whose session
+    /// it is goes into `seen` as soon as it is known, so a refusal is audited with its user.
     pub(crate) fn session_principal(
         &self,
         token: &str,
-        client: IpAddr,
         headers: &HeaderMap,
         practice: &Practice,
+        seen: &mut Seen,
     ) -> Result<SessionPrincipal, Rejection> {
+        let client = seen.client;
         let info = match self.store.session_cached(token) {
             Ok(Some(info)) => info,
             Ok(None) => return Err(Rejection::SessionEnded),
@@ -182,6 +187,12 @@ impl Gateway {
                 return Err(Rejection::StoreFault);
             }
         };
+        seen.principal = Some(("user", info.user_id.clone()));
+        seen.session_id = Some(info.id.clone());
+        // A session holds at the practice it was opened for, whose sign-in rules it met.
+        if info.practice_id != practice.id {
+            return Err(Rejection::SessionElsewhere);
+        }
         let now = self.clock.utc();
         let store_err = |e: wardgate_identity::IdentityError| {
             tracing::error!(error = %e, "the identity store failed");

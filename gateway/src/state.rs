@@ -103,12 +103,14 @@ impl Gateway {
             );
         }
         let audit = Arc::new(audit);
-        let store = Store::open(
-            &config.identity.database,
-            Box::new(SharedAudit(audit.clone())),
-        )
-        .map_err(|e| StartError::Store(format!("{}: {e}", config.identity.database.display())))?
-        .with_clock(Box::new(clock.clone()));
+        let db = &config.identity.database;
+        let store_err = |e| StartError::Store(format!("{}: {e}", db.display()));
+        let key =
+            wardgate_identity::SecretKey::resolve(db, config.identity.secret_key_file.as_deref())
+                .map_err(store_err)?;
+        let store = Store::open_with_key(db, Box::new(SharedAudit(audit.clone())), key)
+            .map_err(store_err)?
+            .with_clock(Box::new(clock.clone()));
         let host = Host::new(HostConfig {
             deadline: config.policy.deadline.0,
             ..HostConfig::default()

@@ -114,16 +114,13 @@ pub fn self_signed(dir: &Path) -> Result<SelfSigned, String> {
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_key = KeyPair::generate().map_err(e)?;
     let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(e)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    wardgate_audit::private::create_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let write =
         |p: &Path, s: String| std::fs::write(p, s).map_err(|e| format!("{}: {e}", p.display()));
     write(&out.ca_cert, ca_cert.pem())?;
     write(&out.cert, leaf_cert.pem())?;
-    write(&out.key, leaf_key.serialize_pem())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&out.key, std::fs::Permissions::from_mode(0o600));
-    }
+    // The private key: readable by its owner only, from the moment it exists.
+    wardgate_audit::private::write_file(&out.key, leaf_key.serialize_pem().as_bytes())
+        .map_err(|e| format!("{}: {e}", out.key.display()))?;
     Ok(out)
 }

@@ -516,7 +516,11 @@ impl Harness {
                     password: temp.into(),
                     roles: roles.iter().map(|r| r.to_string()).collect(),
                     practices: vec![PRACTICE.into()],
-                    emergency_access: roles.contains(&"Provider"),
+                    emergency_access: if roles.contains(&"Provider") {
+                        vec![PRACTICE.into()]
+                    } else {
+                        Vec::new()
+                    },
                     ..wardgate_identity::NewUser::default()
                 },
             )
@@ -543,7 +547,12 @@ impl Harness {
     }
 }
 
-/// An HTTP client with a cookie jar.
+/// The gateway's form-token cookie.
+pub const CSRF_COOKIE: &str = "__Host-wardgate-csrf";
+
+/// An HTTP client with a cookie jar. As a browser (`json: false`) it sends `Origin` with every
+/// POST and puts its form token (the CSRF cookie) into every form it posts, as the gateway's
+/// own pages do.
 #[derive(Debug, Clone)]
 pub struct Browser {
     pub client: TestClient,
@@ -606,6 +615,17 @@ impl Browser {
             vec![("user-agent", &self.user_agent), ("accept", accept)];
         if !cookie.is_empty() {
             headers.push(("cookie", &cookie));
+        }
+        let origin = self.base.clone();
+        if method == Method::POST && !self.json {
+            headers.push(("origin", &origin));
+        }
+        let token = self.cookie(CSRF_COOKIE);
+        let mut form: Option<Vec<(&str, &str)>> = form.map(|f| f.to_vec());
+        if let (Some(f), Some(t), false) = (&mut form, &token, self.json) {
+            if !f.iter().any(|(k, _)| *k == "csrf") {
+                f.push(("csrf", t));
+            }
         }
         let body = form.map(|f| {
             if self.json {

@@ -564,6 +564,11 @@ async fn sessions_survive_a_restart_and_the_admin_api_ends_them() {
 async fn a_form_post_that_asks_for_json_answers_is_read_as_a_form() {
     let h = Harness::start("form-json", Setup::default()).await;
     h.user("olivia@clinic.test", &["Office Staff"], PASSWORD, true);
+    // A form from the gateway's own sign-in page: its origin, and its form token.
+    let page = h.browser();
+    page.get("/.wardgate/login").await;
+    let token = page.cookie(wardgate_tests::gateway::CSRF_COOKIE).unwrap();
+    let cookie = format!("{}={token}", wardgate_tests::gateway::CSRF_COOKIE);
     let r = h
         .client()
         .send(
@@ -572,8 +577,12 @@ async fn a_form_post_that_asks_for_json_answers_is_read_as_a_form() {
             &[
                 ("accept", "application/json"),
                 ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", &h.base),
+                ("cookie", &cookie),
             ],
-            Some("email=olivia%40clinic.test&password=Correct%23Horse9battery"),
+            Some(&format!(
+                "email=olivia%40clinic.test&password=Correct%23Horse9battery&csrf={token}"
+            )),
         )
         .await;
     assert_eq!(r.json()["signed_in"], true, "{}", r.body);

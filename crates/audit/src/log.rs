@@ -25,7 +25,9 @@ pub struct Options {
     pub max_segment_bytes: u64,
     /// ... or once it is this old.
     pub max_segment_age: std::time::Duration,
-    /// An anchor is written after this many records (and at every rotation and close).
+    /// An anchor is written for every this many records - of the record that completes each
+    /// run, so where anchors fall does not depend on how writes were batched - and at every
+    /// rotation and close.
     pub anchor_every: u64,
     /// Decisions waiting for the writer; senders block beyond it.
     pub queue: usize,
@@ -194,6 +196,8 @@ struct Writer {
     seq: u64,
     last_hash: String,
     since_anchor: u64,
+    /// Anchors of records written but not yet durable: (seq, hash).
+    due_anchors: Vec<(u64, String)>,
     anchors: File,
     buf: Vec<u8>,
     seg_started: std::time::SystemTime,
@@ -223,6 +227,10 @@ impl Writer {
             self.seq += 1;
             self.last_hash = hash;
             self.since_anchor += 1;
+            if self.since_anchor >= self.opts.anchor_every {
+                self.due_anchors.push((self.seq, self.last_hash.clone()));
+                self.since_anchor = 0;
+            }
             if let Some((engine, tx)) = &mut self.alerts {
                 for alert in engine.observe(event, chrono::Utc::now().timestamp_millis()) {
                     let _ = tx.send(alert);
@@ -243,30 +251,44 @@ impl Writer {
         Ok(())
     }
 
-    /// Makes everything written so far durable, and anchors the head when due.
+    /// Makes everything written so far durable, then writes the anchors that came due.
     fn sync(&mut self) -> Result<(), AuditError> {
         self.file.sync_data().map_err(|e| io(&self.path, e))?;
-        if self.since_anchor >= self.opts.anchor_every {
-            self.anchor()?;
-        }
-        Ok(())
+        self.write_anchors(Vec::new())
     }
 
+    /// Writes the anchors that came due, then `extra`; the records they name are durable.
+    fn write_anchors(&mut self, extra: Vec<(u64, String)>) -> Result<(), AuditError> {
+        let mut due = std::mem::take(&mut self.due_anchors);
+        due.extend(extra);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut text = String::new();
+        for (seq, hash) in &due {
+            let line = serde_json::json!({
+                "seq": seq,
+                "hash": hash,
+                "time": now(),
+                "mac": mac(&self.key, *seq, hash),
+            });
+            text.push_str(&format!("{line}\n"));
+        }
+        let path = self.dir.join(ANCHORS);
+        self.anchors
+            .write_all(text.as_bytes())
+            .and_then(|_| self.anchors.sync_data())
+            .map_err(|e| io(&path, e))
+    }
+
+    /// Anchors the head (at rotation and close; the records are durable).
     fn anchor(&mut self) -> Result<(), AuditError> {
         if self.seq == 0 {
             return Ok(());
         }
-        let line = serde_json::json!({
-            "seq": self.seq,
-            "hash": self.last_hash,
-            "time": now(),
-            "mac": mac(&self.key, self.seq, &self.last_hash),
-        });
-        let path = self.dir.join(ANCHORS);
-        self.anchors
-            .write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| self.anchors.sync_data())
-            .map_err(|e| io(&path, e))?;
+        let head = (self.seq, self.last_hash.clone());
+        let already = self.due_anchors.last() == Some(&head);
+        self.write_anchors(if already { Vec::new() } else { vec![head] })?;
         self.since_anchor = 0;
         Ok(())
     }
@@ -453,6 +475,7 @@ impl AuditLog {
             seq,
             last_hash,
             since_anchor: 0,
+            due_anchors: Vec::new(),
             anchors,
             buf: Vec::with_capacity(1 << 16),
             alerts: None,

@@ -36,9 +36,11 @@ const CSV_HEADER: &str =
     "seq,time,kind,actor_kind,actor,action,practice,location,patient,path,decision,reasons,client,country,request_id,session_id\n";
 
 /// One CSV field: quoted when needed, and defused when a spreadsheet would run it as a
-/// formula (a value starting with `=`, `+`, `-` or `@` gets a leading `'`).
+/// formula (a value whose first non-blank character is `=`, `+`, `-`, `@`, a tab or a carriage
+/// return gets a leading `'`).
 fn csv(field: &str) -> String {
-    let field = if field.starts_with(['=', '+', '-', '@']) {
+    let first = field.trim_start_matches(' ').chars().next();
+    let field = if first.is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')) {
         format!("'{field}")
     } else {
         field.to_string()
@@ -157,5 +159,25 @@ impl Search {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv;
+
+    #[test]
+    fn formulas_are_defused_whatever_blanks_come_first() {
+        for bad in [
+            "=1+1", " =1+1", "  +1", "-2", "@SUM(A1)", "\t=1", "\r=1", " \t1",
+        ] {
+            assert!(
+                csv(bad).trim_start_matches('"').starts_with('\''),
+                "{bad:?} -> {}",
+                csv(bad)
+            );
+        }
+        assert_eq!(csv("pt-1"), "pt-1");
+        assert_eq!(csv("a,b"), "\"a,b\"");
     }
 }

@@ -101,7 +101,8 @@ pub(crate) fn seal_plain_seeds(
 ) -> Result<()> {
     let tx = conn.transaction()?;
     let plain: Vec<(String, String)> = {
-        let mut st = tx.prepare("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")?;
+        let mut st =
+            tx.prepare("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?
             .into_iter()
@@ -234,7 +235,11 @@ impl Store {
     }
 
     fn totp_secret(&self, user: &str) -> Result<Option<(Vec<u8>, bool)>> {
-        self.tx(|tx| Ok(self.factor(tx, user)?.and_then(|f| Some((f.secret?, f.enabled)))))
+        self.tx(|tx| {
+            Ok(self
+                .factor(tx, user)?
+                .and_then(|f| Some((f.secret?, f.enabled))))
+        })
     }
 
     /// The user's second factor as stored, the seed unsealed.
@@ -246,12 +251,14 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        Ok(row.map(|(sealed, enabled, last_step, locked_until)| Factor {
-            secret: sealed.and_then(|s| self.secrets.open(user, &s)),
-            enabled,
-            last_step,
-            locked_until,
-        }))
+        Ok(
+            row.map(|(sealed, enabled, last_step, locked_until)| Factor {
+                secret: sealed.and_then(|s| self.secrets.open(user, &s)),
+                enabled,
+                last_step,
+                locked_until,
+            }),
+        )
     }
 
     /// The time step whose code `code` is (one step either side for clock drift), if it is
@@ -289,7 +296,12 @@ impl Store {
     /// Checks a second factor: a TOTP code not used before, or an unused recovery code (spent).
     /// A wrong code counts toward the account's failed sign-ins (throttled as the practice's
     /// settings say); while throttled even a right code is refused.
-    pub fn verify_second_factor(&self, user: &str, code: &str, practice: Option<&str>) -> Result<()> {
+    pub fn verify_second_factor(
+        &self,
+        user: &str,
+        code: &str,
+        practice: Option<&str>,
+    ) -> Result<()> {
         let now = self.clock.now();
         let outcome = self.tx(|tx| {
             let throttle = crate::users::throttle_of(tx, practice)?;

@@ -178,7 +178,8 @@ mod tests {
     /// grants, and its seeds are sealed when a store opens it.
     #[test]
     fn version_3_moves_emergency_flags_to_practices_and_seeds_are_sealed() {
-        let path = std::env::temp_dir().join(format!("wardgate-schema-v3-{}.db", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("wardgate-schema-v3-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         {
             let mut conn = Connection::open(&path).unwrap();
@@ -219,10 +220,15 @@ mod tests {
             }
         }
         let store = crate::Store::open_with_key(&path, Box::new(Nothing), key).unwrap();
-        assert!(store.has_second_factor("u-1").unwrap(), "the seed still opens");
+        assert!(
+            store.has_second_factor("u-1").unwrap(),
+            "the seed still opens"
+        );
         let conn = Connection::open(&path).unwrap();
         let raw: String = conn
-            .query_row("SELECT totp_secret FROM users WHERE id = 'u-1'", [], |r| r.get(0))
+            .query_row("SELECT totp_secret FROM users WHERE id = 'u-1'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert!(raw.starts_with("sealed1:"));
         assert_eq!(store.user("u-1").unwrap().emergency_access, ["p-1"]);

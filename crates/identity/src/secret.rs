@@ -59,12 +59,18 @@ impl SecretKey {
                     .map_err(|e| invalid(format!("no randomness for a secret key: {e}")))?;
                 let text = hex::encode(bytes);
                 let mut file = wardgate_audit::private::create_file(path).map_err(|e| {
-                    invalid(format!("cannot create secret key file {}: {e}", path.display()))
+                    invalid(format!(
+                        "cannot create secret key file {}: {e}",
+                        path.display()
+                    ))
                 })?;
                 file.write_all(text.as_bytes())
                     .and_then(|_| file.sync_all())
                     .map_err(|e| {
-                        invalid(format!("cannot write secret key file {}: {e}", path.display()))
+                        invalid(format!(
+                            "cannot write secret key file {}: {e}",
+                            path.display()
+                        ))
                     })?;
                 SecretKey::from_hex(&text)
             }
@@ -83,7 +89,9 @@ impl SecretKey {
         }
         let path = match std::env::var_os(KEY_FILE_ENV) {
             Some(p) => PathBuf::from(p),
-            None => file.map(Path::to_path_buf).unwrap_or_else(|| beside(database)),
+            None => file
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| beside(database)),
         };
         SecretKey::load_or_create(&path)
     }

@@ -854,7 +854,11 @@ pub(crate) struct Throttle {
 pub(crate) fn throttle_of(tx: &Transaction<'_>, practice: Option<&str>) -> Result<Throttle> {
     let raw: Option<String> = match practice {
         Some(p) => tx
-            .query_row("SELECT settings FROM practices WHERE id = ?1", params![p], |r| r.get(0))
+            .query_row(
+                "SELECT settings FROM practices WHERE id = ?1",
+                params![p],
+                |r| r.get(0),
+            )
             .optional()?,
         None => None,
     };

@@ -121,14 +121,18 @@ fn totp_enrollment_verification_and_recovery_codes() {
     assert!(s.has_second_factor(&id).unwrap());
     clock.advance(Duration::seconds(95));
     let later = clock.now().timestamp();
-    s.verify_second_factor(&id, &totp(&secret, later), None).unwrap();
+    s.verify_second_factor(&id, &totp(&secret, later), None)
+        .unwrap();
     assert!(
-        s.verify_second_factor(&id, &totp(&secret, now), None).is_err(),
+        s.verify_second_factor(&id, &totp(&secret, now), None)
+            .is_err(),
         "an old code no longer works"
     );
-    s.verify_second_factor(&id, &e.recovery_codes[3], None).unwrap();
+    s.verify_second_factor(&id, &e.recovery_codes[3], None)
+        .unwrap();
     assert!(
-        s.verify_second_factor(&id, &e.recovery_codes[3], None).is_err(),
+        s.verify_second_factor(&id, &e.recovery_codes[3], None)
+            .is_err(),
         "a recovery code works once"
     );
 }
@@ -246,7 +250,8 @@ fn a_totp_code_is_good_once_even_across_stores() {
     let earlier = totp(&secret, clock.now().timestamp() - 30);
     assert!(s.verify_second_factor(&id, &earlier, None).is_err());
     // Another process on the same database sees the step as spent too.
-    let path = std::env::temp_dir().join(format!("wardgate-auth-totp-once-{}.db", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("wardgate-auth-totp-once-{}.db", std::process::id()));
     let other = Store::open(&path, Box::new(Nothing))
         .unwrap()
         .with_clock(Box::new(clock.clone()));
@@ -267,23 +272,32 @@ fn wrong_codes_throttle_the_account_and_a_new_password_sign_in_does_not_reset_th
         // Each round starts the sign-in again with the right password.
         s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
         for _ in 0..2 {
-            assert!(matches!(
-                s.verify_second_factor(&id, "000001", None),
-                Err(IdentityError::BadCredentials)
-            ), "round {round}");
+            assert!(
+                matches!(
+                    s.verify_second_factor(&id, "000001", None),
+                    Err(IdentityError::BadCredentials)
+                ),
+                "round {round}"
+            );
         }
     }
     s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
-    assert!(matches!(
-        s.verify_second_factor(&id, "000001", None),
-        Err(IdentityError::LockedOut)
-    ), "the fifth wrong code throttles");
+    assert!(
+        matches!(
+            s.verify_second_factor(&id, "000001", None),
+            Err(IdentityError::LockedOut)
+        ),
+        "the fifth wrong code throttles"
+    );
     clock.advance(Duration::seconds(30));
     let right = totp(&secret, clock.now().timestamp());
-    assert!(matches!(
-        s.verify_second_factor(&id, &right, None),
-        Err(IdentityError::LockedOut)
-    ), "while throttled even the right code is refused");
+    assert!(
+        matches!(
+            s.verify_second_factor(&id, &right, None),
+            Err(IdentityError::LockedOut)
+        ),
+        "while throttled even the right code is refused"
+    );
     assert!(matches!(
         s.login("nurse@x.com", "Brand#New#Pass2"),
         Err(IdentityError::LockedOut)
@@ -323,10 +337,13 @@ fn throttling_grows_ends_by_itself_or_by_unlock_and_leaves_open_sessions() {
         Err(IdentityError::LockedOut)
     ));
     clock.advance(Duration::minutes(16));
-    assert!(matches!(
-        s.login("nurse@x.com", "Temporary#Pass1"),
-        Err(IdentityError::LockedOut)
-    ), "still throttled after 16 of 30 minutes");
+    assert!(
+        matches!(
+            s.login("nurse@x.com", "Temporary#Pass1"),
+            Err(IdentityError::LockedOut)
+        ),
+        "still throttled after 16 of 30 minutes"
+    );
     clock.advance(Duration::minutes(15));
     s.login("nurse@x.com", "Temporary#Pass1").unwrap();
     // An administrator's unlock ends a throttle at once.
@@ -379,13 +396,18 @@ fn emergency_access_is_granted_per_practice_and_needs_a_role_there() {
         ..Default::default()
     };
     assert_eq!(
-        s.edit(&Actor::system(), &id, &edit).unwrap().emergency_access,
+        s.edit(&Actor::system(), &id, &edit)
+            .unwrap()
+            .emergency_access,
         ["p-1", "p-2"]
     );
     s.open_emergency(&id, "p-2", "patient unconscious", Duration::hours(1))
         .unwrap();
     s.revoke(&Actor::system(), &id, "Provider", "p-1").unwrap();
-    assert!(!s.may_open_emergency(&id, "p-1").unwrap(), "no role left at p-1");
+    assert!(
+        !s.may_open_emergency(&id, "p-1").unwrap(),
+        "no role left at p-1"
+    );
     assert!(s
         .open_emergency(&id, "p-1", "patient unconscious", Duration::hours(1))
         .is_err());
@@ -414,7 +436,9 @@ fn second_factor_seeds_are_sealed_with_a_key_outside_the_database() {
     let path = std::env::temp_dir().join(format!("wardgate-auth-sealed-{}.db", std::process::id()));
     let raw: String = rusqlite::Connection::open(&path)
         .unwrap()
-        .query_row("SELECT totp_secret FROM users WHERE id = ?1", [&id], |r| r.get(0))
+        .query_row("SELECT totp_secret FROM users WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(raw.starts_with("sealed1:"), "{raw}");
     assert!(!raw.contains(&hex::encode(&secret)));
@@ -435,7 +459,10 @@ fn second_factor_seeds_are_sealed_with_a_key_outside_the_database() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in [path.clone(), std::path::PathBuf::from(format!("{}.key", path.display()))] {
+        for f in [
+            path.clone(),
+            std::path::PathBuf::from(format!("{}.key", path.display())),
+        ] {
             let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", f.display());
         }

@@ -107,9 +107,10 @@ pub enum UserCommand {
         /// The roles lapse then (RFC 3339).
         #[arg(long)]
         expires: Option<String>,
-        /// "Allow emergency access".
-        #[arg(long)]
-        emergency_access: bool,
+        /// "Allow emergency access for (Practice)": a practice given with --practice (repeat
+        /// for several).
+        #[arg(long = "emergency-access", value_name = "PRACTICE")]
+        emergency_access: Vec<String>,
     },
     /// List users (providers first), optionally filtered.
     List {
@@ -171,8 +172,12 @@ pub enum UserCommand {
         last: Option<String>,
         #[arg(long)]
         phone: Option<String>,
-        #[arg(long)]
-        emergency_access: Option<bool>,
+        /// "Allow emergency access for (Practice)" (repeat for several).
+        #[arg(long = "allow-emergency", value_name = "PRACTICE")]
+        allow_emergency: Vec<String>,
+        /// No more emergency access at this practice (repeat for several).
+        #[arg(long = "deny-emergency", value_name = "PRACTICE")]
+        deny_emergency: Vec<String>,
     },
     /// Take a role away at a practice.
     Revoke {
@@ -570,9 +575,15 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             first,
             last,
             phone,
-            emergency_access,
+            allow_emergency,
+            deny_emergency,
         } => {
             let id = s.user(&user)?.id;
+            let emergency_access = allow_emergency
+                .into_iter()
+                .map(|p| (p, true))
+                .chain(deny_emergency.into_iter().map(|p| (p, false)))
+                .collect();
             let edit = wardgate_identity::UserEdit {
                 email,
                 first_name: first,

@@ -47,12 +47,14 @@ enum LogFormat {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        // Values from clients and users are escaped: one record, one line.
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .with_writer(crate::logs::EscapedStderr)
+            .try_init(),
+        LogFormat::Json => builder.json().with_writer(std::io::stderr).try_init(),
     };
 }
 

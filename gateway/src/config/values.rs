@@ -301,3 +301,64 @@ mod tests {
         assert_eq!(SecretHash::try_from(h.hex()).unwrap(), h);
     }
 }
+
+/// A request header a client may not send on to the app: a name, or a prefix ending in `*`;
+/// `_` and `-` are one, case does not matter (some app servers read `X_Wardgate_Roles` as
+/// `X-Wardgate-Roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StripHeader {
+    name: String,
+    prefix: bool,
+}
+
+/// A header name folded for comparison: lower case, `_` as `-`.
+pub fn fold_header(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            b => char::from(b.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
+impl StripHeader {
+    /// Whether a folded header name is this one (or starts with this prefix).
+    pub fn matches(&self, folded: &str) -> bool {
+        if self.prefix {
+            folded.starts_with(&self.name)
+        } else {
+            folded == self.name
+        }
+    }
+}
+
+impl FromStr for StripHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, prefix) = match s.trim().strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (s.trim(), false),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "`{s}` is not a header name (letters, digits, `-`, `_`), optionally ending in `*`"
+            ));
+        }
+        Ok(StripHeader {
+            name: fold_header(name),
+            prefix,
+        })
+    }
+}
+
+impl TryFrom<String> for StripHeader {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}

@@ -40,36 +40,47 @@ pub fn page(title: &str, error: Option<&str>, body: &str) -> String {
     )
 }
 
-fn hidden_next(next: &str) -> String {
+fn hidden(name: &str, value: &str) -> String {
     format!(
-        "<input type=\"hidden\" name=\"next\" value=\"{}\">",
-        esc(next)
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        esc(name),
+        esc(value)
     )
 }
 
-pub fn login(next: &str, error: Option<&str>) -> String {
+fn hidden_next(next: &str) -> String {
+    hidden("next", next)
+}
+
+/// The form's CSRF token (the double-submit cookie's value).
+fn token(csrf: &str) -> String {
+    hidden("csrf", csrf)
+}
+
+pub fn login(next: &str, error: Option<&str>, csrf: &str) -> String {
     page(
         "Sign in",
         error,
         &format!(
-            "<form method=\"post\" action=\"/.wardgate/login\">{}\
+            "<form method=\"post\" action=\"/.wardgate/login\">{}{}\
              <label for=\"email\">Email</label>\
              <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>\
              <label for=\"password\">Password</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
              <button type=\"submit\">Sign in</button></form>\
              <p class=\"note\">Access to patient information is logged.</p>",
-            hidden_next(next)
+            hidden_next(next),
+            token(csrf)
         ),
     )
 }
 
-pub fn change_password(error: Option<&str>) -> String {
+pub fn change_password(error: Option<&str>, csrf: &str) -> String {
     page(
         "Choose a new password",
         error,
-        "<p>Your password is temporary or has expired. Choose a new one to continue.</p>\
-         <form method=\"post\" action=\"/.wardgate/password\">\
+        &format!("<p>Your password is temporary or has expired. Choose a new one to continue.</p>\
+         <form method=\"post\" action=\"/.wardgate/password\">{}\
          <label for=\"current\">Current password</label>\
          <input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
          <label for=\"new\">New password</label>\
@@ -78,10 +89,11 @@ pub fn change_password(error: Option<&str>) -> String {
          <label for=\"confirm\">New password again</label>\
          <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>\
          <button type=\"submit\">Change password</button></form>",
+         token(csrf)),
     )
 }
 
-pub fn second_factor(error: Option<&str>, enrollment: Option<(&str, &str)>) -> String {
+pub fn second_factor(error: Option<&str>, enrollment: Option<(&str, &str)>, csrf: &str) -> String {
     let intro = match enrollment {
         Some((secret, uri)) => format!(
             "<p>This practice requires a second factor. Add this key to an authenticator app, then enter the code it shows.</p>\
@@ -95,15 +107,16 @@ pub fn second_factor(error: Option<&str>, enrollment: Option<(&str, &str)>) -> S
         "Second factor",
         error,
         &format!(
-            "{intro}<form method=\"post\" action=\"/.wardgate/second-factor\">\
+            "{intro}<form method=\"post\" action=\"/.wardgate/second-factor\">{}\
              <label for=\"code\">Code</label>\
              <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required autofocus>\
-             <button type=\"submit\">Continue</button></form>"
+             <button type=\"submit\">Continue</button></form>",
+            token(csrf)
         ),
     )
 }
 
-pub fn reauth(next: &str, error: Option<&str>, code: bool, why: &str) -> String {
+pub fn reauth(next: &str, error: Option<&str>, code: bool, why: &str, csrf: &str) -> String {
     let code = if code {
         "<label for=\"code\">Code from your authenticator app</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>"
@@ -114,29 +127,31 @@ pub fn reauth(next: &str, error: Option<&str>, code: bool, why: &str) -> String 
         "Confirm it is you",
         error,
         &format!(
-            "<p>{}</p><form method=\"post\" action=\"/.wardgate/reauth\">{}\
+            "<p>{}</p><form method=\"post\" action=\"/.wardgate/reauth\">{}{}\
              <label for=\"password\">Password</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
              {code}<button type=\"submit\">Confirm</button></form>",
             esc(why),
-            hidden_next(next)
+            hidden_next(next),
+            token(csrf)
         ),
     )
 }
 
-pub fn emergency(next: &str, error: Option<&str>, max: &str) -> String {
+pub fn emergency(next: &str, error: Option<&str>, max: &str, csrf: &str) -> String {
     page(
         "Emergency access",
         error,
         &format!(
             "<p>Emergency access lends you wider access for at most {}. It is recorded, \
              and the practice's administrators are alerted.</p>\
-             <form method=\"post\" action=\"/.wardgate/emergency\">{}\
+             <form method=\"post\" action=\"/.wardgate/emergency\">{}{}\
              <label for=\"reason\">Reason</label>\
              <input id=\"reason\" name=\"reason\" required autofocus>\
              <button type=\"submit\">Open emergency access</button></form>",
             esc(max),
-            hidden_next(next)
+            hidden_next(next),
+            token(csrf)
         ),
     )
 }
@@ -158,7 +173,8 @@ mod tests {
 
     #[test]
     fn everything_dynamic_is_escaped() {
-        let p = login("/x\"><script>", Some("<b>"));
+        let p = login("/x\"><script>", Some("<b>"), "t\"<");
+        assert!(p.contains("name=\"csrf\" value=\"t&quot;&lt;\""));
         assert!(!p.contains("<script>") && !p.contains("<b>"));
         assert!(p.contains("&lt;b&gt;") && p.contains("role=\"alert\""));
         assert!(p.contains("<label for=\"email\">") && p.contains("autocomplete=\"username\""));
