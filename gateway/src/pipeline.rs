@@ -269,6 +269,7 @@ impl Gateway {
         seen.country = self.geo_rules(seen.client)?;
         let practice = self.target_practice(req.headers(), req.uri()).ok();
         if let Some(p) = &practice {
+            seen.practice = Some(p.id.clone());
             self.practice_rules(&p.id, seen.client)?;
         }
         Ok(practice)
@@ -676,8 +677,11 @@ impl Gateway {
     /// logged; the request stays refused.
     pub(crate) fn audit_rejection(&self, seen: &Seen, rejection: &Rejection) {
         let mut reasons = vec![rejection.code().to_string()];
-        if let Some(d) = &seen.decision {
-            reasons.extend(d.reasons.iter().map(|r| r.code.clone()));
+        match (&seen.decision, rejection) {
+            (Some(d), _) => reasons.extend(d.reasons.iter().map(|r| r.code.clone())),
+            // A refusal of the gateway's own (no policy decision behind it) says why.
+            (None, Rejection::Denied { reason }) => reasons.push(reason.clone()),
+            (None, _) => {}
         }
         let reason = reasons.last().cloned().unwrap_or_default();
         self.count_decision("deny", &reason);

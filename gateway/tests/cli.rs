@@ -504,3 +504,29 @@ fn user_management_commands_follow_the_seeds() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn serve_refuses_an_admin_listener_beyond_this_machine_without_tls() {
+    let dir = std::env::temp_dir().join(format!("wardgate-cli-admin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("wardgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"0.0.0.0:0\"\napi_key_sha256 = \"{}\"\n\
+             [policy]\nmodule = {:?}\n[identity]\ndatabase = \"w.db\"\n[audit]\ndir = \"audit\"\n\
+             [[upstream]]\nname = \"app\"\nurl = \"http://127.0.0.1:9\"\nprefix = \"/\"\n",
+            "0".repeat(64),
+            root().join("policies/kareo.policy").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = wardgate(&["serve", "--config", config.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("without TLS"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -121,3 +121,125 @@ async fn the_demo_protects_its_app_as_the_banner_says() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+/// A JSON answer from the demo, with the cookies it set.
+struct Answer {
+    status: u16,
+    cookies: Vec<String>,
+    json: serde_json::Value,
+}
+
+/// The demo's files that hold secrets are its owner's only, and a value a user types (here the
+/// reason for break-glass, which the alert repeats) cannot forge a line of the text log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
+    let dir = std::env::temp_dir().join(format!("wardgate-demo-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data = dir.join("data");
+    let demo = Demo(
+        Command::new(env!("CARGO_BIN_EXE_wardgate"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap(),
+    );
+    let info = wait_for(&data.join("demo.json"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        for f in ["demo.json", "wardgate.toml", "key.pem", "wardgate.db", "wardgate.db.key", "audit/anchor.key"] {
+            assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+        }
+        assert_eq!(mode(&data.join("audit")), 0o700);
+    }
+    let provider = info["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["roles"][0] == "Provider")
+        .unwrap()
+        .clone();
+    let tls =
+        wardgate::tls::client_config(Some(Path::new(info["ca_cert"].as_str().unwrap()))).unwrap();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let url = info["url"].as_str().unwrap().to_string();
+    let jar = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let post = |path: &str, body: serde_json::Value| {
+        let cookie = jar.lock().unwrap().join("; ");
+        let req = http::Request::post(format!("{url}{path}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("cookie", cookie)
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let (client, jar) = (client.clone(), jar.clone());
+        async move {
+            let res = client.request(req).await.unwrap();
+            let status = res.status().as_u16();
+            let cookies: Vec<String> = res
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+                .collect();
+            for c in &cookies {
+                let name = c.split('=').next().unwrap().to_string();
+                let mut j = jar.lock().unwrap();
+                j.retain(|x| !x.starts_with(&format!("{name}=")));
+                if !c.ends_with('=') {
+                    j.push(c.clone());
+                }
+            }
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            Answer {
+                status,
+                cookies,
+                json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            }
+        }
+    };
+    let email = provider["email"].as_str().unwrap();
+    let password = provider["password"].as_str().unwrap();
+    let a = post("/.wardgate/login", serde_json::json!({"email": email, "password": password})).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    if a.json["step"] == "change_password" {
+        let new = "Another#Strong9pass";
+        let a = post(
+            "/.wardgate/password",
+            serde_json::json!({"current": password, "new": new, "confirm": new}),
+        )
+        .await;
+        assert_eq!(a.json["signed_in"], true, "{}", a.json);
+    }
+    assert!(jar.lock().unwrap().iter().any(|c| c.starts_with("__Host-wardgate=")));
+    let forged = "broken leg\nINFO wardgate::admin: FORGED admin@clinic granted System Admin\r\u{1b}[2K";
+    let a = post("/.wardgate/emergency", serde_json::json!({"reason": forged})).await;
+    assert_eq!(a.json["emergency"], true, "{}", a.json);
+    assert!(a.cookies.is_empty() || a.status == 200);
+    drop(demo);
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let alert = text
+        .lines()
+        .find(|l| l.contains("opened emergency access"))
+        .unwrap_or_else(|| panic!("no alert in the log:\n{text}"));
+    assert!(alert.contains("broken leg\\nINFO wardgate::admin: FORGED"), "{alert}");
+    assert!(alert.contains("\\r") && !alert.contains('\u{1b}'), "{alert}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("INFO wardgate::admin: FORGED")),
+        "{text}"
+    );
+}

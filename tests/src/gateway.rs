@@ -562,18 +562,33 @@ pub struct Browser {
     pub json: bool,
     /// Every Set-Cookie seen, as sent.
     pub set_cookies: Arc<Mutex<Vec<String>>>,
+    /// Headers sent with every request (a practice header, say).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Browser {
     pub fn new(h: &Harness, from: Option<&str>, user_agent: &str, json: bool) -> Browser {
+        Browser::over(h, TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false), user_agent, json)
+    }
+
+    /// A browser whose requests go over `client` (h2, say).
+    pub fn over(h: &Harness, client: TestClient, user_agent: &str, json: bool) -> Browser {
         Browser {
-            client: TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false),
+            client,
             base: h.base.clone(),
             jar: Arc::default(),
             user_agent: user_agent.into(),
             json,
             set_cookies: Arc::default(),
+            extra: Vec::new(),
         }
+    }
+
+    /// The same browser sending `name: value` with every request.
+    pub fn with_header(mut self, name: &str, value: &str) -> Browser {
+        self.extra.retain(|(k, _)| k != name);
+        self.extra.push((name.into(), value.into()));
+        self
     }
 
     /// The same cookies, from another address or another browser.
@@ -613,6 +628,9 @@ impl Browser {
         };
         let mut headers: Vec<(&str, &str)> =
             vec![("user-agent", &self.user_agent), ("accept", accept)];
+        for (k, v) in &self.extra {
+            headers.push((k, v));
+        }
         if !cookie.is_empty() {
             headers.push(("cookie", &cookie));
         }
