@@ -263,9 +263,11 @@ impl Answer {
             header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
         );
         h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+        // `same-origin`, not `no-referrer`: with `no-referrer` a browser sends `Origin: null`
+        // on its form posts, which the cross-site check must refuse.
         h.insert(
             "referrer-policy",
-            header::HeaderValue::from_static("no-referrer"),
+            header::HeaderValue::from_static("same-origin"),
         );
         if let (Some(to), false) = (&self.location, self.json) {
             if let Ok(v) = header::HeaderValue::from_str(to) {

@@ -154,7 +154,14 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&data), 0o700);
-        for f in ["demo.json", "wardgate.toml", "key.pem", "wardgate.db", "wardgate.db.key", "audit/anchor.key"] {
+        for f in [
+            "demo.json",
+            "wardgate.toml",
+            "key.pem",
+            "wardgate.db",
+            "wardgate.db.key",
+            "audit/anchor.key",
+        ] {
             assert_eq!(mode(&data.join(f)), 0o600, "{f}");
         }
         assert_eq!(mode(&data.join("audit")), 0o700);
@@ -214,7 +221,11 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
     };
     let email = provider["email"].as_str().unwrap();
     let password = provider["password"].as_str().unwrap();
-    let a = post("/.wardgate/login", serde_json::json!({"email": email, "password": password})).await;
+    let a = post(
+        "/.wardgate/login",
+        serde_json::json!({"email": email, "password": password}),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.json);
     if a.json["step"] == "change_password" {
         let new = "Another#Strong9pass";
@@ -225,9 +236,18 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         .await;
         assert_eq!(a.json["signed_in"], true, "{}", a.json);
     }
-    assert!(jar.lock().unwrap().iter().any(|c| c.starts_with("__Host-wardgate=")));
-    let forged = "broken leg\nINFO wardgate::admin: FORGED admin@clinic granted System Admin\r\u{1b}[2K";
-    let a = post("/.wardgate/emergency", serde_json::json!({"reason": forged})).await;
+    assert!(jar
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c.starts_with("__Host-wardgate=")));
+    let forged =
+        "broken leg\nINFO wardgate::admin: FORGED admin@clinic granted System Admin\r\u{1b}[2K";
+    let a = post(
+        "/.wardgate/emergency",
+        serde_json::json!({"reason": forged}),
+    )
+    .await;
     assert_eq!(a.json["emergency"], true, "{}", a.json);
     assert!(a.cookies.is_empty() || a.status == 200);
     drop(demo);
@@ -236,10 +256,18 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         .lines()
         .find(|l| l.contains("opened emergency access"))
         .unwrap_or_else(|| panic!("no alert in the log:\n{text}"));
-    assert!(alert.contains("broken leg\\nINFO wardgate::admin: FORGED"), "{alert}");
-    assert!(alert.contains("\\r") && !alert.contains('\u{1b}'), "{alert}");
     assert!(
-        !text.lines().any(|l| l.starts_with("INFO wardgate::admin: FORGED")),
+        alert.contains("broken leg\\nINFO wardgate::admin: FORGED"),
+        "{alert}"
+    );
+    assert!(
+        alert.contains("\\r") && !alert.contains('\u{1b}'),
+        "{alert}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("INFO wardgate::admin: FORGED")),
         "{text}"
     );
 }

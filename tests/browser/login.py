@@ -4,7 +4,7 @@
 Headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium) opens the demo
 practice app through `wardgate serve --demo`, is sent to the sign-in page, signs in with a
 user's temporary password, is made to change it before anything else, reaches the app, and is
-signed out after the idle timeout. A screenshot of the sign-in page is saved (docs/login.png).
+signed out after the idle timeout; a form posted from another site is refused. A screenshot of the sign-in page is saved (docs/login.png).
 
 Usage: tests/browser/login.py [WARDGATE_BINARY] [SCREENSHOT]
 """
@@ -94,7 +94,18 @@ def main():
         time.sleep(IDLE + 3)
         driver.get(url + "/api/patients")
         wait.until(lambda d: "/.wardgate/login" in d.current_url)
-        print("browser test passed: sign-in, forced password change, app reached, idle sign-out")
+        # 5. A form on another site (here a data: page, whose origin is opaque) cannot post to
+        #    the gateway's sign-in.
+        import urllib.parse
+        forged = ("<form method=post action='" + url + "/.wardgate/login'>"
+                  "<input name=email value='" + user["email"] + "'><input name=password value='" + new + "'>"
+                  "</form><script>document.forms[0].submit()</script>")
+        driver.get("data:text/html," + urllib.parse.quote(forged))
+        wait.until(lambda d: "cross_site" in d.page_source)
+        driver.get(url + "/api/patients")
+        wait.until(lambda d: "/.wardgate/login" in d.current_url)  # and it signed nobody in
+        print("browser test passed: sign-in, forced password change, app reached, idle sign-out, "
+              "cross-site form refused")
     finally:
         if driver is not None:
             driver.quit()

@@ -568,7 +568,12 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(h: &Harness, from: Option<&str>, user_agent: &str, json: bool) -> Browser {
-        Browser::over(h, TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false), user_agent, json)
+        Browser::over(
+            h,
+            TestClient::new(&h.ca, from.map(|f| f.parse().unwrap()), false),
+            user_agent,
+            json,
+        )
     }
 
     /// A browser whose requests go over `client` (h2, say).

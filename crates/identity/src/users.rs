@@ -557,14 +557,22 @@ impl Store {
         let now = self.clock.now();
         let result = self.tx(|tx| {
             let throttle = throttle_of(tx, practice)?;
-            let row: Option<(String, String, Option<String>, Option<String>, bool)> = tx
+            let row = tx
                 .query_row(
                     "SELECT id, status, password_hash, locked_until, totp_enabled FROM users WHERE email = ?1",
                     params![email],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| {
+                        Ok(Account {
+                            id: r.get(0)?,
+                            status: r.get(1)?,
+                            hash: r.get(2)?,
+                            locked_until: r.get(3)?,
+                            factor: r.get(4)?,
+                        })
+                    },
                 )
                 .optional()?;
-            let Some((id, status, hash, locked_until, factor)) = row else {
+            let Some(Account { id, status, hash, locked_until, factor }) = row else {
                 password::verify_nothing(password);
                 return Ok(Err(IdentityError::BadCredentials));
             };
@@ -841,6 +849,16 @@ impl Store {
             Ok(settings.clone())
         })
     }
+}
+
+/// What a sign-in reads of an account.
+struct Account {
+    id: String,
+    status: String,
+    hash: Option<String>,
+    locked_until: Option<String>,
+    /// A confirmed second factor is still to come.
+    factor: bool,
 }
 
 /// How failed sign-ins are throttled (from a practice's security settings).

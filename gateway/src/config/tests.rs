@@ -142,10 +142,7 @@ fn an_admin_listener_beyond_this_machine_needs_tls_and_proxy_settings_parse() {
     let open = GOOD.replace("listen = \"127.0.0.1:9443\"", "listen = \"0.0.0.0:9443\"");
     let e = Config::parse("wardgate.toml", &open).unwrap_err();
     assert!(render(&e).contains("without TLS"), "{}", render(&e));
-    let with_tls = open.replace(
-        "api_key_sha256",
-        "tls = true\napi_key_sha256",
-    );
+    let with_tls = open.replace("api_key_sha256", "tls = true\napi_key_sha256");
     assert!(Config::parse("wardgate.toml", &with_tls).is_ok());
     let c = Config::parse(
         "wardgate.toml",
@@ -155,8 +152,21 @@ fn an_admin_listener_beyond_this_machine_needs_tls_and_proxy_settings_parse() {
     assert!(c.proxy.strip_headers[1].matches("x-real-ip"));
     assert!(c.proxy.strip_headers[0].matches("x-custom-anything"));
     assert_eq!(c.proxy.encoded_slashes, EncodedSlashes::Pass);
-    let bad = Config::parse("wardgate.toml", &format!("{GOOD}\n[proxy]\nstrip_headers = [\"x y\"]\n"))
-        .unwrap_err();
-    assert!(render(&bad).contains("is not a header name"), "{}", render(&bad));
-    assert_eq!(Config::parse("wardgate.toml", GOOD).unwrap().server.hsts_max_age_seconds, 31_536_000);
+    let bad = Config::parse(
+        "wardgate.toml",
+        &format!("{GOOD}\n[proxy]\nstrip_headers = [\"x y\"]\n"),
+    )
+    .unwrap_err();
+    assert!(
+        render(&bad).contains("is not a header name"),
+        "{}",
+        render(&bad)
+    );
+    assert_eq!(
+        Config::parse("wardgate.toml", GOOD)
+            .unwrap()
+            .server
+            .hsts_max_age_seconds,
+        31_536_000
+    );
 }
