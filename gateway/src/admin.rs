@@ -46,10 +46,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
     if !authorized(gw, &req) {
         let mut e = Event::new(
             EventKind::Login,
-            wardgate_audit::Actor {
-                kind: "admin".into(),
-                id: String::new(),
-            },
+            wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "admin"),
             "admin:refused",
         );
         e.client = Some(peer.ip().to_string());

@@ -13,23 +13,21 @@ mod sign_in;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wardgate_audit::{Event, EventKind};
 use wardgate_identity::Practice;
 
-use crate::clock::Clock;
 use crate::config::WhenFull;
-use crate::pipeline::Seen;
-use crate::reject::{full, Body, ForBrowser, Rejection};
+use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
+use crate::signins::Pending;
+use crate::reject::{full, Body, Rejection};
+use crate::respond::ForBrowser;
 use crate::session::{
-    self, cookie, set_cookie, SessionPrincipal, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
+    self, cookie, set_cookie, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
 };
 use crate::state::Gateway;
 
@@ -37,57 +35,6 @@ pub use pages::esc;
 
 /// The reserved path prefix.
 pub const PREFIX: &str = "/.wardgate/";
-
-/// What a sign-in still needs.
-#[derive(Debug, Clone)]
-struct Pending {
-    user: String,
-    practice: String,
-    next: String,
-    change_password: bool,
-    /// `Some(false)`: verify the enrolled factor; `Some(true)`: enroll one (the practice
-    /// requires it).
-    second_factor: Option<bool>,
-    mfa: bool,
-    expires: DateTime<Utc>,
-}
-
-type AddressLimiter = RateLimiter<
-    IpAddr,
-    DefaultKeyedStateStore<IpAddr>,
-    Clock,
-    governor::middleware::NoOpMiddleware<std::time::Instant>,
->;
-
-/// Sign-ins in progress, and the per-address limit on attempts.
-pub struct Logins {
-    pending: Mutex<HashMap<String, Pending>>,
-    per_address: AddressLimiter,
-}
-
-impl std::fmt::Debug for Logins {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Logins").finish_non_exhaustive()
-    }
-}
-
-impl Logins {
-    /// Drops expired sign-ins in progress and idle address buckets.
-    pub fn tidy(&self, now: DateTime<Utc>) {
-        if let Ok(mut map) = self.pending.lock() {
-            map.retain(|_, p| p.expires > now);
-        }
-        self.per_address.retain_recent();
-        self.per_address.shrink_to_fit();
-    }
-
-    pub fn new(clock: Clock, per_minute: std::num::NonZeroU32) -> Logins {
-        Logins {
-            pending: Mutex::new(HashMap::new()),
-            per_address: RateLimiter::dashmap_with_clock(Quota::per_minute(per_minute), clock),
-        }
-    }
-}
 
 fn digest(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -289,9 +236,10 @@ impl Gateway {
     fn audit_login(&self, action: &str, user: &str, client: IpAddr, detail: Value) {
         let mut e = Event::new(
             EventKind::Login,
-            wardgate_audit::Actor {
-                kind: if user.is_empty() { "anonymous" } else { "user" }.into(),
-                id: user.into(),
+            if user.is_empty() {
+                wardgate_audit::Actor::anonymous()
+            } else {
+                wardgate_audit::Actor::user(user)
             },
             action,
         );
@@ -302,24 +250,18 @@ impl Gateway {
         }
     }
 
+    /// The sign-in in progress this browser's cookie names.
     fn pending(&self, headers: &HeaderMap) -> Option<(String, Pending)> {
         let id = digest(cookie(headers, PENDING_COOKIE)?);
-        let now = self.clock.utc();
-        let mut map = self.logins.pending.lock().ok()?;
-        map.retain(|_, p| p.expires > now);
-        map.get(&id).cloned().map(|p| (id, p))
+        self.logins.get(&id, self.clock.utc()).map(|p| (id, p))
     }
 
     fn save_pending(&self, id: &str, p: Pending) {
-        if let Ok(mut map) = self.logins.pending.lock() {
-            map.insert(id.to_string(), p);
-        }
+        self.logins.save(id, p);
     }
 
     fn drop_pending(&self, id: &str) {
-        if let Ok(mut map) = self.logins.pending.lock() {
-            map.remove(id);
-        }
+        self.logins.drop(id);
     }
 
     /// The next step of a sign-in, or the session when none is left.
@@ -419,16 +361,13 @@ impl Gateway {
         }
     }
 
-    /// The session of this request, checked, for the endpoints that need one.
-    fn current(
-        &self,
-        headers: &HeaderMap,
-        practice: &Practice,
-        seen: &mut Seen,
-    ) -> Result<SessionPrincipal, Rejection> {
-        let token = cookie(headers, COOKIE).ok_or(Rejection::NoCredentials)?;
-        self.session_principal(token, headers, practice, seen)
-    }
+}
+
+/// A gateway page's answer, and what it refused (the pipeline's exit audits that).
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub response: Response<Body>,
+    pub refused: Option<Rejection>,
 }
 
 /// One request to a page, as its handler sees it.
@@ -440,9 +379,12 @@ struct Ctx<'a> {
     query_next: Option<String>,
     form: HashMap<String, String>,
     practice: Practice,
-    seen: &'a mut Seen,
+    /// The request's context (its client, and whose session it carries once known).
+    request: &'a mut RequestCx,
     /// The form token of this browser (set on the answer when new).
     csrf: String,
+    /// A refusal the answer stands for, to be audited.
+    refused: Option<Rejection>,
 }
 
 impl Ctx<'_> {
@@ -452,27 +394,26 @@ impl Ctx<'_> {
     }
 
     fn client(&self) -> IpAddr {
-        self.seen.client
+        self.request.client
     }
 
     /// The session of this request, checked.
     fn current(&mut self) -> Result<SessionPrincipal, Rejection> {
-        self.gw.current(self.headers, &self.practice, self.seen)
+        let token = cookie(self.headers, COOKIE).ok_or(Rejection::NoCredentials)?;
+        crate::pipeline::session::check(self.gw, token, self.headers, &self.practice, self.request)
     }
 
-    /// Records a refusal in the audit log (as the pipeline does for the app's paths) and
-    /// hands it back.
-    fn refused(&mut self, rejection: Rejection) -> Rejection {
-        self.gw.audit_rejection(self.seen, &rejection);
-        rejection
+    /// Notes that the answer stands for a refusal (audited at the pipeline's exit).
+    fn refused(&mut self, rejection: Rejection) {
+        self.refused = Some(rejection);
     }
+}
 
-    /// A refusal that ends the request: audited, then answered as any refusal is.
-    fn refuse(&mut self, rejection: Rejection, next: &str) -> Response<Body> {
-        let r = self.refused(rejection);
-        let csrf = self.csrf.clone();
-        let browser = is_browser(self.headers).then_some(ForBrowser { next, csrf: &csrf });
-        r.response_for(&self.seen.rid, browser)
+/// A refusal that ends a page request, answered as any refusal is.
+fn refusal(r: Rejection, rid: &str, browser: Option<ForBrowser<'_>>) -> Page {
+    Page {
+        response: crate::respond::rejection(&r, rid, browser),
+        refused: Some(r),
     }
 }
 
@@ -521,9 +462,9 @@ fn same_origin(headers: &HeaderMap, uri: &http::Uri, json_body: bool) -> bool {
 pub(crate) async fn handle(
     gw: &Arc<Gateway>,
     req: Request<Body>,
-    seen: &mut Seen,
+    request: &mut RequestCx,
     practice: Option<Practice>,
-) -> Response<Body> {
+) -> Page {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
     let json = wants_json(headers);
@@ -536,37 +477,36 @@ pub(crate) async fn handle(
     let browser = is_browser(headers);
     let here = format!("{PREFIX}{path}");
     let Some(handler) = route(&path) else {
-        return Answer::new(json)
+        let response = Answer::new(json)
             .page(
                 StatusCode::NOT_FOUND,
                 pages::message("Not found", "There is nothing here."),
                 json!({"error": "not_found"}),
             )
             .response();
+        return Page {
+            response,
+            refused: None,
+        };
     };
-    seen.action = Some(format!("gateway:{path}"));
+    request.action = Some(format!("gateway:{path}"));
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     let post = parts.method == Method::POST;
     let page_token = cookie(headers, CSRF_COOKIE).unwrap_or("").to_string();
-    let refuse = |gw: &Arc<Gateway>, seen: &mut Seen, r: Rejection| {
-        gw.audit_rejection(seen, &r);
-        let to = ForBrowser {
-            next: &here,
-            csrf: &page_token,
-        };
-        r.response_for(&seen.rid, browser.then_some(to))
+    let to = ForBrowser {
+        next: &here,
+        csrf: &page_token,
     };
+    let refuse = |rid: &str, r: Rejection| refusal(r, rid, browser.then_some(to));
     if post && !same_origin(headers, &parts.uri, json_body) {
-        return refuse(gw, seen, Rejection::CrossSite);
+        return refuse(&request.rid, Rejection::CrossSite);
     }
-    if post && gw.logins.per_address.check_key(&seen.client).is_err() {
-        gw.metrics.rate_limited.inc();
+    if post && !gw.logins.attempt(request.client) {
         return refuse(
-            gw,
-            seen,
+            &request.rid,
             Rejection::RateLimited {
                 limit: gw.config.sessions.login_per_minute.0.get(),
                 retry_after: std::time::Duration::from_secs(60),
@@ -574,7 +514,7 @@ pub(crate) async fn handle(
         );
     }
     let Some(practice) = practice else {
-        return refuse(gw, seen, Rejection::UnknownPractice);
+        return refuse(&request.rid, Rejection::UnknownPractice);
     };
     let form = if post {
         fields(body, json_body).await
@@ -590,7 +530,7 @@ pub(crate) async fn handle(
             !t.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), sent))
         });
         if !good {
-            return refuse(gw, seen, Rejection::CrossSite);
+            return refuse(&request.rid, Rejection::CrossSite);
         }
     }
     let (csrf, a) = match cookie_token {
@@ -600,7 +540,12 @@ pub(crate) async fn handle(
                 let c = set_cookie(CSRF_COOKIE, Some(&t), None);
                 (t, Answer::new(json).cookie(c))
             }
-            None => return unavailable(Answer::new(json)).response(),
+            None => {
+                return Page {
+                    response: unavailable(Answer::new(json)).response(),
+                    refused: None,
+                }
+            }
         },
     };
     let query_next = parts.uri.query().and_then(|q| {
@@ -615,12 +560,23 @@ pub(crate) async fn handle(
         query_next,
         form,
         practice,
-        seen,
+        request,
         csrf,
+        refused: None,
     };
     match handler(&mut cx, a) {
-        Ok(answer) => answer.response(),
-        Err(rejection) => cx.refuse(rejection, &here),
+        Ok(answer) => Page {
+            response: answer.response(),
+            refused: cx.refused,
+        },
+        Err(rejection) => {
+            let csrf = cx.csrf.clone();
+            let to = ForBrowser {
+                next: &here,
+                csrf: &csrf,
+            };
+            refusal(rejection, &cx.request.rid, browser.then_some(to))
+        }
     }
 }
 

@@ -1,20 +1,12 @@
-//! The gateway's one rejection type and the one place that turns it into a response. A body
-//! says what happened in a few public words and carries the request id; nothing internal
-//! (rules, roles, stack traces, upstream addresses) ever leaves.
+//! The gateway's one rejection type: its status, its stable code and its public words.
+//! `respond.rs` turns it into a response; nothing internal (rules, roles, stack traces,
+//! upstream addresses) ever leaves.
 
 use std::time::Duration;
 
-use http::{header, HeaderValue, Response, StatusCode};
+use http::StatusCode;
 
 pub use crate::body::{full, Body, BoxError};
-
-/// What a browser's answer needs: where it goes back to after signing in, and the form token
-/// of its pages.
-#[derive(Debug, Clone, Copy)]
-pub struct ForBrowser<'a> {
-    pub next: &'a str,
-    pub csrf: &'a str,
-}
 
 /// Why a request was not forwarded (or its response not delivered).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +43,10 @@ pub enum Rejection {
     NoRoute,
     /// The policy said no; `reason` is its first reason code.
     Denied {
-        reason: String,
+        reason: wardgate_policy::ReasonCode,
     },
+    /// Break-glass asked for where the user may not open it.
+    EmergencyRefused,
     /// The policy wants a fresher sign-in (or a second factor) for this action.
     StepUp {
         max_age_seconds: Option<u64>,
@@ -80,7 +74,7 @@ impl Rejection {
         match self {
             BadRequest(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Network | Country | UnknownPractice | Denied { .. } | CrossSite => {
+            Network | Country | UnknownPractice | Denied { .. } | EmergencyRefused | CrossSite => {
                 StatusCode::FORBIDDEN
             }
             NoCredentials | BadCredentials | SessionEnded | SessionElsewhere | StepUp { .. } => {
@@ -113,6 +107,7 @@ impl Rejection {
             UnknownPractice => "unknown_practice",
             NoRoute => "no_route",
             Denied { .. } => "forbidden",
+            EmergencyRefused => "emergency_not_allowed",
             StepUp { .. } => "step_up_required",
             PolicyFault => "policy_unavailable",
             StoreFault => "identity_unavailable",
@@ -124,7 +119,8 @@ impl Rejection {
         }
     }
 
-    fn message(&self) -> &str {
+    /// A few public words on what happened.
+    pub fn message(&self) -> &str {
         use Rejection::*;
         match self {
             BadRequest(m) => m,
@@ -141,6 +137,7 @@ impl Rejection {
             UnknownPractice => "the request does not name a practice served here",
             NoRoute => "no route for this method and path",
             Denied { .. } => "the policy does not permit this request",
+            EmergencyRefused => "emergency access may not be opened here",
             StepUp { .. } => "sign in again to do this",
             PolicyFault | StoreFault | AuditUnavailable => {
                 "the gateway cannot decide this request now; try again"
@@ -151,140 +148,6 @@ impl Rejection {
             CannotRedact => "the response could not be filtered as the policy requires",
         }
     }
-
-    /// The response for an API client.
-    pub fn response(&self, request_id: &str) -> Response<Body> {
-        self.response_for(request_id, None)
-    }
-
-    /// The response. Every rejection goes through here. A browser (`browser`) that must sign
-    /// in is sent to the sign-in page and brought back to `next` afterwards; one that must
-    /// confirm its password gets that form.
-    pub fn response_for(
-        &self,
-        request_id: &str,
-        browser: Option<ForBrowser<'_>>,
-    ) -> Response<Body> {
-        let ends_session = matches!(self, Rejection::SessionEnded);
-        let clear = crate::session::set_cookie(crate::session::COOKIE, None, None);
-        if let Some(ForBrowser { next, csrf }) = browser {
-            let page = match self {
-                Rejection::NoCredentials
-                | Rejection::SessionEnded
-                | Rejection::SessionElsewhere => {
-                    let to = format!("/.wardgate/login?next={}", encode(next));
-                    let mut res = Response::new(full(""));
-                    *res.status_mut() = StatusCode::SEE_OTHER;
-                    if let Ok(v) = HeaderValue::from_str(&to) {
-                        res.headers_mut().insert(header::LOCATION, v);
-                    }
-                    Some(res)
-                }
-                Rejection::StepUp { .. } => {
-                    let mut res = Response::new(full(crate::login::reauth_page(next, csrf)));
-                    *res.status_mut() = StatusCode::UNAUTHORIZED;
-                    res.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/html; charset=utf-8"),
-                    );
-                    Some(res)
-                }
-                _ => None,
-            };
-            if let Some(mut res) = page {
-                let h = res.headers_mut();
-                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                if let Ok(v) = HeaderValue::from_str(request_id) {
-                    h.insert("x-request-id", v);
-                }
-                if ends_session {
-                    if let Ok(v) = HeaderValue::from_str(&clear) {
-                        h.append(header::SET_COOKIE, v);
-                    }
-                }
-                return res;
-            }
-        }
-        let mut res = self.api_response(request_id);
-        if ends_session {
-            if let Ok(v) = HeaderValue::from_str(&clear) {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-        }
-        res
-    }
-
-    fn api_response(&self, request_id: &str) -> Response<Body> {
-        let mut body = serde_json::Map::new();
-        body.insert("error".into(), self.code().into());
-        body.insert("message".into(), self.message().into());
-        body.insert("request_id".into(), request_id.into());
-        match self {
-            Rejection::Denied { reason } => {
-                body.insert("reason".into(), reason.clone().into());
-            }
-            Rejection::StepUp {
-                max_age_seconds,
-                mfa,
-            } => {
-                body.insert("max_auth_age_seconds".into(), (*max_age_seconds).into());
-                body.insert("mfa".into(), (*mfa).into());
-            }
-            _ => {}
-        }
-        let body = serde_json::Value::Object(body);
-        let mut res = Response::new(full(body.to_string()));
-        *res.status_mut() = self.status();
-        let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert("x-request-id", v);
-        }
-        match self {
-            Rejection::NoCredentials
-            | Rejection::BadCredentials
-            | Rejection::SessionEnded
-            | Rejection::SessionElsewhere => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"wardgate\""),
-                );
-            }
-            Rejection::StepUp { .. } => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=\"wardgate\", error=\"insufficient_user_authentication\"",
-                    ),
-                );
-            }
-            Rejection::RateLimited { limit, retry_after } => {
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                h.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-                h.insert("ratelimit-limit", HeaderValue::from(*limit));
-                h.insert("ratelimit-remaining", HeaderValue::from(0u32));
-                h.insert("ratelimit-reset", HeaderValue::from(secs.max(1)));
-            }
-            _ => {}
-        }
-        res
-    }
-}
-
-/// Percent-encodes a path for a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -295,19 +158,19 @@ mod tests {
     #[tokio::test]
     async fn bodies_carry_the_request_id_and_nothing_internal() {
         let r = Rejection::Denied {
-            reason: "scope".into(),
+            reason: wardgate_policy::ReasonCode::Scope,
         };
-        let res = r.response("req-1");
+        let res = crate::respond::api(&r, "req-1");
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["request_id"], "req-1");
         assert_eq!(v["reason"], "scope");
-        let res = Rejection::RateLimited {
+        let limited = Rejection::RateLimited {
             limit: 3,
             retry_after: Duration::from_millis(19_500),
-        }
-        .response("r");
+        };
+        let res = crate::respond::api(&limited, "r");
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(res.headers()["retry-after"], "20");
         assert_eq!(res.headers()["ratelimit-limit"], "3");

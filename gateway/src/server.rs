@@ -3,11 +3,10 @@
 //! credential), caps on open connections in all and per client address, HSTS on TLS, graceful
 //! shutdown.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Net;
+mod limits;
+
+pub use limits::{AddressSlot, AddressSlots, Credentialed};
+use limits::{idle, Activity, InFlight};
+use crate::proxy::Upstreams;
 use crate::reject::Body;
 use crate::state::{Gateway, StartError};
 
@@ -52,140 +55,6 @@ pub struct ListenerOptions {
     pub per_address: Arc<AddressSlots>,
     /// `Strict-Transport-Security` on TLS responses.
     pub hsts: Option<http::HeaderValue>,
-}
-
-/// A response extension the handler sets when the request carried a credential that held: the
-/// connection then gets the longer idle timeout.
-#[derive(Debug, Clone, Copy)]
-pub struct Credentialed;
-
-/// Open connections per client address.
-#[derive(Debug)]
-pub struct AddressSlots {
-    max: usize,
-    /// Peers that are not limited (trusted proxies carry many clients).
-    exempt: Vec<Net>,
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One connection's place in [`AddressSlots`], given back when it closes.
-#[derive(Debug)]
-pub struct AddressSlot {
-    slots: Arc<AddressSlots>,
-    ip: Option<IpAddr>,
-}
-
-impl AddressSlots {
-    /// `max` connections per address (0: no limit), except from `exempt` networks.
-    pub fn new(max: usize, exempt: Vec<Net>) -> Arc<AddressSlots> {
-        Arc::new(AddressSlots {
-            max,
-            exempt,
-            open: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// A slot for a new connection from `ip`, or `None` when it already has the most.
-    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
-        let ip = crate::net::canonical(ip);
-        if self.max == 0 || self.exempt.iter().any(|n| n.contains(ip)) {
-            return Some(AddressSlot {
-                slots: self.clone(),
-                ip: None,
-            });
-        }
-        let mut open = self.open.lock().ok()?;
-        let n = open.entry(ip).or_insert(0);
-        if *n >= self.max {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot {
-            slots: self.clone(),
-            ip: Some(ip),
-        })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let Some(ip) = self.ip else { return };
-        if let Ok(mut open) = self.slots.open.lock() {
-            if let Some(n) = open.get_mut(&ip) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    open.remove(&ip);
-                }
-            }
-        }
-    }
-}
-
-/// What a connection's idle watch needs: requests in flight, when the last one ended, and
-/// whether any carried a credential.
-#[derive(Debug)]
-struct Activity {
-    in_flight: AtomicUsize,
-    last: Mutex<Instant>,
-    credentialed: AtomicBool,
-}
-
-impl Activity {
-    fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        self.last.lock().ok().map(|l| l.elapsed())
-    }
-
-    fn done(&self, credentialed: bool) {
-        if credentialed {
-            self.credentialed.store(true, Ordering::Release);
-        }
-        if let Ok(mut l) = self.last.lock() {
-            *l = Instant::now();
-        }
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A request in flight; counted off when it ends, however it ends (an h2 stream reset drops
-/// the handler's future).
-struct InFlight {
-    activity: Arc<Activity>,
-    credentialed: bool,
-}
-
-impl InFlight {
-    fn new(activity: Arc<Activity>) -> InFlight {
-        activity.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight {
-            activity,
-            credentialed: false,
-        }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.activity.done(self.credentialed);
-    }
-}
-
-/// Resolves when the connection has had no request in flight for its idle timeout.
-async fn idle(activity: &Activity, options: &ListenerOptions) {
-    loop {
-        let limit = if activity.credentialed.load(Ordering::Acquire) {
-            options.idle_timeout
-        } else {
-            options.anonymous_idle_timeout
-        };
-        match activity.idle_for() {
-            Some(for_) if for_ >= limit => return,
-            Some(for_) => tokio::time::sleep(limit - for_).await,
-            None => tokio::time::sleep(limit).await,
-        }
-    }
 }
 
 impl std::fmt::Debug for ListenerOptions {
@@ -239,12 +108,16 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         })
 }
 
+/// The gateway as one worker serves it: with that worker's own upstream pools.
 #[derive(Clone)]
-struct Proxy(Arc<Gateway>);
+struct Proxy {
+    gateway: Arc<Gateway>,
+    upstreams: Arc<Upstreams>,
+}
 
 impl Handler for Proxy {
     async fn call(&self, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
-        self.0.handle(req, peer, tls).await
+        self.gateway.handle(req, peer, tls, &self.upstreams).await
     }
 }
 
@@ -297,7 +170,10 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         tasks.spawn(serve(
             listener,
             options.clone(),
-            Proxy(gateway.clone()),
+            Proxy {
+                gateway: gateway.clone(),
+                upstreams: gateway.upstreams(),
+            },
             stop_rx.clone(),
             Some(gateway.clone()),
         ));
@@ -317,10 +193,18 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
             ..options.clone()
         };
         for (i, listener) in listeners.into_iter().enumerate() {
-            let (gw, options, stop) = (gateway.clone(), options.clone(), stop_rx.clone());
+            // Each worker its own upstream pools: a request and its upstream connection stay
+            // on one event loop.
+            let proxy = Proxy {
+                gateway: gateway.clone(),
+                upstreams: Arc::new(
+                    Upstreams::new(&gateway.config.upstreams).map_err(StartError::Upstream)?,
+                ),
+            };
+            let (options, stop) = (options.clone(), stop_rx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("wardgate-worker-{i}"))
-                .spawn(move || worker(i, listener, options, gw, stop))
+                .spawn(move || worker(i, listener, options, proxy, stop))
                 .map_err(listen_err)?;
             threads.push(thread);
         }
@@ -356,15 +240,6 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
     })
 }
 
-thread_local! {
-    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// The worker thread this code runs on, if any.
-pub fn worker_index() -> Option<usize> {
-    WORKER.with(|w| w.get())
-}
-
 /// A listening socket that shares its address with the other workers'.
 fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = match addr {
@@ -383,10 +258,9 @@ fn worker(
     index: usize,
     listener: std::net::TcpListener,
     options: ListenerOptions,
-    gateway: Arc<Gateway>,
+    proxy: Proxy,
     stop: watch::Receiver<bool>,
 ) {
-    WORKER.with(|w| w.set(Some(index)));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -400,14 +274,8 @@ fn worker(
     runtime.block_on(async move {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
-                serve(
-                    listener,
-                    options,
-                    Proxy(gateway.clone()),
-                    stop,
-                    Some(gateway),
-                )
-                .await;
+                let gauge = Some(proxy.gateway.clone());
+                serve(listener, options, proxy, stop, gauge).await;
             }
             Err(e) => tracing::error!(error = %e, worker = index, "a worker cannot listen"),
         }

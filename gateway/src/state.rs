@@ -69,14 +69,13 @@ pub struct Gateway {
     pub geo: Option<Geo>,
     pub limits: RateLimits,
     pub metrics: Metrics,
-    /// Upstream pools for work outside the worker threads ...
-    upstreams: Upstreams,
-    /// ... and one set per worker thread.
-    worker_upstreams: Vec<Upstreams>,
+    /// Upstream pools for serving on the caller's runtime (`workers = 0`); each worker
+    /// thread gets its own from the server.
+    upstreams: Arc<Upstreams>,
     practices: ArcSwap<HashMap<String, Practice>>,
     security: ArcSwap<HashMap<String, SecuritySettings>>,
     /// Sign-ins in progress and the per-address attempt limit.
-    pub logins: crate::login::Logins,
+    pub logins: crate::signins::Logins,
     /// One candidate at a time.
     swapping: tokio::sync::Mutex<()>,
     /// The policy file as last loaded (modified time, length), for the watcher.
@@ -143,11 +142,8 @@ impl Gateway {
             Some(g) => Some(Geo::open(g).map_err(StartError::Geo)?),
             None => None,
         };
-        let upstreams = Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?;
-        let worker_upstreams = (0..config.workers())
-            .map(|_| Upstreams::new(&config.upstreams))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StartError::Upstream)?;
+        let upstreams =
+            Arc::new(Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?);
         let limits = RateLimits::new(
             clock.clone(),
             config.rate_limit.per_minute.0,
@@ -155,7 +151,7 @@ impl Gateway {
         );
         let mut prefix = [0u8; 4];
         let _ = getrandom::fill(&mut prefix);
-        let logins = crate::login::Logins::new(clock.clone(), config.sessions.login_per_minute.0);
+        let logins = crate::signins::Logins::new(clock.clone(), config.sessions.login_per_minute.0);
         let gw = Gateway {
             policy: PolicyHandle::new(candidate.module),
             config,
@@ -167,7 +163,6 @@ impl Gateway {
             limits,
             metrics: Metrics::new(),
             upstreams,
-            worker_upstreams,
             practices: ArcSwap::from_pointee(HashMap::new()),
             security: ArcSwap::from_pointee(HashMap::new()),
             logins,
@@ -183,12 +178,9 @@ impl Gateway {
         Ok(gw)
     }
 
-    /// The upstream pools of the calling worker thread, so a request and its upstream
-    /// connection stay on one event loop.
-    pub fn upstreams(&self) -> &Upstreams {
-        crate::server::worker_index()
-            .and_then(|i| self.worker_upstreams.get(i))
-            .unwrap_or(&self.upstreams)
+    /// The upstream pools for serving on the caller's runtime.
+    pub fn upstreams(&self) -> Arc<Upstreams> {
+        self.upstreams.clone()
     }
 
     /// A request id: unique within this process and unlikely to repeat across restarts.
@@ -224,10 +216,7 @@ impl Gateway {
         let current = self.policy.current();
         let mut e = Event::new(
             EventKind::PolicySwap,
-            wardgate_audit::Actor {
-                kind: "system".into(),
-                id: origin.into(),
-            },
+            wardgate_audit::Actor::system(origin),
             action,
         );
         e.module_hash = Some(current.module_hash.clone());
@@ -363,6 +352,17 @@ impl Gateway {
                 .await;
             }
         }
+    }
+}
+
+impl Gateway {
+    /// Raises an alert: a warning in the log marked `alert`, and a counter.
+    pub fn alert(&self, kind: &'static str, message: &str) {
+        tracing::warn!(alert = true, kind, "{message}");
+        self.metrics
+            .alerts
+            .get_or_create(&crate::metrics::ResultLabel { result: kind })
+            .inc();
     }
 }
 

@@ -288,7 +288,7 @@ fn audit_verify_search_and_export() {
         let mut e = Event::new(
             EventKind::Decision,
             Actor {
-                kind: "user".into(),
+                kind: wardgate_audit::ActorKind::User,
                 id: format!("u-{}", i % 3),
             },
             "notes:view",
@@ -298,7 +298,7 @@ fn audit_verify_search_and_export() {
             ..ResourceRef::default()
         };
         e.decision = Some(DecisionSummary {
-            verdict: "allow".into(),
+            verdict: wardgate_audit::Verdict::Allow,
             reasons: vec!["granted".into()],
         });
         log.append(e, Durability::Sync).unwrap();

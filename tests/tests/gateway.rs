@@ -680,6 +680,8 @@ async fn a_hundred_swaps_under_load_fail_no_request() {
                 if r.status == StatusCode::OK {
                     ok.fetch_add(1, Ordering::Relaxed);
                 } else {
+                    // What failed, for the message below.
+                    eprintln!("failed during swaps: {} {}", r.status, r.body);
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -14,7 +14,7 @@ fn event(i: u64) -> Event {
     let mut e = Event::new(
         EventKind::Decision,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: format!("u-{}", i % 50),
         },
         "notes:view",
@@ -26,7 +26,7 @@ fn event(i: u64) -> Event {
         ..ResourceRef::default()
     };
     e.decision = Some(DecisionSummary {
-        verdict: "allow".into(),
+        verdict: wardgate_audit::Verdict::Allow,
         reasons: vec!["granted".into()],
     });
     e.client = Some("10.20.1.5".into());

@@ -91,7 +91,10 @@ impl AlertEngine {
             client: e.client.clone(),
             request_id: e.request_id.clone(),
         };
-        let denied = e.decision.as_ref().is_some_and(|d| d.verdict == "deny");
+        let denied = e
+            .decision
+            .as_ref()
+            .is_some_and(|d| d.verdict == crate::Verdict::Deny);
         if let (EventKind::Login, true, Some(t)) = (e.kind, denied, self.rules.failed_logins) {
             let mut keys = vec![format!("account {}", e.actor.id)];
             keys.extend(e.client.as_ref().map(|c| format!("address {c}")));

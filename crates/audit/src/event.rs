@@ -17,11 +17,57 @@ pub enum EventKind {
     Recovery,
 }
 
+/// Who an event is about: a person, an integration's service account (or its key), the
+/// gateway itself, or nobody known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    Service,
+    Key,
+    System,
+    #[default]
+    Anonymous,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Service => "service",
+            ActorKind::Key => "key",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// `user`, `service`, `key`, `system`.
-    pub kind: String,
+    pub kind: ActorKind,
     pub id: String,
+}
+
+impl Actor {
+    pub fn new(kind: ActorKind, id: impl Into<String>) -> Actor {
+        Actor {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    pub fn user(id: impl Into<String>) -> Actor {
+        Actor::new(ActorKind::User, id)
+    }
+
+    pub fn system(id: impl Into<String>) -> Actor {
+        Actor::new(ActorKind::System, id)
+    }
+
+    /// Nobody known (an anonymous request, a sign-in for an unknown account).
+    pub fn anonymous() -> Actor {
+        Actor::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,10 +82,26 @@ pub struct ResourceRef {
     pub path: Option<String>,
 }
 
+/// What a decision came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionSummary {
-    /// `allow` or `deny`.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Reason codes, in order.
     #[serde(default)]
     pub reasons: Vec<String>,

@@ -15,7 +15,7 @@ mod search;
 mod verify;
 
 pub use alert::{Alert, AlertEngine, AlertRules, AlertSink, LogSink, Threshold, WebhookSink};
-pub use event::{Actor, DecisionSummary, Event, EventKind, ResourceRef};
+pub use event::{Actor, ActorKind, DecisionSummary, Event, EventKind, ResourceRef, Verdict};
 pub use log::{AuditLog, Durability, OpenReport, Options};
 pub use record::{Record, GENESIS};
 pub use search::{Filter, Format, Search};

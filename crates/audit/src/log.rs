@@ -518,7 +518,7 @@ impl AuditLog {
             let mut e = Event::new(
                 EventKind::Recovery,
                 Actor {
-                    kind: "system".into(),
+                    kind: crate::ActorKind::System,
                     id: "wardgate".into(),
                 },
                 "audit:recover",

@@ -130,7 +130,7 @@ impl Search {
                             r.seq.to_string(),
                             r.time.clone(),
                             kind,
-                            e.actor.kind.clone(),
+                            e.actor.kind.as_str().to_string(),
                             e.actor.id.clone(),
                             e.action.clone(),
                             e.resource.practice.clone().unwrap_or_default(),
@@ -139,7 +139,7 @@ impl Search {
                             e.resource.path.clone().unwrap_or_default(),
                             e.decision
                                 .as_ref()
-                                .map(|d| d.verdict.clone())
+                                .map(|d| d.verdict.as_str().to_string())
                                 .unwrap_or_default(),
                             e.decision
                                 .as_ref()

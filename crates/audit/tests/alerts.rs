@@ -19,14 +19,18 @@ fn login(user: &str, client: &str, ok: bool) -> Event {
     let mut e = Event::new(
         EventKind::Login,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: user.into(),
         },
         "session:login",
     );
     e.client = Some(client.into());
     e.decision = Some(DecisionSummary {
-        verdict: if ok { "allow" } else { "deny" }.into(),
+        verdict: if ok {
+            wardgate_audit::Verdict::Allow
+        } else {
+            wardgate_audit::Verdict::Deny
+        },
         reasons: vec![],
     });
     e
@@ -36,7 +40,7 @@ fn open(user: &str, patient: &str) -> Event {
     let mut e = Event::new(
         EventKind::Decision,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: user.into(),
         },
         "patients:read",
@@ -46,7 +50,7 @@ fn open(user: &str, patient: &str) -> Event {
         ..ResourceRef::default()
     };
     e.decision = Some(DecisionSummary {
-        verdict: "allow".into(),
+        verdict: wardgate_audit::Verdict::Allow,
         reasons: vec!["granted".into()],
     });
     e
@@ -136,7 +140,7 @@ fn break_glass_and_admin_changes_always_alert() {
     let mut c = Event::new(
         EventKind::Change,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: "owner".into(),
         },
         "user:edit",

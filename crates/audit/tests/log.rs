@@ -26,7 +26,7 @@ fn decision(user: &str, patient: &str, verdict: &str) -> Event {
     let mut e = Event::new(
         EventKind::Decision,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: user.into(),
         },
         "notes:view",
@@ -38,7 +38,11 @@ fn decision(user: &str, patient: &str, verdict: &str) -> Event {
         ..ResourceRef::default()
     };
     e.decision = Some(DecisionSummary {
-        verdict: verdict.into(),
+        verdict: if verdict == "allow" {
+            wardgate_audit::Verdict::Allow
+        } else {
+            wardgate_audit::Verdict::Deny
+        },
         reasons: vec!["granted".into()],
     });
     e.client = Some("10.20.1.5".into());
@@ -50,7 +54,7 @@ fn change(n: u64) -> Event {
     let mut e = Event::new(
         EventKind::Change,
         Actor {
-            kind: "user".into(),
+            kind: wardgate_audit::ActorKind::User,
             id: "admin".into(),
         },
         "user:edit",

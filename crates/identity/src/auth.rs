@@ -84,6 +84,37 @@ pub fn totp(secret: &[u8], unix: i64) -> String {
     format!("{:06}", code % 1_000_000)
 }
 
+/// The open emergency grant of a user at a practice, inside a transaction.
+pub(crate) fn open_emergency_grant(
+    tx: &rusqlite::Transaction<'_>,
+    user: &str,
+    practice: &str,
+    now: &str,
+) -> Result<Option<(String, String)>> {
+    Ok(tx
+        .query_row(
+            "SELECT reason, opened_at FROM emergency_grants WHERE user_id = ?1 AND practice_id = ?2 AND closed_at IS NULL AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
+            params![user, practice, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// A user's relations to a patient, inside a transaction.
+pub(crate) fn relations_of(
+    tx: &rusqlite::Transaction<'_>,
+    user: &str,
+    patient: &str,
+) -> Result<Vec<String>> {
+    let mut st = tx.prepare_cached(
+        "SELECT relation FROM relations WHERE user_id = ?1 AND patient = ?2 ORDER BY relation",
+    )?;
+    let rows = st
+        .query_map(params![user, patient], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// A second factor as stored.
 struct Factor {
     /// The seed, when it opens with this store's key.
@@ -407,15 +438,7 @@ impl Store {
     /// The open emergency grant of a user at a practice: (reason, opened at), if any.
     pub fn emergency(&self, user: &str, practice: &str) -> Result<Option<(String, String)>> {
         let now = self.now();
-        self.tx(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT reason, opened_at FROM emergency_grants WHERE user_id = ?1 AND practice_id = ?2 AND closed_at IS NULL AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
-                    params![user, practice, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
-        })
+        self.tx(|tx| open_emergency_grant(tx, user, practice, &now))
     }
 
     /// Relates a user to a patient (`assigned` or `shared`).
@@ -441,11 +464,7 @@ impl Store {
 
     /// The relations of a user to a patient, for the policy's `relation` tests.
     pub fn relations(&self, user: &str, patient: &str) -> Result<Vec<String>> {
-        self.tx(|tx| {
-            let mut st = tx.prepare("SELECT relation FROM relations WHERE user_id = ?1 AND patient = ?2 ORDER BY relation")?;
-            let rows = st.query_map(params![user, patient], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        })
+        self.tx(|tx| relations_of(tx, user, patient))
     }
 
     /// "Conditional access expiration": disables active users with no sign-in for `idle`.

@@ -4,6 +4,7 @@
 //! every multi-step change). Every change is handed to a [`ChangeSink`] with before and after.
 
 mod auth;
+mod facts;
 mod keys;
 mod model;
 mod password;
@@ -15,6 +16,7 @@ mod users;
 mod validate;
 
 pub use auth::{totp, TotpEnrollment};
+pub use facts::{ScopedFacts, SessionFacts};
 pub use keys::{IssuedKey, KeyInfo, NewKey};
 pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;

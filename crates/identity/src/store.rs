@@ -45,9 +45,10 @@ impl ChangeSink for wardgate_audit::AuditLog {
     ) -> std::result::Result<(), String> {
         let mut e = wardgate_audit::Event::new(
             wardgate_audit::EventKind::Change,
-            wardgate_audit::Actor {
-                kind: if actor == "system" { "system" } else { "user" }.into(),
-                id: actor.into(),
+            if actor == "system" {
+                wardgate_audit::Actor::system(actor)
+            } else {
+                wardgate_audit::Actor::user(actor)
             },
             action,
         );

@@ -474,31 +474,6 @@ impl Store {
         })
     }
 
-    /// The roles in effect for a user at a practice (and location), now.
-    pub fn roles_in_effect(
-        &self,
-        id: &str,
-        practice: &str,
-        location: Option<&str>,
-    ) -> Result<Vec<String>> {
-        let now = self.now();
-        self.tx(|tx| {
-            let status: String = tx
-                .query_row("SELECT status FROM users WHERE id = ?1", params![id], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| IdentityError::NotFound { what: "user", id: id.into() })?;
-            if status != "active" {
-                return Ok(Vec::new());
-            }
-            let mut st = tx.prepare(
-                "SELECT DISTINCT role FROM assignments WHERE user_id = ?1 AND practice_id = ?2 AND revoked_at IS NULL
-                 AND (expires_at IS NULL OR expires_at > ?3) AND (location_id IS NULL OR location_id = ?4) ORDER BY role",
-            )?;
-            let roles = st.query_map(params![id, practice, now, location], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            Ok(roles)
-        })
-    }
-
     /// Every role some user or service account holds now (not revoked, not lapsed), with how
     /// many hold it: a new policy must keep all of them.
     pub fn held_roles(&self) -> Result<Vec<(String, u64)>> {

@@ -22,11 +22,19 @@ pub trait Engine {
     fn decide(&self, req: &Request) -> Decision {
         let p = match self.manifest().prepare(req) {
             Ok(p) => p,
-            Err(e) => return Decision::deny(Reason::new("invalid_request", e.to_string())),
+            Err(e) => {
+                return Decision::deny(Reason::new(
+                    crate::ReasonCode::InvalidRequest,
+                    e.to_string(),
+                ))
+            }
         };
         match self.decide_raw(&p) {
             Ok(raw) => self.manifest().render(&raw, &p),
-            Err(fault) => Decision::deny(Reason::new("engine_fault", fault.to_string())),
+            Err(fault) => Decision::deny(Reason::new(
+                crate::ReasonCode::EngineFault,
+                fault.to_string(),
+            )),
         }
     }
 }

@@ -95,7 +95,7 @@ impl Policy {
     pub fn decide(&self, req: &Request) -> Decision {
         match self.prepare(req) {
             Ok(p) => self.decide_prepared(&p),
-            Err(e) => Decision::deny(Reason::new("invalid_request", e.to_string())),
+            Err(e) => Decision::deny(Reason::new(ReasonCode::InvalidRequest, e.to_string())),
         }
     }
 
@@ -113,7 +113,7 @@ impl Policy {
         let p = match self.prepare(req) {
             Ok(p) => p,
             Err(e) => {
-                let d = Decision::deny(Reason::new("invalid_request", e.to_string()));
+                let d = Decision::deny(Reason::new(ReasonCode::InvalidRequest, e.to_string()));
                 return (d, vec![format!("denied: the request cannot be read: {e}")]);
             }
         };

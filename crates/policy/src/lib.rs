@@ -38,7 +38,7 @@ pub use engine::{Engine, EngineFault};
 pub use ir::Policy;
 pub use manifest::Manifest;
 pub use raw::RawDecision;
-pub use request::{Decision, Obligation, Reason, Request, RequestError, Verdict};
+pub use request::{Decision, Obligation, Reason, ReasonCode, Request, RequestError, Verdict};
 
 /// A policy that compiled, with the warnings it drew.
 #[derive(Debug, Clone)]

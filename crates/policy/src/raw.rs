@@ -3,36 +3,8 @@
 //! component, produce a [`RawDecision`]; one renderer turns either into a [`Decision`].
 
 use crate::manifest::Manifest;
+pub use crate::request::ReasonCode;
 use crate::request::{Decision, Obligation, Prepared, Reason, Verdict};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReasonCode {
-    Granted,
-    BreakGlass,
-    DeniedByRule,
-    RequirementNotMet,
-    NoGrant,
-    UnknownAction,
-    ModuleNotSubscribed,
-    Scope,
-    StepUpRequired,
-}
-
-impl ReasonCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReasonCode::Granted => "granted",
-            ReasonCode::BreakGlass => "break_glass",
-            ReasonCode::DeniedByRule => "denied_by_rule",
-            ReasonCode::RequirementNotMet => "requirement_not_met",
-            ReasonCode::NoGrant => "no_grant",
-            ReasonCode::UnknownAction => "unknown_action",
-            ReasonCode::ModuleNotSubscribed => "module_not_subscribed",
-            ReasonCode::Scope => "scope",
-            ReasonCode::StepUpRequired => "step_up_required",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawReason {
@@ -171,8 +143,11 @@ impl Manifest {
                 }
                 None => "re-authenticate with a second factor".to_string(),
             },
+            // Engines report these as faults, not as raw reasons.
+            ReasonCode::InvalidRequest => "the request could not be read".to_string(),
+            ReasonCode::EngineFault => "the policy engine failed".to_string(),
         };
-        let mut out = Reason::new(r.code.as_str(), message);
+        let mut out = Reason::new(r.code, message);
         match r.code {
             ReasonCode::Granted => {
                 out.role = r.role.map(|x| self.role_name(x).to_string());

@@ -313,12 +313,67 @@ pub enum Verdict {
     Deny,
 }
 
+/// Why a decision came out as it did, as a code that stays typed end to end (serialized in
+/// snake case: `granted`, `no_grant`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    Granted,
+    BreakGlass,
+    DeniedByRule,
+    RequirementNotMet,
+    NoGrant,
+    UnknownAction,
+    ModuleNotSubscribed,
+    Scope,
+    StepUpRequired,
+    /// The request could not be read against the policy (an unknown name, a bad value).
+    InvalidRequest,
+    /// The engine failed (a trap, a deadline, nonsense back): a deny, never a guess.
+    EngineFault,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::Granted => "granted",
+            ReasonCode::BreakGlass => "break_glass",
+            ReasonCode::DeniedByRule => "denied_by_rule",
+            ReasonCode::RequirementNotMet => "requirement_not_met",
+            ReasonCode::NoGrant => "no_grant",
+            ReasonCode::UnknownAction => "unknown_action",
+            ReasonCode::ModuleNotSubscribed => "module_not_subscribed",
+            ReasonCode::Scope => "scope",
+            ReasonCode::StepUpRequired => "step_up_required",
+            ReasonCode::InvalidRequest => "invalid_request",
+            ReasonCode::EngineFault => "engine_fault",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code compares with its serialized name (policy test files name codes so).
+impl PartialEq<str> for ReasonCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ReasonCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Why a decision came out as it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
-    /// `granted`, `denied_by_rule`, `no_grant`, `unknown_action`, `module_not_subscribed`,
-    /// `scope`, `step_up_required`, `break_glass`, `invalid_request`.
-    pub code: String,
+    pub code: ReasonCode,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -335,9 +390,9 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ReasonCode, message: impl Into<String>) -> Self {
         Reason {
-            code: code.to_string(),
+            code,
             message: message.into(),
             role: None,
             rule: None,

@@ -90,6 +90,15 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl RouteMatch<'_> {
+    /// Whether the route binds a resource attribute from the JSON body (so the gateway must
+    /// read the body before deciding).
+    pub fn reads_json(&self) -> bool {
+        self.route
+            .binds
+            .iter()
+            .any(|b| matches!(b.source, BindSource::Json(_)))
+    }
+
     /// Builds the request's resource from the route's bindings. Values that are absent stay
     /// absent: the policy treats them as unknown.
     pub fn resource(&self, manifest: &Manifest, parts: &dyn RequestParts) -> Resource {

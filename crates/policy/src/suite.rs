@@ -165,7 +165,7 @@ impl Case {
                     passed: false,
                     failure: Some(format!("the request does not read: {e}")),
                     decision: Decision::deny(crate::request::Reason::new(
-                        "invalid_request",
+                        crate::request::ReasonCode::InvalidRequest,
                         e.to_string(),
                     )),
                 }
@@ -178,7 +178,7 @@ impl Case {
             );
         }
         if let Some(code) = &self.reason {
-            if !decision.reasons.iter().any(|r| &r.code == code) {
+            if !decision.reasons.iter().any(|r| r.code == code.as_str()) {
                 let got: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
                 problems.push(format!(
                     "expected a `{code}` reason, got [{}]",

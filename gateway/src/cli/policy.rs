@@ -187,7 +187,10 @@ fn read_input(path: &Path) -> anyhow::Result<String> {
 fn decide(engine: &dyn Engine, text: &str) -> Decision {
     match Request::from_json(text) {
         Ok(req) => engine.decide(&req),
-        Err(e) => Decision::deny(Reason::new("invalid_request", e.to_string())),
+        Err(e) => Decision::deny(Reason::new(
+            wardgate_policy::ReasonCode::InvalidRequest,
+            e.to_string(),
+        )),
     }
 }
 

@@ -27,9 +27,7 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     };
     let max_text = format!("{} minutes", max_seconds / 60);
     let forbidden = |cx: &mut Ctx<'_>, a: Answer, why: &str| {
-        cx.refused(Rejection::Denied {
-            reason: "emergency_not_allowed".into(),
-        });
+        cx.refused(Rejection::EmergencyRefused);
         cx.gw.alert(
             "emergency-refused",
             &format!(

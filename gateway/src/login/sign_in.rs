@@ -4,7 +4,8 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use wardgate_identity::IdentityError;
 
-use super::{digest, pages, random_hex, safe_next_or, unavailable, Answer, Ctx, Pending, REFUSED};
+use super::{digest, pages, random_hex, safe_next_or, unavailable, Answer, Ctx, REFUSED};
+use crate::signins::Pending;
 use crate::reject::Rejection;
 use crate::session::{cookie, set_cookie, DEVICE_COOKIE, PENDING_COOKIE};
 
