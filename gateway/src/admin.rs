@@ -28,7 +28,7 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
 }
 
 fn authorized(gw: &Gateway, req: &Request<Incoming>) -> bool {
-    let Some(admin) = &gw.config.admin else {
+    let Some(admin) = &gw.config().admin else {
         return false;
     };
     req.headers()
@@ -51,7 +51,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
         );
         e.client = Some(peer.ip().to_string());
         e.resource.path = Some(path);
-        let _ = gw.audit.try_append(e);
+        let _ = gw.audit().try_append(e);
         let mut res = reply(
             StatusCode::UNAUTHORIZED,
             json!({"error": "unauthenticated", "message": "send the admin API key"}),
@@ -64,7 +64,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
     }
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/metrics") => {
-            let mut res = Response::new(full(gw.metrics.render()));
+            let mut res = Response::new(full(gw.metrics().render()));
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static(
@@ -74,13 +74,13 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
             res
         }
         (Method::GET, "/policy") => {
-            let current = gw.policy.current();
+            let current = gw.policy().current();
             let m = current.manifest();
             reply(
                 StatusCode::OK,
                 json!({
                     "module_hash": current.module_hash,
-                    "previous": gw.policy.previous().map(|p| p.module_hash.clone()),
+                    "previous": gw.policy().previous().map(|p| p.module_hash.clone()),
                     "name": m.name,
                     "version": m.version,
                     "roles": m.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
@@ -127,7 +127,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
             let id = p
                 .trim_start_matches("/users/")
                 .trim_end_matches("/sessions");
-            match gw.store.user(id).and_then(|u| gw.store.sessions(&u.id)) {
+            match gw.store().user(id).and_then(|u| gw.store().sessions(&u.id)) {
                 Ok(list) => reply(StatusCode::OK, json!({"sessions": list})),
                 Err(e) => reply(
                     StatusCode::NOT_FOUND,
@@ -136,7 +136,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
             }
         }
         (Method::POST, "/audit/flush") => {
-            let audit = gw.audit.clone();
+            let audit = gw.audit().clone();
             let flushed = tokio::task::spawn_blocking(move || audit.flush()).await;
             match flushed {
                 Ok(Ok(_)) => reply(StatusCode::OK, json!({"flushed": true})),
@@ -162,7 +162,7 @@ fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
         return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"}));
     };
     let actor = wardgate_identity::Actor::user("admin-api");
-    let user = match gw.store.user(id) {
+    let user = match gw.store().user(id) {
         Ok(u) => u,
         Err(e) => {
             return reply(
@@ -173,23 +173,23 @@ fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
     };
     let done = match action {
         "logout" => gw
-            .store
+            .store()
             .end_sessions(&actor, &user.id, "remote-logout")
             .map(|n| json!({"sessions_ended": n})),
         "lock" => gw
-            .store
+            .store()
             .lock(&actor, &user.id)
             .map(|u| json!({"status": u.status})),
         "unlock" => gw
-            .store
+            .store()
             .unlock(&actor, &user.id)
             .map(|u| json!({"status": u.status})),
         "disable" => gw
-            .store
+            .store()
             .disable(&actor, &user.id)
             .map(|u| json!({"status": u.status})),
         "enable" => gw
-            .store
+            .store()
             .enable(&actor, &user.id)
             .map(|u| json!({"status": u.status})),
         _ => return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),

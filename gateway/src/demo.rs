@@ -155,7 +155,7 @@ fn seed(
     gw: &Gateway,
     previous: Option<&DemoInfo>,
 ) -> anyhow::Result<(Vec<DemoUser>, Vec<DemoKey>)> {
-    let store = &gw.store;
+    let store = &gw.store();
     let system = Actor::system();
     let seeded = store.practices()?.iter().any(|p| p.id == PRACTICE);
     if let (true, Some(prev)) = (seeded, previous) {
@@ -305,7 +305,7 @@ pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
     gw.refresh_practices()?;
     let manifest_routes = {
         use wardgate_policy::Engine;
-        let m = gw.policy.current();
+        let m = gw.policy().current();
         let m = m.manifest();
         m.routes
             .iter()

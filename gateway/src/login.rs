@@ -23,12 +23,12 @@ use wardgate_identity::Practice;
 
 use crate::config::WhenFull;
 use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
-use crate::signins::Pending;
 use crate::reject::{full, Body, Rejection};
 use crate::respond::ForBrowser;
 use crate::session::{
     self, cookie, set_cookie, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
 };
+use crate::signins::Pending;
 use crate::state::Gateway;
 
 pub use pages::esc;
@@ -245,7 +245,7 @@ impl Gateway {
         );
         e.client = Some(client.to_string());
         e.detail = Some(detail);
-        if let Err(err) = self.audit.try_append(e) {
+        if let Err(err) = self.audit().try_append(e) {
             tracing::error!(error = %err, "a sign-in event could not be audited");
         }
     }
@@ -253,15 +253,15 @@ impl Gateway {
     /// The sign-in in progress this browser's cookie names.
     fn pending(&self, headers: &HeaderMap) -> Option<(String, Pending)> {
         let id = digest(cookie(headers, PENDING_COOKIE)?);
-        self.logins.get(&id, self.clock.utc()).map(|p| (id, p))
+        self.logins().get(&id, self.clock().utc()).map(|p| (id, p))
     }
 
     fn save_pending(&self, id: &str, p: Pending) {
-        self.logins.save(id, p);
+        self.logins().save(id, p);
     }
 
     fn drop_pending(&self, id: &str) {
-        self.logins.drop(id);
+        self.logins().drop(id);
     }
 
     /// The next step of a sign-in, or the session when none is left.
@@ -289,7 +289,7 @@ impl Gateway {
     fn start_session(&self, p: &Pending, client: IpAddr, headers: &HeaderMap, a: Answer) -> Answer {
         // The tighter of the configuration and the practice's settings (0: no limit).
         let max = [
-            self.config.sessions.max_per_user,
+            self.config().sessions.max_per_user,
             self.security(&p.practice)
                 .map(|s| s.max_sessions)
                 .unwrap_or(0),
@@ -299,12 +299,12 @@ impl Gateway {
         .min()
         .unwrap_or(0);
         if max > 0 {
-            let live = match self.store.sessions(&p.user) {
+            let live = match self.store().sessions(&p.user) {
                 Ok(l) => l,
                 Err(_) => return unavailable(a),
             };
             if live.len() >= max as usize {
-                match self.config.sessions.when_full {
+                match self.config().sessions.when_full {
                     WhenFull::Refuse => {
                         self.audit_login(
                             "login:refused-session-limit",
@@ -323,7 +323,9 @@ impl Gateway {
                     }
                     WhenFull::EndOldest => {
                         for old in live.iter().take(live.len() + 1 - max as usize) {
-                            let _ = self.store.end_session_id(&p.user, &old.id, "session-limit");
+                            let _ = self
+                                .store()
+                                .end_session_id(&p.user, &old.id, "session-limit");
                         }
                     }
                 }
@@ -340,7 +342,7 @@ impl Gateway {
             }
         };
         let fp = session::fingerprint(&device, headers);
-        match self.store.start_session(
+        match self.store().start_session(
             &p.user,
             &p.practice,
             Some(&client.to_string()),
@@ -360,7 +362,6 @@ impl Gateway {
             Err(_) => unavailable(a),
         }
     }
-
 }
 
 /// A gateway page's answer, and what it refused (the pipeline's exit audits that).
@@ -504,11 +505,11 @@ pub(crate) async fn handle(
     if post && !same_origin(headers, &parts.uri, json_body) {
         return refuse(&request.rid, Rejection::CrossSite);
     }
-    if post && !gw.logins.attempt(request.client) {
+    if post && !gw.logins().attempt(request.client) {
         return refuse(
             &request.rid,
             Rejection::RateLimited {
-                limit: gw.config.sessions.login_per_minute.0.get(),
+                limit: gw.config().sessions.login_per_minute.0.get(),
                 retry_after: std::time::Duration::from_secs(60),
             },
         );

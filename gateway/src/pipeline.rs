@@ -164,7 +164,7 @@ impl Gateway {
         upstreams: &Upstreams,
     ) -> Response<Body> {
         let mut cx = Ctx::new(self.request_id(), &req, peer, tls);
-        if !self.config.server.enforce {
+        if !self.config().server.enforce {
             return forward::pass_through(self, req, &cx, upstreams).await;
         }
         let next = self.check(&mut cx, req, upstreams).await;
@@ -178,7 +178,7 @@ impl Gateway {
         mut req: Request<Incoming>,
         upstreams: &'u Upstreams,
     ) -> Result<Next<'u>, Rejection> {
-        let c = &self.config;
+        let c = self.config();
         // 1. Accept: TLS, header size and header timeouts are the listener's.
         // 2. The client's address: the socket's, or X-Forwarded-For from a trusted proxy.
         cx.client = crate::net::client_addr(cx.peer, req.headers(), &c.network.trusted_proxies);
@@ -190,7 +190,7 @@ impl Gateway {
         let req = client::limit_body(&c.server, req)?;
         // 3. Network rules: the global lists, then the country.
         network::check(&c.network.rules, cx.client)?;
-        cx.country = geo::check(self.geo.as_ref(), cx.client)?;
+        cx.country = geo::check(self.geo(), cx.client)?;
         // The gateway's own pages: behind the network rules, before any credential.
         if req.uri().path().starts_with(crate::login::PREFIX) {
             let practice = practice::for_pages(self, cx, &req)?;
@@ -207,7 +207,7 @@ impl Gateway {
         //    idle and absolute timeouts (a key has its networks instead).
         let who = match presented {
             authenticate::Credential::Key(secret) => {
-                let key = authenticate::key(&self.store, secret)?;
+                let key = authenticate::key(self.store(), secret)?;
                 cx.actor = Some((ActorKind::Service, key.account.clone()));
                 cx.key_id = Some(key.id.clone());
                 authenticate::key_networks(&key, cx.client)?;
@@ -221,7 +221,7 @@ impl Gateway {
         // 4. The practice's own networks, once it is known who asks.
         practice::rules(&c.practices, &practice.id, cx.client)?;
         // 5. Rate limit, per key or per session.
-        let rate = rate_limit::check(&self.limits, &who, c.sessions.per_minute.0.get())?;
+        let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;
         // 7. Route: the upstream, then method + path -> action and resource attributes.
         let target = upstreams
             .pick(
@@ -229,14 +229,14 @@ impl Gateway {
                 parts.uri.path(),
             )
             .ok_or(Rejection::NoUpstream)?;
-        let module = self.policy.current();
+        let module = self.policy().current();
         cx.module_hash = Some(module.module_hash.clone());
         let routed = route::route(&module, &parts, body, c.server.max_json_body_bytes).await?;
         cx.action = Some(routed.action.clone());
         cx.location = routed.resource.location.clone();
         cx.patient = routed.resource.patient.clone();
         // Principal: what the policy knows of who asks, built in one place.
-        let principal = principal::build(&self.store, &who, &practice, &routed.resource)?;
+        let principal = principal::build(self.store(), &who, &practice, &routed.resource)?;
         // 8. Decide.
         let decision = decide::decide(
             self,

@@ -22,11 +22,11 @@ use tokio_rustls::TlsAcceptor;
 
 mod limits;
 
-pub use limits::{AddressSlot, AddressSlots, Credentialed};
-use limits::{idle, Activity, InFlight};
 use crate::proxy::Upstreams;
 use crate::reject::Body;
 use crate::state::{Gateway, StartError};
+use limits::{idle, Activity, InFlight};
+pub use limits::{AddressSlot, AddressSlots, Credentialed};
 
 /// A handler for one listener.
 pub trait Handler: Clone + Send + Sync + 'static {
@@ -132,7 +132,7 @@ impl Handler for Admin {
 
 /// Starts the listeners and the upkeep task of a built gateway.
 pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
-    let c = &gateway.config.server;
+    let c = &gateway.config().server;
     let tls = match (&c.tls_cert, &c.tls_key) {
         (Some(cert), Some(key)) => Some(TlsAcceptor::from(
             crate::tls::server_config(cert, key, c.http2).map_err(StartError::Tls)?,
@@ -150,7 +150,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         anonymous_idle_timeout: c.anonymous_idle_timeout.0,
         per_address: AddressSlots::new(
             c.max_connections_per_address,
-            gateway.config.network.trusted_proxies.clone(),
+            gateway.config().network.trusted_proxies.clone(),
         ),
         hsts: (c.hsts_max_age_seconds > 0)
             .then(|| format!("max-age={}", c.hsts_max_age_seconds))
@@ -158,7 +158,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
     };
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let workers = gateway.config.workers();
+    let workers = gateway.config().workers();
     let listen_err = |e: std::io::Error| StartError::Listen {
         addr: c.listen.to_string(),
         error: e.to_string(),
@@ -198,7 +198,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
             let proxy = Proxy {
                 gateway: gateway.clone(),
                 upstreams: Arc::new(
-                    Upstreams::new(&gateway.config.upstreams).map_err(StartError::Upstream)?,
+                    Upstreams::new(&gateway.config().upstreams).map_err(StartError::Upstream)?,
                 ),
             };
             let (options, stop) = (options.clone(), stop_rx.clone());
@@ -211,7 +211,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         addr
     };
     let mut admin_addr = None;
-    if let Some(admin) = &gateway.config.admin {
+    if let Some(admin) = &gateway.config().admin {
         let listener = bind(admin.listen).await?;
         admin_addr = listener.local_addr().ok();
         let options = ListenerOptions {
@@ -314,7 +314,7 @@ pub async fn serve<H: Handler>(
         let Some(address_slot) = options.per_address.take(peer.ip()) else {
             tracing::warn!(%peer, "connection limit for this address reached; closing");
             if let Some(g) = &gauge {
-                g.metrics.rate_limited.inc();
+                g.metrics().rate_limited.inc();
             }
             continue;
         };
@@ -325,7 +325,7 @@ pub async fn serve<H: Handler>(
         let gauge = gauge.clone();
         connections.spawn(async move {
             if let Some(g) = &gauge {
-                g.metrics.connections.inc();
+                g.metrics().connections.inc();
             }
             match &options.tls {
                 Some(acceptor) => {
@@ -342,7 +342,7 @@ pub async fn serve<H: Handler>(
                 None => connection(tcp, peer, false, &options, handler, stop).await,
             }
             if let Some(g) = &gauge {
-                g.metrics.connections.dec();
+                g.metrics().connections.dec();
             }
             drop(address_slot);
             drop(slot);

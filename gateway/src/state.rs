@@ -60,28 +60,72 @@ pub enum StartError {
 
 #[derive(Debug)]
 pub struct Gateway {
-    pub config: Config,
-    pub clock: Clock,
-    pub host: Host,
-    pub policy: PolicyHandle,
-    pub store: Arc<Store>,
-    pub audit: Arc<AuditLog>,
-    pub geo: Option<Geo>,
-    pub limits: RateLimits,
-    pub metrics: Metrics,
+    config: Config,
+    clock: Clock,
+    host: Host,
+    policy: PolicyHandle,
+    store: Arc<Store>,
+    audit: Arc<AuditLog>,
+    geo: Option<Geo>,
+    limits: RateLimits,
+    metrics: Metrics,
     /// Upstream pools for serving on the caller's runtime (`workers = 0`); each worker
     /// thread gets its own from the server.
     upstreams: Arc<Upstreams>,
     practices: ArcSwap<HashMap<String, Practice>>,
     security: ArcSwap<HashMap<String, SecuritySettings>>,
     /// Sign-ins in progress and the per-address attempt limit.
-    pub logins: crate::signins::Logins,
+    logins: crate::signins::Logins,
     /// One candidate at a time.
     swapping: tokio::sync::Mutex<()>,
     /// The policy file as last loaded (modified time, length), for the watcher.
     pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     request_prefix: String,
     request_seq: AtomicU64,
+}
+
+impl Gateway {
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The policy module in force (and the one before it).
+    pub fn policy(&self) -> &PolicyHandle {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub(crate) fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub(crate) fn geo(&self) -> Option<&Geo> {
+        self.geo.as_ref()
+    }
+
+    pub(crate) fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    pub(crate) fn logins(&self) -> &crate::signins::Logins {
+        &self.logins
+    }
 }
 
 fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
@@ -142,8 +186,7 @@ impl Gateway {
             Some(g) => Some(Geo::open(g).map_err(StartError::Geo)?),
             None => None,
         };
-        let upstreams =
-            Arc::new(Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?);
+        let upstreams = Arc::new(Upstreams::new(&config.upstreams).map_err(StartError::Upstream)?);
         let limits = RateLimits::new(
             clock.clone(),
             config.rate_limit.per_minute.0,

@@ -226,7 +226,7 @@ impl Harness {
         let config = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let clock = Clock::new();
         let gw = Gateway::build(config, clock.clone()).unwrap();
-        gw.store
+        gw.store()
             .add_practice(
                 &Actor::system(),
                 PRACTICE,
@@ -332,7 +332,7 @@ impl Harness {
         networks: &[&str],
         expires_in: Option<chrono::Duration>,
     ) -> String {
-        let store = &self.gw.store;
+        let store = &self.gw.store();
         let _ = store.add_service_account(&Actor::system(), account, PRACTICE, &[role.to_string()]);
         store
             .issue_key(
@@ -388,7 +388,7 @@ impl Harness {
 
     /// Every record of the audit log, after making it durable.
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
-        self.gw.audit.flush().unwrap();
+        self.gw.audit().flush().unwrap();
         let mut out = Vec::new();
         wardgate_audit::Search {
             filter: wardgate_audit::Filter::default(),
@@ -500,7 +500,7 @@ impl Harness {
         password: &str,
         permanent: bool,
     ) -> wardgate_identity::User {
-        let store = &self.gw.store;
+        let store = &self.gw.store();
         let temp = if permanent {
             "Temporary#Pass1"
         } else {

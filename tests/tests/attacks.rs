@@ -29,7 +29,7 @@ fn two_practices() -> Setup {
 }
 
 async fn add_p2(h: &Harness) {
-    h.gw.store
+    h.gw.store()
         .add_practice(
             &Actor::system(),
             "p2",
@@ -86,13 +86,13 @@ async fn break_glass_opens_only_where_the_user_holds_a_role_and_is_allowed() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert!(h
         .gw
-        .store
-        .emergency(&h.gw.store.user("priya@clinic.test").unwrap().id, "p2")
+        .store()
+        .emergency(&h.gw.store().user("priya@clinic.test").unwrap().id, "p2")
         .unwrap()
         .is_none());
     // Omar holds a role at both practices but is allowed emergency access at p1 only.
     let omar = h.user("omar@clinic.test", &["Provider"], PASSWORD, true);
-    h.gw.store
+    h.gw.store()
         .grant(&Actor::system(), &omar.id, "Provider", "p2", None, None)
         .unwrap();
     let o2 = at(&h.api_browser(), "p2");
@@ -130,14 +130,14 @@ async fn break_glass_opens_only_where_the_user_holds_a_role_and_is_allowed() {
 async fn a_session_opened_at_one_practice_is_refused_at_another() {
     let h = Harness::start("atk-session-practice", two_practices()).await;
     add_p2(&h).await;
-    let mut strict = h.gw.store.security("p2").unwrap();
+    let mut strict = h.gw.store().security("p2").unwrap();
     strict.require_mfa = true;
-    h.gw.store
+    h.gw.store()
         .set_security(&Actor::system(), "p2", &strict)
         .unwrap();
     h.gw.refresh_practices().unwrap();
     let user = h.user("olivia@clinic.test", &["Office Staff"], PASSWORD, true);
-    h.gw.store
+    h.gw.store()
         .grant(&Actor::system(), &user.id, "Office Staff", "p2", None, None)
         .unwrap();
     let b = at(&h.api_browser(), "p1");
@@ -172,9 +172,9 @@ async fn a_session_opened_at_one_practice_is_refused_at_another() {
 
 /// Enrolls a TOTP factor for a user through the store; returns the seed.
 fn enroll(h: &Harness, user: &str) -> Vec<u8> {
-    let e = h.gw.store.enroll_totp(user, "Wardgate").unwrap();
+    let e = h.gw.store().enroll_totp(user, "Wardgate").unwrap();
     let secret = base32(&e.secret);
-    h.gw.store
+    h.gw.store()
         .confirm_totp(
             user,
             &wardgate_identity::totp(&secret, h.clock.utc().timestamp()),
@@ -491,10 +491,10 @@ async fn lockout_cannot_be_used_as_a_weapon() {
         ..Setup::default()
     };
     let h = Harness::start("atk-lockout", setup).await;
-    let mut settings = h.gw.store.security("p1").unwrap();
+    let mut settings = h.gw.store().security("p1").unwrap();
     settings.lockout_after = 3;
     settings.lockout_minutes = 10;
-    h.gw.store
+    h.gw.store()
         .set_security(&Actor::system(), "p1", &settings)
         .unwrap();
     h.gw.refresh_practices().unwrap();
@@ -512,7 +512,7 @@ async fn lockout_cannot_be_used_as_a_weapon() {
     let r = h.api_browser().login("ben@clinic.test", PASSWORD).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        h.gw.store.user(&user.id).unwrap().status,
+        h.gw.store().user(&user.id).unwrap().status,
         wardgate_identity::UserStatus::Active
     );
     h.clock.advance(Duration::from_secs(81 * 60));
@@ -529,7 +529,7 @@ async fn lockout_cannot_be_used_as_a_weapon() {
             .status,
         StatusCode::UNAUTHORIZED
     );
-    h.gw.store.unlock(&Actor::system(), &user.id).unwrap();
+    h.gw.store().unlock(&Actor::system(), &user.id).unwrap();
     let r = h.api_browser().login("ben@clinic.test", PASSWORD).await;
     assert_eq!(r.json()["signed_in"], true, "{}", r.body);
 }
@@ -815,7 +815,7 @@ async fn lower_findings_hsts_file_modes_sealed_seeds_and_csv_cells() {
     // A patient id that a spreadsheet would run as a formula is defused in the CSV export.
     let r = h.get("/api/patients/%20%3D1%2B1", &key).await;
     assert_eq!(r.status, StatusCode::OK);
-    h.gw.audit.flush().unwrap();
+    h.gw.audit().flush().unwrap();
     let mut out = Vec::new();
     wardgate_audit::Search {
         filter: wardgate_audit::Filter::default(),

@@ -104,7 +104,7 @@ async fn every_rejection_has_its_status_and_none_reaches_the_app() {
     let revoked_id = {
         let k = h.key("old-sync", "Office Staff", &["*"], None);
         let id = k.split('_').nth(1).unwrap().to_string();
-        h.gw.store
+        h.gw.store()
             .revoke_key(&wardgate_identity::Actor::system(), &id)
             .unwrap();
         k
@@ -374,7 +374,7 @@ async fn revoked_expired_and_misplaced_keys_stop_working_at_once() {
     let key = h.key("sync", "Office Staff", &["*"], None);
     assert_eq!(h.get("/api/patients", &key).await.status, StatusCode::OK);
     let id = key.split('_').nth(1).unwrap();
-    h.gw.store
+    h.gw.store()
         .revoke_key(&wardgate_identity::Actor::system(), id)
         .unwrap();
     assert_eq!(
@@ -835,7 +835,7 @@ async fn the_practice_comes_from_a_header_and_has_its_own_networks() {
         (StatusCode::FORBIDDEN, Some("network_blocked"))
     );
     // A key of one practice holds no roles at another.
-    h.gw.store
+    h.gw.store()
         .add_practice(
             &wardgate_identity::Actor::system(),
             "p2",

@@ -131,7 +131,7 @@ async fn refusals_do_not_tell_accounts_apart_lockout_holds_until_unlocked_and_ad
     let r = b.login("ben@clinic.test", PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     h.clock.advance(Duration::from_secs(61));
-    h.gw.store.unlock(&Actor::system(), &user.id).unwrap();
+    h.gw.store().unlock(&Actor::system(), &user.id).unwrap();
     let r = b.login("ben@clinic.test", PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["signed_in"], true);
@@ -151,9 +151,9 @@ async fn refusals_do_not_tell_accounts_apart_lockout_holds_until_unlocked_and_ad
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_that_requires_a_second_factor_enrolls_then_asks_for_it() {
     let h = Harness::start("totp", Setup::default()).await;
-    let mut settings = h.gw.store.security("p1").unwrap();
+    let mut settings = h.gw.store().security("p1").unwrap();
     settings.require_mfa = true;
-    h.gw.store
+    h.gw.store()
         .set_security(&Actor::system(), "p1", &settings)
         .unwrap();
     h.gw.refresh_practices().unwrap();
@@ -348,7 +348,7 @@ async fn an_administrator_ends_sessions_remotely_and_locking_ends_them_at_once()
     b.login("olivia@clinic.test", PASSWORD).await;
     assert_eq!(a.get("/api/patients").await.status, StatusCode::OK);
     let n =
-        h.gw.store
+        h.gw.store()
             .end_sessions(&Actor::system(), &user.id, "remote-logout")
             .unwrap();
     assert_eq!(n, 2);
@@ -363,13 +363,13 @@ async fn an_administrator_ends_sessions_remotely_and_locking_ends_them_at_once()
     );
     a.login("olivia@clinic.test", PASSWORD).await;
     assert_eq!(a.get("/api/patients").await.status, StatusCode::OK);
-    h.gw.store.lock(&Actor::system(), &user.id).unwrap();
+    h.gw.store().lock(&Actor::system(), &user.id).unwrap();
     assert_eq!(
         a.get("/api/patients").await.status,
         StatusCode::UNAUTHORIZED
     );
     // Sign out everywhere.
-    h.gw.store.unlock(&Actor::system(), &user.id).unwrap();
+    h.gw.store().unlock(&Actor::system(), &user.id).unwrap();
     a.login("olivia@clinic.test", PASSWORD).await;
     b.login("olivia@clinic.test", PASSWORD).await;
     a.post("/.wardgate/logout", &[("all", "true")]).await;
@@ -449,7 +449,7 @@ async fn the_policy_sees_relations_to_the_patient() {
         (r.status, r.json()["reason"].as_str()),
         (StatusCode::FORBIDDEN, Some("no_grant"))
     );
-    h.gw.store
+    h.gw.store()
         .relate(&Actor::system(), &doc.id, "pt-7", "assigned")
         .unwrap();
     assert_eq!(
@@ -595,7 +595,7 @@ async fn a_role_held_at_one_location_counts_only_there() {
         ..Setup::default()
     };
     let h = Harness::start("location", setup).await;
-    let store = &h.gw.store;
+    let store = &h.gw.store();
     store
         .add_location(&Actor::system(), "east", "p1", "East Clinic")
         .unwrap();

@@ -28,22 +28,24 @@ async fn sign_in_answers_take_the_same_time_whatever_the_account() {
         ..Setup::default()
     };
     let h = Harness::start("atk-timing", setup).await;
-    let mut settings = h.gw.store.security("p1").unwrap();
+    let mut settings = h.gw.store().security("p1").unwrap();
     settings.lockout_after = 1000;
-    h.gw.store
+    h.gw.store()
         .set_security(&Actor::system(), "p1", &settings)
         .unwrap();
     h.gw.refresh_practices().unwrap();
     h.user("wrong@clinic.test", &["Biller"], PASSWORD, true);
     let locked = h.user("locked@clinic.test", &["Biller"], PASSWORD, true);
-    h.gw.store.lock(&Actor::system(), &locked.id).unwrap();
+    h.gw.store().lock(&Actor::system(), &locked.id).unwrap();
     let disabled = h.user("disabled@clinic.test", &["Biller"], PASSWORD, true);
-    h.gw.store.disable(&Actor::system(), &disabled.id).unwrap();
+    h.gw.store()
+        .disable(&Actor::system(), &disabled.id)
+        .unwrap();
     // A user of another practice only: right password, no role here.
-    h.gw.store
+    h.gw.store()
         .add_practice(&Actor::system(), "p9", "Elsewhere", "UTC", &[])
         .unwrap();
-    h.gw.store
+    h.gw.store()
         .add_user(
             &Actor::system(),
             wardgate_identity::NewUser {

@@ -109,8 +109,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopping: open requests get 10 s to finish");
         let gw = running.gateway.clone();
         running.shutdown(Duration::from_secs(10)).await;
-        let _ = gw.store.flush_key_usage();
-        let _ = gw.audit.flush();
+        let _ = gw.store().flush_key_usage();
+        let _ = gw.audit().flush();
         Ok(ExitCode::SUCCESS)
     })
 }

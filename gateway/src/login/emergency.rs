@@ -16,7 +16,7 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let practice = cx.practice.id.clone();
     let next = safe_next(Some(cx.f("next")).filter(|n| !n.is_empty()));
     let max_seconds = {
-        let module = gw.policy.current();
+        let module = gw.policy().current();
         module
             .manifest()
             .break_glass
@@ -44,7 +44,7 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             json!({"error": "forbidden"}),
         )
     };
-    let allowed = match gw.store.may_open_emergency(&me.info.user_id, &practice) {
+    let allowed = match gw.store().may_open_emergency(&me.info.user_id, &practice) {
         Ok(allowed) => allowed,
         Err(_) => return Err(Rejection::StoreFault),
     };
@@ -69,7 +69,7 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     );
     let reason = cx.f("reason").trim().to_string();
     match gw
-        .store
+        .store()
         .open_emergency(&me.info.user_id, &practice, &reason, max)
     {
         Ok(until) => {

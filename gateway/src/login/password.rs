@@ -30,7 +30,7 @@ pub(super) fn change(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         ));
     }
     match gw
-        .store
+        .store()
         .change_password(&p.user, cx.f("current"), cx.f("new"))
     {
         Ok(()) => {

@@ -30,7 +30,7 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
                 json!({"step": "second_factor"}),
             ));
         }
-        return Ok(match gw.store.enroll_totp(&p.user, "Wardgate") {
+        return Ok(match gw.store().enroll_totp(&p.user, "Wardgate") {
             Ok(e) => a.page(
                 StatusCode::OK,
                 pages::second_factor(None, Some((&e.secret, &e.uri)), &cx.csrf),
@@ -44,9 +44,9 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         });
     }
     let checked = if enroll {
-        gw.store.confirm_totp(&p.user, cx.f("code"))
+        gw.store().confirm_totp(&p.user, cx.f("code"))
     } else {
-        gw.store
+        gw.store()
             .verify_second_factor(&p.user, cx.f("code"), Some(&p.practice))
     };
     match checked {

@@ -15,15 +15,15 @@ pub(super) fn logout(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let a = a.cookie(set_cookie(COOKIE, None, None));
     let ended = match cookie(cx.headers, COOKIE) {
         Some(token) if cx.method == Method::POST && all => {
-            gw.store.session(token).and_then(|s| match s {
+            gw.store().session(token).and_then(|s| match s {
                 Some(info) => gw
-                    .store
+                    .store()
                     .end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all")
                     .map(|_| ()),
                 None => Ok(()),
             })
         }
-        Some(token) => gw.store.end_session(token, "logout").map(|_| ()),
+        Some(token) => gw.store().end_session(token, "logout").map(|_| ()),
         None => Ok(()),
     };
     Ok(match ended {
@@ -42,7 +42,7 @@ pub(super) fn list(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
     if cx.method == Method::POST {
         let ended = gw
-            .store
+            .store()
             .end_session_id(&me.info.user_id, cx.f("id"), "logout-other")
             .unwrap_or(false);
         let text = if ended {
@@ -57,7 +57,7 @@ pub(super) fn list(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         ));
     }
     let list: Vec<Value> = gw
-        .store
+        .store()
         .sessions(&me.info.user_id)
         .unwrap_or_default()
         .into_iter()
@@ -85,7 +85,7 @@ pub(super) fn reauth(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     );
     let why = "Enter your password again to continue.";
     let user = me.info.user_id.as_str();
-    let code_needed = gw.store.has_second_factor(user).unwrap_or(false);
+    let code_needed = gw.store().has_second_factor(user).unwrap_or(false);
     if cx.method != Method::POST {
         return Ok(a.page(
             StatusCode::OK,
@@ -95,19 +95,19 @@ pub(super) fn reauth(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     }
     let practice = Some(cx.practice.id.as_str());
     let password_ok = gw
-        .store
+        .store()
         .sign_in(&me.user.email, cx.f("password"), practice)
         .is_ok_and(|u| u.id == user);
     let code_ok = !code_needed
         || (password_ok
             && gw
-                .store
+                .store()
                 .verify_second_factor(user, cx.f("code"), practice)
                 .is_ok());
     if password_ok
         && code_ok
         && gw
-            .store
+            .store()
             .reauthenticate(&me.token, code_needed)
             .unwrap_or(false)
     {

@@ -5,13 +5,13 @@ use serde_json::json;
 use wardgate_identity::IdentityError;
 
 use super::{digest, pages, random_hex, safe_next_or, unavailable, Answer, Ctx, REFUSED};
-use crate::signins::Pending;
 use crate::reject::Rejection;
 use crate::session::{cookie, set_cookie, DEVICE_COOKIE, PENDING_COOKIE};
+use crate::signins::Pending;
 
 pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
-    let home = &gw.config.sessions.home.0;
+    let home = &gw.config().sessions.home.0;
     if cx.method != Method::POST {
         let next = safe_next_or(cx.query_next.as_deref(), home);
         let a = a.page(
@@ -38,7 +38,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let practice = cx.practice.id.clone();
     let client = cx.client();
     let user = match gw
-        .store
+        .store()
         .sign_in(cx.f("email"), cx.f("password"), Some(&practice))
     {
         Ok(user) => user,
@@ -53,7 +53,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         }
     };
     let roles = gw
-        .store
+        .store()
         .roles_in_effect(&user.id, &practice, None)
         .unwrap_or_default();
     // Roles held at one of the practice's locations count too.
@@ -70,11 +70,11 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         );
         return Ok(refused(a, &cx.csrf));
     }
-    let enrolled = gw.store.has_second_factor(&user.id).unwrap_or(false);
+    let enrolled = gw.store().has_second_factor(&user.id).unwrap_or(false);
     let required = gw.security(&practice).is_some_and(|s| s.require_mfa);
     let p = Pending {
         change_password: user.must_change_password
-            || gw.store.password_expired(&user.id).unwrap_or(false),
+            || gw.store().password_expired(&user.id).unwrap_or(false),
         second_factor: if enrolled {
             Some(false)
         } else if required {
@@ -86,7 +86,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         practice,
         next,
         mfa: false,
-        expires: gw.clock.utc() + chrono::Duration::minutes(10),
+        expires: gw.clock().utc() + chrono::Duration::minutes(10),
     };
     Ok(match random_hex(32) {
         Some(secret) => {

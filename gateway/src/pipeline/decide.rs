@@ -35,7 +35,7 @@ pub(super) fn decide(
         context: policy::Context {
             ip: Some(cx.client.to_string()),
             country: cx.country.map(|c| c.to_string()),
-            time: gw.clock.utc().to_rfc3339(),
+            time: gw.clock().utc().to_rfc3339(),
             timezone: Some(practice.timezone.clone()),
             modules: practice.modules.clone(),
             relations: who.relations,
@@ -44,7 +44,7 @@ pub(super) fn decide(
     };
     let started = Instant::now();
     let decision = module.decide(&request);
-    gw.metrics
+    gw.metrics()
         .decision_seconds
         .observe(started.elapsed().as_secs_f64());
     let rejection = rejection_of(&decision);

@@ -23,7 +23,7 @@ pub(super) async fn exit(
 ) -> Response<Body> {
     let mut response = match next {
         Ok(Next::Forward(admitted)) => {
-            gw.metrics
+            gw.metrics()
                 .pipeline_seconds
                 .observe(cx.started.elapsed().as_secs_f64());
             let sent = match audit_allow(gw, &cx).await {
@@ -48,13 +48,13 @@ pub(super) async fn exit(
             .extensions_mut()
             .insert(crate::server::Credentialed);
     }
-    gw.metrics
+    gw.metrics()
         .requests
         .get_or_create(&StatusLabel {
             status: response.status().as_u16(),
         })
         .inc();
-    gw.metrics
+    gw.metrics()
         .request_seconds
         .observe(cx.started.elapsed().as_secs_f64());
     response
@@ -63,7 +63,7 @@ pub(super) async fn exit(
 /// A refusal as its client should see it: a page (or a way to one) for a browser, JSON else.
 fn render(gw: &Gateway, cx: &Ctx, rejection: &Rejection) -> Response<Body> {
     if let Rejection::RateLimited { .. } = rejection {
-        gw.metrics.rate_limited.inc();
+        gw.metrics().rate_limited.inc();
     }
     let browser = cx.browser.as_ref().map(|b| ForBrowser {
         next: b.next.as_deref().unwrap_or("/"),
@@ -110,7 +110,7 @@ fn event(cx: &Ctx, verdict: Verdict, reasons: Vec<String>) -> Event {
 }
 
 fn count(gw: &Gateway, decision: &'static str, reason: &str) {
-    gw.metrics
+    gw.metrics()
         .decisions
         .get_or_create(&DecisionLabel {
             decision,
@@ -128,7 +128,7 @@ fn audit_deny(gw: &Gateway, cx: &Ctx, rejection: &Rejection) {
     }
     let reason = reasons.last().cloned().unwrap_or_default();
     count(gw, "deny", &reason);
-    if let Err(e) = gw.audit.try_append(event(cx, Verdict::Deny, reasons)) {
+    if let Err(e) = gw.audit().try_append(event(cx, Verdict::Deny, reasons)) {
         tracing::error!(error = %e, request = %cx.rid, "a refusal could not be audited");
     }
 }
@@ -143,10 +143,10 @@ async fn audit_allow(gw: &Gateway, cx: &Ctx) -> Result<(), Rejection> {
         .unwrap_or_default();
     count(gw, "allow", "granted");
     let event = event(cx, Verdict::Allow, reasons);
-    let written = match gw.config.audit.durability {
-        AuditDurability::Batched => gw.audit.try_append(event),
+    let written = match gw.config().audit.durability {
+        AuditDurability::Batched => gw.audit().try_append(event),
         AuditDurability::Group => {
-            let audit = gw.audit.clone();
+            let audit = gw.audit().clone();
             tokio::task::spawn_blocking(move || audit.append(event, Durability::Group))
                 .await
                 .map_err(|_| wardgate_audit::AuditError::WriterGone)

@@ -76,7 +76,7 @@ pub(super) async fn forward(
     let host = host_of(&parts.headers, &parts.uri);
     rewrite(
         &mut parts.headers,
-        &gw.config.proxy.strip_headers,
+        &gw.config().proxy.strip_headers,
         cx,
         host.as_deref(),
     );
@@ -89,7 +89,7 @@ pub(super) async fn forward(
             } else {
                 "failed"
             };
-            gw.metrics
+            gw.metrics()
                 .upstream_errors
                 .get_or_create(&crate::metrics::ResultLabel { result })
                 .inc();
@@ -114,7 +114,7 @@ pub(super) async fn pass_through(
     };
     rewrite(
         &mut parts.headers,
-        &gw.config.proxy.strip_headers,
+        &gw.config().proxy.strip_headers,
         cx,
         host.as_deref(),
     );

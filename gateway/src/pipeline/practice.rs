@@ -22,7 +22,7 @@ fn decode(segment: &str) -> Option<String> {
 
 /// The practice a request names, as the configuration says to find it.
 pub(crate) fn target(gw: &Gateway, headers: &HeaderMap, uri: &Uri) -> Result<Practice, Rejection> {
-    let source = &gw.config.practice;
+    let source = &gw.config().practice;
     let id: Option<String> = match source.from {
         PracticeFrom::Fixed => source.id.clone(),
         PracticeFrom::Header => source
@@ -61,7 +61,7 @@ pub(super) fn for_pages(
     let practice = target(gw, req.headers(), req.uri()).ok();
     if let Some(p) = &practice {
         cx.practice = Some(p.id.clone());
-        rules(&gw.config.practices, &p.id, cx.client)?;
+        rules(&gw.config().practices, &p.id, cx.client)?;
     }
     Ok(practice)
 }

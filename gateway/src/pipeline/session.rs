@@ -68,7 +68,7 @@ pub(crate) fn limits(
     practice: &str,
     roles: &[String],
 ) -> (chrono::Duration, chrono::Duration) {
-    let c = &gw.config.sessions;
+    let c = &gw.config().sessions;
     let mut idle = c.idle.0;
     for r in roles {
         if let Some(d) = c.idle_by_role.get(r) {
@@ -103,7 +103,7 @@ pub(crate) fn check(
     cx: &mut Ctx,
 ) -> Result<SessionPrincipal, Rejection> {
     let client = cx.client;
-    let info = match gw.store.session_cached(token) {
+    let info = match gw.store().session_cached(token) {
         Ok(Some(info)) => info,
         Ok(None) => return Err(Rejection::SessionEnded),
         Err(e) => return Err(store_fault(e)),
@@ -114,15 +114,15 @@ pub(crate) fn check(
         return Err(Rejection::SessionElsewhere);
     }
     let facts = gw
-        .store
+        .store()
         .session_facts(&info.user_id, &practice.id)
         .map_err(store_fault)?;
-    let now = gw.clock.utc();
+    let now = gw.clock().utc();
     let (idle, absolute) = limits(gw, &practice.id, &facts.roles);
     let created = parse_ts(&info.created_at).unwrap_or(now);
     // When it was used before this request (the store keeps it exactly).
     let last = parse_ts(&info.last_seen_at).unwrap_or(created);
-    let s = &gw.config.sessions;
+    let s = &gw.config().sessions;
     let bound = info
         .client
         .as_deref()
@@ -163,7 +163,7 @@ pub(crate) fn check(
 
 /// Ends a session the gateway found no longer good; binding mismatches are alerts.
 fn end(gw: &Gateway, token: &str, info: &SessionInfo, why: Ended, client: IpAddr) {
-    if let Err(e) = gw.store.end_session(token, why.as_str()) {
+    if let Err(e) = gw.store().end_session(token, why.as_str()) {
         tracing::error!(error = %e, "cannot end a session");
     }
     let alert = matches!(why, Ended::Network | Ended::Device);
@@ -176,7 +176,7 @@ fn end(gw: &Gateway, token: &str, info: &SessionInfo, why: Ended, client: IpAddr
     e.session_id = Some(info.id.clone());
     e.resource.practice = Some(info.practice_id.clone());
     e.detail = Some(json!({"bound_client": info.client, "alert": alert}));
-    if let Err(err) = gw.audit.try_append(e) {
+    if let Err(err) = gw.audit().try_append(e) {
         tracing::error!(error = %err, "a session end could not be audited");
     }
     if alert {

@@ -144,4 +144,3 @@ pub(super) async fn idle(activity: &Activity, options: &ListenerOptions) {
         }
     }
 }
-
