@@ -69,7 +69,7 @@ pub struct DemoInfo {
 }
 
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    crate::login::random_hex(bytes).context("the system gives no randomness")
+    crate::signins::random_hex(bytes).context("the system gives no randomness")
 }
 
 fn write_if_absent(path: &Path, contents: &[u8]) -> anyhow::Result<()> {

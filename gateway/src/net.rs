@@ -7,16 +7,7 @@ use http::HeaderMap;
 
 use crate::config::{Net, NetworkRules};
 
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
+pub use crate::config::values::canonical;
 
 fn trusted(ip: IpAddr, proxies: &[Net]) -> bool {
     proxies.iter().any(|n| n.contains(ip))

@@ -26,60 +26,47 @@ impl Refused {
     }
 }
 
-/// The value of a `%XX` escape at the start of `b`, if it is one.
-fn escape(b: &[u8]) -> Option<u8> {
-    match b {
-        [b'%', h, l, ..] => {
-            let hex = |c: u8| char::from(c).to_digit(16);
-            Some(u8::try_from(hex(*h)? * 16 + hex(*l)?).unwrap_or(0))
-        }
-        _ => None,
-    }
+/// How many `/` a path has, and how many of its segments are `.` or `..`.
+fn shape(path: &[u8]) -> (usize, usize) {
+    let slashes = path.iter().filter(|b| **b == b'/').count();
+    let dots = path
+        .split(|b| *b == b'/')
+        .filter(|s| *s == b"." || *s == b"..")
+        .count();
+    (slashes, dots)
 }
 
-/// Checks how a path is encoded; `Ok` when nothing in it could make the app see another path.
+/// How deep encodings are followed: an app that decodes more often than this is not served.
+const MAX_DECODINGS: usize = 4;
+
+/// Checks how a path is encoded; `Ok` when no decoding of it - once, or again as an app that
+/// decodes twice would - makes a new separator, a backslash, a NUL or a dot segment. Escapes of
+/// escapes (`%252F`, `%25%32%46`) are caught because each decoding is compared with the one
+/// before, not the text with a list of spellings.
 fn check_encoding(path: &str) -> Result<(), Refused> {
-    let b = path.as_bytes();
-    let mut i = 0;
-    while let Some(rest) = b.get(i..) {
-        if rest.is_empty() {
-            break;
+    let mut before = path.as_bytes().to_vec();
+    if before.contains(&b'\\') {
+        return Err(Refused::EncodedSeparator);
+    }
+    for _ in 0..MAX_DECODINGS {
+        let after: Vec<u8> = percent_encoding::percent_decode(&before).collect();
+        if after == before {
+            return Ok(());
         }
-        if rest.first() == Some(&b'\\') {
+        if after.contains(&0) {
+            return Err(Refused::EncodedNul);
+        }
+        let ((s0, d0), (s1, d1)) = (shape(&before), shape(&after));
+        if after.contains(&b'\\') || s1 > s0 {
             return Err(Refused::EncodedSeparator);
         }
-        match escape(rest) {
-            Some(b'/' | b'\\') => return Err(Refused::EncodedSeparator),
-            Some(0) => return Err(Refused::EncodedNul),
-            // `%25` and an escape: the same encoded twice.
-            Some(b'%') => {
-                let again = [
-                    b'%',
-                    rest.get(3).copied().unwrap_or(0),
-                    rest.get(4).copied().unwrap_or(0),
-                ];
-                match escape(&again) {
-                    Some(b'/' | b'\\') => return Err(Refused::EncodedSeparator),
-                    Some(0) => return Err(Refused::EncodedNul),
-                    _ => i += 3,
-                }
-            }
-            Some(_) => i += 3,
-            None => i += 1,
+        if d1 > d0 {
+            return Err(Refused::EncodedDotSegment);
         }
+        before = after;
     }
-    for segment in path.split('/') {
-        if segment.contains('%') {
-            let decoded = segment
-                .to_ascii_lowercase()
-                .replace("%252e", ".")
-                .replace("%2e", ".");
-            if decoded == "." || decoded == ".." {
-                return Err(Refused::EncodedDotSegment);
-            }
-        }
-    }
-    Ok(())
+    // Still changing after that many decodings: nothing legitimate is encoded so deep.
+    Err(Refused::EncodedSeparator)
 }
 
 /// Removes `.` and `..` segments; `..` never climbs above the root.
@@ -156,6 +143,12 @@ mod tests {
             "/api/patients%5C..%5Cusers",
             "/api\\users",
             "/api/%252F",
+            "/api/patients/..%25%32%46users",
+            "/api/patients/..%252%46users",
+            "/api/patients/..%25%32Fusers",
+            "/api/x%25%35%43y",
+            "/api/%25252F",
+            "/api/%2525252525252F",
         ] {
             assert_eq!(normalize(bad, r), Err(Refused::EncodedSeparator), "{bad}");
         }
@@ -168,6 +161,9 @@ mod tests {
             assert_eq!(normalize(bad, r), Err(Refused::EncodedDotSegment), "{bad}");
         }
         assert_eq!(normalize("/a%00b", r), Err(Refused::EncodedNul));
+        assert_eq!(normalize("/a%25%30%30b", r), Err(Refused::EncodedNul));
+        // Encodings that make nothing new pass: a space, a percent sign, a dot in a name.
+        assert_eq!(normalize("/api/a%20b/c%25d/e%2Ef", r), Ok(None));
         // `pass` forwards encodings as sent, but still removes plain dot segments.
         let p = EncodedSlashes::Pass;
         assert_eq!(normalize("/api/a%2Fb", p), Ok(None));

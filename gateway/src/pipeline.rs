@@ -10,6 +10,7 @@ mod decide;
 mod exit;
 mod forward;
 mod geo;
+pub(crate) mod login;
 mod network;
 mod obligations;
 mod practice;
@@ -77,7 +78,7 @@ struct Browser {
 
 impl Ctx {
     fn new(rid: String, req: &Request<Incoming>, peer: SocketAddr, tls: bool) -> Ctx {
-        let browser = crate::login::is_browser(req.headers()).then(|| Browser {
+        let browser = crate::pipeline::login::is_browser(req.headers()).then(|| Browser {
             next: req
                 .uri()
                 .path_and_query()
@@ -139,7 +140,7 @@ enum Next<'g> {
     /// To the app, after its allow is audited.
     Forward(Box<Admitted<'g>>),
     /// A gateway page answered it (and says what it refused, if anything).
-    Page(crate::login::Page),
+    Page(crate::pipeline::login::Page),
 }
 
 /// The authority a request is for: the URI's (h2 `:authority`, or an absolute-form target,
@@ -192,10 +193,10 @@ impl Gateway {
         network::check(&c.network.rules, cx.client)?;
         cx.country = geo::check(self.geo(), cx.client)?;
         // The gateway's own pages: behind the network rules, before any credential.
-        if req.uri().path().starts_with(crate::login::PREFIX) {
+        if req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
             let practice = practice::for_pages(self, cx, &req)?;
             return Ok(Next::Page(
-                crate::login::handle(self, req, cx, practice).await,
+                crate::pipeline::login::handle(self, req, cx, practice).await,
             ));
         }
         let (parts, body) = req.into_parts();

@@ -35,7 +35,7 @@ pub fn rejection(
                 Some(res)
             }
             Rejection::StepUp { .. } => {
-                let mut res = Response::new(full(crate::login::reauth_page(next, csrf)));
+                let mut res = Response::new(full(crate::pages::reauth_page(next, csrf)));
                 *res.status_mut() = StatusCode::UNAUTHORIZED;
                 res.headers_mut().insert(
                     header::CONTENT_TYPE,

@@ -373,7 +373,7 @@ async fn connection<I, H>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256)
+        .max_concurrent_streams(100)
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let builder = if options.http2 {
         builder
@@ -413,12 +413,23 @@ async fn connection<I, H>(
         }
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            finish(conn, peer).await;
         }
         _ = idle(&activity, options) => {
             tracing::debug!(%peer, "idle connection closed");
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            finish(conn, peer).await;
         }
+    }
+}
+
+/// How long a closing connection may take to finish what it was sending. A client that never
+/// reads (an h2 window of zero, a TCP window that stays shut) is cut off after it, with every
+/// stream and upstream connection it held.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+async fn finish<F: Future>(conn: std::pin::Pin<&mut F>, peer: SocketAddr) {
+    if tokio::time::timeout(CLOSE_GRACE, conn).await.is_err() {
+        tracing::debug!(%peer, "a closing connection did not finish in time; dropped");
     }
 }

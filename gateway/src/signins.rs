@@ -11,6 +11,13 @@ use governor::{Quota, RateLimiter};
 
 use crate::clock::Clock;
 
+/// Random bytes in hex; `None` when the system has no randomness to give (never guessed).
+pub(crate) fn random_hex(n: usize) -> Option<String> {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).ok()?;
+    Some(hex::encode(b))
+}
+
 /// What a sign-in still needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {

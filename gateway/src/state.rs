@@ -111,10 +111,6 @@ impl Gateway {
         &self.metrics
     }
 
-    pub(crate) fn host(&self) -> &Host {
-        &self.host
-    }
-
     pub(crate) fn geo(&self) -> Option<&Geo> {
         self.geo.as_ref()
     }

@@ -851,6 +851,10 @@ async fn paths_are_forwarded_as_decided() {
         "/api/patients/x%5C..%5C..%5Cusers",
         "/api/patients/%252F",
         "/api/patients/a%00",
+        "/api/patients/..%25%32%46users",
+        "/api/patients/..%252%46users",
+        "/api/patients/%25%32%65%25%32%65/users",
+        "/api/patients/a%25%30%30",
     ] {
         let r = h.get(bad, &key).await;
         assert_eq!(
@@ -860,7 +864,7 @@ async fn paths_are_forwarded_as_decided() {
         );
     }
     assert_eq!(h.upstream.count(), 0);
-    assert_eq!(denied_with(&h, "unrouted", "bad_request").len(), 7);
+    assert_eq!(denied_with(&h, "unrouted", "bad_request").len(), 11);
     // Plain dot segments are removed before the decision, and the app gets that path: the
     // Biller may list patients, not users.
     let r = h.get("/api/charges/../patients", &key).await;
@@ -891,4 +895,123 @@ async fn paths_are_forwarded_as_decided() {
     let r = h.get("/api/patients/a%2Fb", &key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(h.upstream.last().path, "/api/patients/a%2Fb");
+}
+
+/// A sign-in begun before the user set up a second factor cannot, later, replace the factor
+/// the user confirmed (an attacker with the password would own it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_sign_in_cannot_replace_a_confirmed_second_factor() {
+    let setup = Setup {
+        sessions: "login_per_minute = 1000".into(),
+        ..Setup::default()
+    };
+    let h = Harness::start("atk-totp-replace", setup).await;
+    let mut settings = h.gw.store().security("p1").unwrap();
+    settings.require_mfa = true;
+    h.gw.store()
+        .set_security(&Actor::system(), "p1", &settings)
+        .unwrap();
+    h.gw.refresh_practices().unwrap();
+    h.user("bob@clinic.test", &["Office Staff"], PASSWORD, true);
+    // The attacker starts a sign-in while Bob has no factor yet ...
+    let attacker = h.api_browser();
+    let r = attacker.login("bob@clinic.test", PASSWORD).await;
+    assert_eq!(r.json()["step"], "second_factor", "{}", r.body);
+    // ... Bob enrols and confirms his ...
+    let bob = h.api_browser();
+    bob.login("bob@clinic.test", PASSWORD).await;
+    let r = bob.get("/.wardgate/second-factor").await;
+    let secret = base32(r.json()["secret"].as_str().unwrap());
+    let code = wardgate_identity::totp(&secret, h.clock.utc().timestamp());
+    let r = bob
+        .post("/.wardgate/second-factor", &[("code", &code)])
+        .await;
+    assert_eq!(r.json()["signed_in"], true, "{}", r.body);
+    // ... and the attacker's sign-in now asks for Bob's factor, showing no new one.
+    let r = attacker.get("/.wardgate/second-factor").await;
+    assert_eq!(r.json()["step"], "second_factor", "{}", r.body);
+    assert!(r.json().get("secret").is_none(), "{}", r.body);
+    assert!(h
+        .gw
+        .store()
+        .enroll_totp(&h.gw.store().user("bob@clinic.test").unwrap().id, "x")
+        .is_err());
+    // Bob's factor still works.
+    h.clock.advance(Duration::from_secs(30));
+    let b2 = h.api_browser();
+    b2.login("bob@clinic.test", PASSWORD).await;
+    let code = wardgate_identity::totp(&secret, h.clock.utc().timestamp());
+    let r = b2
+        .post("/.wardgate/second-factor", &[("code", &code)])
+        .await;
+    assert_eq!(r.json()["signed_in"], true, "{}", r.body);
+}
+
+/// Only a POST from the gateway's own origin signs out; a GET (a link, an image) shows the
+/// form. A page that does not exist is a refusal like any other, audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_is_a_post_and_unknown_pages_are_audited() {
+    let h = Harness::start("atk-logout", Setup::default()).await;
+    h.user("olivia@clinic.test", &["Office Staff"], PASSWORD, true);
+    let b = h.browser();
+    b.login("olivia@clinic.test", PASSWORD).await;
+    let r = b.get("/.wardgate/logout").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .contains("method=\"post\" action=\"/.wardgate/logout\""),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        b.get("/api/patients").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    let r = b.post("/.wardgate/logout", &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(b.get("/api/patients").await.status, StatusCode::SEE_OTHER);
+    let r = h.api_browser().get("/.wardgate/nothing-here").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(denied_with(&h, "unrouted", "no_route").len(), 1);
+}
+
+/// An h2 client that never opens its flow-control window cannot keep a connection (nor the
+/// upstream connections behind its streams) once it is idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_client_that_never_reads_is_cut_off() {
+    let setup = Setup {
+        tls: false,
+        server: "anonymous_idle_timeout = \"1s\"\nidle_timeout = \"1s\"".into(),
+        ..Setup::default()
+    };
+    let h = Harness::start("atk-h2-window", setup).await;
+    let tcp = tokio::net::TcpStream::connect(h.running.addr)
+        .await
+        .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .initial_stream_window_size(0)
+            .initial_connection_window_size(0)
+            .handshake::<_, http_body_util::Full<bytes::Bytes>>(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(conn);
+    let req = http::Request::get(format!(
+        "http://127.0.0.1:{}/.wardgate/login",
+        h.running.addr.port()
+    ))
+    .body(http_body_util::Full::new(bytes::Bytes::new()))
+    .unwrap();
+    let res = send.send_request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The body can never arrive through a window of zero; the connection must still end.
+    let started = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(15), driver).await;
+    assert!(ended.is_ok(), "the connection was still open after 15 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

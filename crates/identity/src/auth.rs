@@ -232,6 +232,8 @@ impl Store {
     }
 
     /// Starts TOTP enrollment; the factor is active once `confirm_totp` sees a valid code.
+    /// A confirmed factor is never replaced here (a sign-in begun before it was set up must not
+    /// swap it for another); resetting a lost factor is an administrator's act.
     pub fn enroll_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
         let secret = random_bytes::<20>()?;
         let codes: Vec<String> = (0..10)
@@ -239,6 +241,17 @@ impl Store {
             .collect::<Result<_>>()?;
         self.tx(|tx| {
             let u = load_user(tx, user)?;
+            let confirmed: bool = tx.query_row(
+                "SELECT totp_enabled FROM users WHERE id = ?1",
+                params![user],
+                |r| r.get(0),
+            )?;
+            if confirmed {
+                return Err(IdentityError::Forbidden(format!(
+                    "{} has a second factor already",
+                    u.email
+                )));
+            }
             tx.execute(
                 "UPDATE users SET totp_secret = ?1, totp_enabled = 0, totp_last_step = 0 WHERE id = ?2",
                 params![self.secrets.seal(user, &secret)?, user],

@@ -44,6 +44,17 @@ impl TryFrom<String> for Span {
     }
 }
 
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
 /// A network in CIDR notation; a bare address is a network of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -71,7 +82,7 @@ impl TryFrom<String> for Net {
 
 impl Net {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&crate::net::canonical(ip))
+        self.0.contains(&canonical(ip))
     }
 }
 

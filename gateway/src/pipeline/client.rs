@@ -34,7 +34,7 @@ pub(super) fn limit_body(
     if declared.is_some_and(|n| n > server.max_body_bytes) {
         return Err(Rejection::BodyTooLarge);
     }
-    let pages = req.uri().path().starts_with(crate::login::PREFIX);
+    let pages = req.uri().path().starts_with(crate::pipeline::login::PREFIX);
     let limits = crate::body::Limits {
         max_bytes: server.max_body_bytes,
         total: if pages {

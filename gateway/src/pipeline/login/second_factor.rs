@@ -21,7 +21,10 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             json!({"error": "no_sign_in_in_progress"}),
         ));
     };
-    let enroll = p.second_factor == Some(true);
+    // Enrol only while the user still has no factor: one confirmed since this sign-in began
+    // (by the user, on another device) is asked for instead, never replaced.
+    let enroll =
+        p.second_factor == Some(true) && !gw.store().has_second_factor(&p.user).unwrap_or(true);
     if cx.method != Method::POST {
         if !enroll {
             return Ok(a.page(

@@ -11,18 +11,25 @@ use crate::session::{cookie, set_cookie, COOKIE};
 
 pub(super) fn logout(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
+    // Signing out changes state: only a POST does it (same origin, checked before); a GET
+    // gets the form, so a link or an image elsewhere cannot sign anyone out.
+    if cx.method != Method::POST {
+        return Ok(a.page(
+            StatusCode::OK,
+            pages::logout(&cx.csrf),
+            json!({"step": "logout", "method": "POST"}),
+        ));
+    }
     let all = cx.f("all") == "true" || cx.f("all") == "1";
     let a = a.cookie(set_cookie(COOKIE, None, None));
     let ended = match cookie(cx.headers, COOKIE) {
-        Some(token) if cx.method == Method::POST && all => {
-            gw.store().session(token).and_then(|s| match s {
-                Some(info) => gw
-                    .store()
-                    .end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all")
-                    .map(|_| ()),
-                None => Ok(()),
-            })
-        }
+        Some(token) if all => gw.store().session(token).and_then(|s| match s {
+            Some(info) => gw
+                .store()
+                .end_sessions(&Actor::user(&info.user_id), &info.user_id, "logout-all")
+                .map(|_| ()),
+            None => Ok(()),
+        }),
         Some(token) => gw.store().end_session(token, "logout").map(|_| ()),
         None => Ok(()),
     };

@@ -156,6 +156,33 @@ pub fn emergency(next: &str, error: Option<&str>, max: &str, csrf: &str) -> Stri
     )
 }
 
+/// The page a browser sees when an action needs a fresh sign-in.
+pub fn reauth_page(next: &str, csrf: &str) -> String {
+    reauth(
+        &crate::next::safe_next(Some(next)),
+        None,
+        false,
+        "This needs you to confirm your password first.",
+        csrf,
+    )
+}
+
+pub fn logout(csrf: &str) -> String {
+    page(
+        "Sign out",
+        None,
+        &format!(
+            "<form method=\"post\" action=\"/.wardgate/logout\">{}\
+             <button type=\"submit\">Sign out</button></form>\
+             <form method=\"post\" action=\"/.wardgate/logout\">{}\
+             <input type=\"hidden\" name=\"all\" value=\"true\">\
+             <button type=\"submit\">Sign out on every device</button></form>",
+            token(csrf),
+            token(csrf)
+        ),
+    )
+}
+
 pub fn message(title: &str, text: &str) -> String {
     page(
         title,

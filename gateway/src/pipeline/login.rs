@@ -5,7 +5,6 @@
 //! say whether an account exists.
 
 mod emergency;
-mod pages;
 mod password;
 mod second_factor;
 mod sessions;
@@ -28,23 +27,16 @@ use crate::respond::ForBrowser;
 use crate::session::{
     self, cookie, set_cookie, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
 };
-use crate::signins::Pending;
+use crate::signins::{random_hex, Pending};
 use crate::state::Gateway;
 
-pub use pages::esc;
+use crate::pages::{self, esc};
 
 /// The reserved path prefix.
 pub const PREFIX: &str = "/.wardgate/";
 
 fn digest(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-/// Random bytes in hex; `None` when the system has no randomness to give (never guessed).
-pub(crate) fn random_hex(n: usize) -> Option<String> {
-    let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).ok()?;
-    Some(hex::encode(b))
 }
 
 fn unavailable(a: Answer) -> Answer {
@@ -55,48 +47,7 @@ fn unavailable(a: Answer) -> Answer {
     )
 }
 
-/// A safe place to go after signing in: a path on this site.
-fn safe_next(next: Option<&str>) -> String {
-    safe_next_or(next, "/")
-}
-
-fn safe_next_or(next: Option<&str>, home: &str) -> String {
-    match next {
-        Some(n) if is_local_path(n) => n.to_string(),
-        _ => home.to_string(),
-    }
-}
-
-/// Whether `next` is a path on this site and nothing else: visible ASCII only (no tab, CR or
-/// LF, which browsers drop, turning `/\t/evil` into `//evil`), and - as sent and after each
-/// decoding - starting with one `/`, without a backslash, and not one of the gateway's pages.
-fn is_local_path(next: &str) -> bool {
-    if !next.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return false;
-    }
-    let mut value = std::borrow::Cow::Borrowed(next);
-    for _ in 0..4 {
-        let v: &str = &value;
-        let bad = !v.starts_with('/')
-            || v.starts_with("//")
-            || v.contains('\\')
-            || v.chars().any(char::is_control)
-            || v.starts_with(PREFIX);
-        if bad {
-            return false;
-        }
-        let decoded = match percent_encoding::percent_decode_str(v).decode_utf8() {
-            Ok(d) => d.into_owned(),
-            Err(_) => return false,
-        };
-        if decoded == v {
-            return true;
-        }
-        value = std::borrow::Cow::Owned(decoded);
-    }
-    // Encoded four times over: no page needs that.
-    false
-}
+use crate::next::{safe_next, safe_next_or};
 
 /// How the client wants answers.
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -487,7 +438,7 @@ pub(crate) async fn handle(
             .response();
         return Page {
             response,
-            refused: None,
+            refused: Some(Rejection::NoRoute),
         };
     };
     request.action = Some(format!("gateway:{path}"));
@@ -578,48 +529,5 @@ pub(crate) async fn handle(
             };
             refusal(rejection, &cx.request.rid, browser.then_some(to))
         }
-    }
-}
-
-/// The page a browser sees when an action needs a fresh sign-in.
-pub fn reauth_page(next: &str, csrf: &str) -> String {
-    pages::reauth(
-        &safe_next(Some(next)),
-        None,
-        false,
-        "This needs you to confirm your password first.",
-        csrf,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/api/patients?x=1")), "/api/patients?x=1");
-        assert_eq!(safe_next(Some("/api/a%20b")), "/api/a%20b");
-        for bad in [
-            "//evil.test/",
-            "https://evil.test/",
-            "https:evil",
-            "/\\evil",
-            "/%5Cevil",
-            "/.wardgate/logout",
-            "/%2Ewardgate/logout",
-            "x",
-            "/%09/evil.example/",
-            "/\t/evil.example/",
-            "/\r\n/evil",
-            "%2F%2Fevil",
-            "/%2F/evil",
-            "/%252F%252Fevil",
-            "/ space",
-            "/caf\u{e9}",
-        ] {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
-        }
-        assert_eq!(safe_next(None), "/");
     }
 }
