@@ -15,7 +15,8 @@ use wardgate_policy::diag::Span as SrcSpan;
 use wardgate_policy::{Diagnostic, Diagnostics, Source};
 
 pub use values::{
-    CountryCode, HeaderName, Net, PathPrefix, PerMinute, SecretHash, Span, StripHeader, UpstreamUrl,
+    BindPrefix, CountryCode, HeaderName, Net, PathPrefix, PerMinute, SecretHash, Span, StripHeader,
+    UpstreamUrl,
 };
 
 /// The whole file.
@@ -111,10 +112,10 @@ pub struct Sessions {
     pub when_full: WhenFull,
     /// A session is bound to its client's network: this IPv4 prefix (16 to 32) ...
     #[serde(default = "default_v4_prefix")]
-    pub bind_ipv4_prefix: u8,
+    pub bind_ipv4_prefix: BindPrefix<16, 32>,
     /// ... and this IPv6 prefix (48 to 64).
     #[serde(default = "default_v6_prefix")]
-    pub bind_ipv6_prefix: u8,
+    pub bind_ipv6_prefix: BindPrefix<48, 64>,
     /// And to its device (a device cookie and the user agent).
     #[serde(default = "yes")]
     pub bind_device: bool,
@@ -170,11 +171,11 @@ fn default_absolute() -> Span {
 fn default_max_sessions() -> u32 {
     3
 }
-fn default_v4_prefix() -> u8 {
-    24
+fn default_v4_prefix() -> BindPrefix<16, 32> {
+    BindPrefix(24)
 }
-fn default_v6_prefix() -> u8 {
-    64
+fn default_v6_prefix() -> BindPrefix<48, 64> {
+    BindPrefix(64)
 }
 fn default_login_rate() -> PerMinute {
     PerMinute(std::num::NonZeroU32::MIN.saturating_add(19))
@@ -295,21 +296,73 @@ pub enum AuditDurability {
     Group,
 }
 
-/// `[practice]`: how a request names the practice it is for.
+/// `[practice]`: how a request names the practice it is for, and what that way needs
+/// (`from` says which; a missing or misplaced setting is an error when the file is read).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PracticeSource {
-    pub from: PracticeFrom,
-    /// `from = "header"`: the header.
-    pub header: Option<HeaderName>,
-    /// `from = "fixed"`: the one practice behind this gateway.
-    pub id: Option<String>,
-    /// `from = "path"`: the 1-based path segment (`/p/{practice}/...` is 2).
-    pub segment: Option<usize>,
-    /// `from = "host"`: the domain under which the first label is the practice.
-    pub domain: Option<String>,
+#[serde(try_from = "RawPracticeSource")]
+pub enum PracticeSource {
+    /// The one practice behind this gateway.
+    Fixed { id: String },
+    /// A header names it.
+    Header { header: HeaderName },
+    /// A path segment, 1-based (`/p/{practice}/...` is 2).
+    Path { segment: std::num::NonZeroUsize },
+    /// The first label of the host under this domain.
+    Host { domain: String },
 }
 
+/// `[practice]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPracticeSource {
+    from: PracticeFrom,
+    header: Option<HeaderName>,
+    id: Option<String>,
+    segment: Option<usize>,
+    domain: Option<String>,
+}
+
+impl TryFrom<RawPracticeSource> for PracticeSource {
+    type Error = String;
+    fn try_from(r: RawPracticeSource) -> Result<Self, String> {
+        let needs = |what: &str| format!("from = \"{}\" needs {what}", r.from.as_str());
+        let source = match r.from {
+            PracticeFrom::Fixed => PracticeSource::Fixed {
+                id: r.id.clone().ok_or_else(|| needs("id"))?,
+            },
+            PracticeFrom::Header => PracticeSource::Header {
+                header: r.header.clone().ok_or_else(|| needs("header"))?,
+            },
+            PracticeFrom::Path => PracticeSource::Path {
+                segment: r
+                    .segment
+                    .and_then(std::num::NonZeroUsize::new)
+                    .ok_or_else(|| needs("segment (1 or more)"))?,
+            },
+            PracticeFrom::Host => PracticeSource::Host {
+                domain: r.domain.clone().ok_or_else(|| needs("domain"))?,
+            },
+        };
+        let extra = [
+            ("header", r.header.is_some(), PracticeFrom::Header),
+            ("id", r.id.is_some(), PracticeFrom::Fixed),
+            ("segment", r.segment.is_some(), PracticeFrom::Path),
+            ("domain", r.domain.is_some(), PracticeFrom::Host),
+        ]
+        .into_iter()
+        .find(|(_, set, owner)| *set && *owner != r.from);
+        match extra {
+            Some((name, _, owner)) => Err(format!(
+                "`{name}` is for from = \"{}\", not \"{}\"",
+                owner.as_str(),
+                r.from.as_str()
+            )),
+            None => Ok(source),
+        }
+    }
+}
+
+/// Which way a practice is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PracticeFrom {
@@ -319,16 +372,32 @@ pub enum PracticeFrom {
     Host,
 }
 
+impl PracticeFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            PracticeFrom::Fixed => "fixed",
+            PracticeFrom::Header => "header",
+            PracticeFrom::Path => "path",
+            PracticeFrom::Host => "host",
+        }
+    }
+}
+
+impl PracticeSource {
+    pub fn from(&self) -> PracticeFrom {
+        match self {
+            PracticeSource::Fixed { .. } => PracticeFrom::Fixed,
+            PracticeSource::Header { .. } => PracticeFrom::Header,
+            PracticeSource::Path { .. } => PracticeFrom::Path,
+            PracticeSource::Host { .. } => PracticeFrom::Host,
+        }
+    }
+}
+
 impl Default for PracticeSource {
     fn default() -> Self {
-        PracticeSource {
-            from: PracticeFrom::Header,
-            header: http::HeaderName::from_bytes(b"x-wardgate-practice")
-                .ok()
-                .map(HeaderName),
-            id: None,
-            segment: None,
-            domain: None,
+        PracticeSource::Header {
+            header: HeaderName(http::HeaderName::from_static("x-wardgate-practice")),
         }
     }
 }
@@ -651,9 +720,8 @@ impl Config {
         else {
             return Err(fail(problems, source));
         };
-        if !problems.is_empty() {
-            return Err(fail(problems, source));
-        }
+        // The rules across fields are checked too, over the sections that did read (the
+        // others as their defaults), so every problem is reported at once.
         let config = Config {
             server,
             admin,
@@ -669,7 +737,7 @@ impl Config {
             sessions: sessions.unwrap_or_default(),
             proxy: proxy.unwrap_or_default(),
         };
-        let problems = config.validate(text);
+        problems.extend(config.validate(text));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -718,20 +786,6 @@ impl Config {
                 );
             }
         }
-        let p = &self.practice;
-        let missing = match p.from {
-            PracticeFrom::Fixed if p.id.is_none() => Some("id"),
-            PracticeFrom::Header if p.header.is_none() => Some("header"),
-            PracticeFrom::Path if p.segment.is_none_or(|s| s == 0) => Some("segment (1 or more)"),
-            PracticeFrom::Host if p.domain.is_none() => Some("domain"),
-            _ => None,
-        };
-        if let Some(what) = missing {
-            err(
-                "practice",
-                format!("[practice] from = \"{:?}\" needs {what}", p.from).to_lowercase(),
-            );
-        }
         if let Some(geo) = &self.geo {
             if !geo.allow_countries.is_empty() && !geo.block_countries.is_empty() {
                 err(
@@ -741,18 +795,6 @@ impl Config {
             }
         }
         let sess = &self.sessions;
-        if !(16..=32).contains(&sess.bind_ipv4_prefix) {
-            err(
-                "bind_ipv4_prefix",
-                "[sessions] bind_ipv4_prefix must be 16 to 32".into(),
-            );
-        }
-        if !(48..=64).contains(&sess.bind_ipv6_prefix) {
-            err(
-                "bind_ipv6_prefix",
-                "[sessions] bind_ipv6_prefix must be 48 to 64".into(),
-            );
-        }
         if sess.idle.0 > sess.absolute.0 {
             err("sessions", "[sessions] idle is longer than absolute".into());
         }

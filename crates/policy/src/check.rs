@@ -1251,25 +1251,13 @@ fn type_hint(l: Type, r: Type) -> String {
 }
 
 /// `30s`, `15m`, `4h`, `1d` to seconds.
+/// A duration of the policy language in whole seconds (the one grammar of
+/// [`crate::duration`]).
 pub fn parse_duration(s: &str) -> Option<u64> {
-    let unit = s.chars().last()?;
-    let mult = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        _ => return None,
-    };
-    let digits = s.get(..s.len() - 1)?;
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    // At most a hundred years: durations stay far from the integer limits engines use.
-    digits
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(mult)
-        .filter(|s| *s <= 100 * 366 * 86_400)
+    crate::duration::parse(s)
+        .ok()
+        .filter(|d| d.subsec_nanos() == 0)
+        .map(|d| d.as_secs())
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {

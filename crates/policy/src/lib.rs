@@ -18,6 +18,7 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod duration;
 pub mod engine;
 pub mod eval;
 pub mod ir;

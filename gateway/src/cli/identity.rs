@@ -275,19 +275,10 @@ pub enum KeyCommand {
 }
 
 fn duration(s: &str) -> anyhow::Result<chrono::Duration> {
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n
-        .parse()
-        .with_context(|| format!("`{s}` is not a duration such as 90d or 12h"))?;
-    let d = match unit {
-        "d" => chrono::Duration::try_days(n),
-        "h" => chrono::Duration::try_hours(n),
-        "m" => chrono::Duration::try_minutes(n),
-        _ => bail!("`{s}` is not a duration such as 90d or 12h"),
-    };
+    let d = wardgate_policy::duration::parse(s)?;
     // Ten years at most: longer is a mistake, and would overflow date arithmetic.
-    match d {
-        Some(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(3650) => Ok(d),
+    match chrono::Duration::from_std(d) {
+        Ok(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(3650) => Ok(d),
         _ => bail!("`{s}` must be more than zero and at most ten years"),
     }
 }

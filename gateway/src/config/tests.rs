@@ -57,7 +57,7 @@ fn a_full_configuration_reads_into_types() {
     assert!(c.upstreams[0].url.tls);
     assert_eq!(c.practices["p1"].allow.len(), 1);
     assert_eq!(c.rate_limit.per_minute.0.get(), 600);
-    assert_eq!(c.practice.from, PracticeFrom::Header);
+    assert_eq!(c.practice.from(), PracticeFrom::Header);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-/// A duration written `250ms`, `10s`, `5m` or `2h`.
+/// A duration of more than zero, in the one grammar (`250ms`, `10s`, `5m`, `2h`, `90d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Span(pub Duration);
@@ -17,19 +17,7 @@ pub struct Span(pub Duration);
 impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration like 250ms, 10s, 5m or 2h"))?;
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            _ => return Err(format!("`{s}` has no unit; write 250ms, 10s, 5m or 2h")),
-        };
+        let d = wardgate_policy::duration::parse(s).map_err(|e| e.to_string())?;
         if d.is_zero() {
             return Err("a duration must be more than zero".into());
         }
@@ -371,5 +359,22 @@ impl TryFrom<String> for StripHeader {
     type Error = String;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         s.parse()
+    }
+}
+
+/// A network prefix length a session is bound to, within `MIN..=MAX` (IPv4 16 to 32, IPv6 48
+/// to 64: narrower binds break on ordinary address changes, wider ones bind nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u8")]
+pub struct BindPrefix<const MIN: u8, const MAX: u8>(pub u8);
+
+impl<const MIN: u8, const MAX: u8> TryFrom<u8> for BindPrefix<MIN, MAX> {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        if (MIN..=MAX).contains(&n) {
+            Ok(BindPrefix(n))
+        } else {
+            Err(format!("a prefix of {n} is not {MIN} to {MAX}"))
+        }
     }
 }

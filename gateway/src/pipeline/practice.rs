@@ -8,7 +8,7 @@ use http::{HeaderMap, Request, Uri};
 use wardgate_identity::Practice;
 
 use super::{host_of, Ctx};
-use crate::config::{NetworkRules, PracticeFrom};
+use crate::config::{NetworkRules, PracticeSource};
 use crate::reject::{Body, Rejection};
 use crate::state::Gateway;
 
@@ -23,24 +23,18 @@ fn decode(segment: &str) -> Option<String> {
 /// The practice a request names, as the configuration says to find it.
 pub(crate) fn target(gw: &Gateway, headers: &HeaderMap, uri: &Uri) -> Result<Practice, Rejection> {
     let source = &gw.config().practice;
-    let id: Option<String> = match source.from {
-        PracticeFrom::Fixed => source.id.clone(),
-        PracticeFrom::Header => source
-            .header
-            .as_ref()
-            .and_then(|h| headers.get(&h.0))
+    let id: Option<String> = match source {
+        PracticeSource::Fixed { id } => Some(id.clone()),
+        PracticeSource::Header { header } => headers
+            .get(&header.0)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_string()),
-        PracticeFrom::Path => source
-            .segment
-            .and_then(|n| uri.path().split('/').nth(n).and_then(decode)),
-        PracticeFrom::Host => host_of(headers, uri).and_then(|h| {
+        PracticeSource::Path { segment } => {
+            uri.path().split('/').nth(segment.get()).and_then(decode)
+        }
+        PracticeSource::Host { domain } => host_of(headers, uri).and_then(|h| {
             let h = h.split(':').next().unwrap_or(&h).to_ascii_lowercase();
-            let domain = source
-                .domain
-                .as_deref()?
-                .trim_start_matches('.')
-                .to_ascii_lowercase();
+            let domain = domain.trim_start_matches('.').to_ascii_lowercase();
             h.strip_suffix(&domain)?
                 .strip_suffix('.')
                 .map(str::to_string)

@@ -132,7 +132,7 @@ pub(crate) fn check(
     } else if now - last > idle {
         Some(Ended::Idle)
     } else if !bound
-        .is_some_and(|b| same_network(b, client, s.bind_ipv4_prefix, s.bind_ipv6_prefix))
+        .is_some_and(|b| same_network(b, client, s.bind_ipv4_prefix.0, s.bind_ipv6_prefix.0))
     {
         Some(Ended::Network)
     } else if s.bind_device
