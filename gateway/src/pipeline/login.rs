@@ -4,11 +4,13 @@
 //! I. Browsers get pages, API clients (`Accept: application/json`) get JSON. Messages never
 //! say whether an account exists.
 
+mod answer;
 mod emergency;
 mod password;
 mod second_factor;
 mod sessions;
 mod sign_in;
+mod steps;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,18 +19,15 @@ use std::sync::Arc;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use wardgate_audit::{Event, EventKind};
 use wardgate_identity::Practice;
 
-use crate::config::WhenFull;
 use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
-use crate::reject::{full, Body, Rejection};
+use crate::reject::{Body, Rejection};
 use crate::respond::ForBrowser;
-use crate::session::{
-    self, cookie, set_cookie, COOKIE, CSRF_COOKIE, DEVICE_COOKIE, PENDING_COOKIE,
-};
-use crate::signins::{random_hex, Pending};
+use crate::session::{cookie, set_cookie, COOKIE, CSRF_COOKIE};
+use crate::signins::random_hex;
 use crate::state::Gateway;
+use answer::Answer;
 
 use crate::pages::{self, esc};
 
@@ -88,232 +87,7 @@ async fn fields(body: Body, json: bool) -> HashMap<String, String> {
     form_urlencoded::parse(&bytes).into_owned().collect()
 }
 
-/// An answer: a page or JSON, with cookies to set.
-struct Answer {
-    status: StatusCode,
-    json: bool,
-    html: String,
-    body: Value,
-    location: Option<String>,
-    cookies: Vec<String>,
-}
-
-impl Answer {
-    fn new(json: bool) -> Answer {
-        Answer {
-            status: StatusCode::OK,
-            json,
-            html: String::new(),
-            body: json!({}),
-            location: None,
-            cookies: Vec::new(),
-        }
-    }
-
-    fn page(mut self, status: StatusCode, html: String, body: Value) -> Answer {
-        self.status = status;
-        self.html = html;
-        self.body = body;
-        self
-    }
-
-    /// Where a browser goes next (303); JSON clients get `{"next": ...}`.
-    fn go(mut self, to: &str, body: Value) -> Answer {
-        self.status = StatusCode::SEE_OTHER;
-        self.location = Some(to.to_string());
-        let mut body = body;
-        if let Some(o) = body.as_object_mut() {
-            o.insert("next".into(), to.into());
-        }
-        self.body = body;
-        self
-    }
-
-    fn cookie(mut self, c: String) -> Answer {
-        self.cookies.push(c);
-        self
-    }
-
-    fn response(self) -> Response<Body> {
-        let (status, ctype, body) = if self.json {
-            let status = if self.status == StatusCode::SEE_OTHER {
-                StatusCode::OK
-            } else {
-                self.status
-            };
-            (status, "application/json", self.body.to_string())
-        } else {
-            (self.status, "text/html; charset=utf-8", self.html)
-        };
-        let mut res = Response::new(full(body));
-        *res.status_mut() = status;
-        let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(ctype),
-        );
-        h.insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-        );
-        h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
-        // `same-origin`, not `no-referrer`: with `no-referrer` a browser sends `Origin: null`
-        // on its form posts, which the cross-site check must refuse.
-        h.insert(
-            "referrer-policy",
-            header::HeaderValue::from_static("same-origin"),
-        );
-        if let (Some(to), false) = (&self.location, self.json) {
-            if let Ok(v) = header::HeaderValue::from_str(to) {
-                h.insert(header::LOCATION, v);
-            }
-        }
-        for c in self.cookies {
-            if let Ok(v) = header::HeaderValue::from_str(&c) {
-                h.append(header::SET_COOKIE, v);
-            }
-        }
-        res
-    }
-}
-
 const REFUSED: &str = "The email or password is not correct, or this account cannot sign in now.";
-
-impl Gateway {
-    fn audit_login(&self, action: &str, user: &str, client: IpAddr, detail: Value) {
-        let mut e = Event::new(
-            EventKind::Login,
-            if user.is_empty() {
-                wardgate_audit::Actor::anonymous()
-            } else {
-                wardgate_audit::Actor::user(user)
-            },
-            action,
-        );
-        e.client = Some(client.to_string());
-        e.detail = Some(detail);
-        if let Err(err) = self.audit().try_append(e) {
-            tracing::error!(error = %err, "a sign-in event could not be audited");
-        }
-    }
-
-    /// The sign-in in progress this browser's cookie names.
-    fn pending(&self, headers: &HeaderMap) -> Option<(String, Pending)> {
-        let id = digest(cookie(headers, PENDING_COOKIE)?);
-        self.logins().get(&id, self.clock().utc()).map(|p| (id, p))
-    }
-
-    fn save_pending(&self, id: &str, p: Pending) {
-        self.logins().save(id, p);
-    }
-
-    fn drop_pending(&self, id: &str) {
-        self.logins().drop(id);
-    }
-
-    /// The next step of a sign-in, or the session when none is left.
-    fn advance(
-        &self,
-        id: &str,
-        p: Pending,
-        client: IpAddr,
-        headers: &HeaderMap,
-        a: Answer,
-    ) -> Answer {
-        if p.change_password {
-            self.save_pending(id, p);
-            return a.go("/.wardgate/password", json!({"step": "change_password"}));
-        }
-        if p.second_factor.is_some() {
-            self.save_pending(id, p);
-            return a.go("/.wardgate/second-factor", json!({"step": "second_factor"}));
-        }
-        self.drop_pending(id);
-        let a = a.cookie(set_cookie(PENDING_COOKIE, None, None));
-        self.start_session(&p, client, headers, a)
-    }
-
-    fn start_session(&self, p: &Pending, client: IpAddr, headers: &HeaderMap, a: Answer) -> Answer {
-        // The tighter of the configuration and the practice's settings (0: no limit).
-        let max = [
-            self.config().sessions.max_per_user,
-            self.security(&p.practice)
-                .map(|s| s.max_sessions)
-                .unwrap_or(0),
-        ]
-        .into_iter()
-        .filter(|m| *m > 0)
-        .min()
-        .unwrap_or(0);
-        if max > 0 {
-            let live = match self.store().sessions(&p.user) {
-                Ok(l) => l,
-                Err(_) => return unavailable(a),
-            };
-            if live.len() >= max as usize {
-                match self.config().sessions.when_full {
-                    WhenFull::Refuse => {
-                        self.audit_login(
-                            "login:refused-session-limit",
-                            &p.user,
-                            client,
-                            json!({"sessions": live.len()}),
-                        );
-                        return a.page(
-                            StatusCode::CONFLICT,
-                            pages::message(
-                                "Too many sessions",
-                                &format!("You are signed in on {} devices already, the most allowed. Sign out on one of them first.", live.len()),
-                            ),
-                            json!({"error": "session_limit", "sessions": live.len()}),
-                        );
-                    }
-                    WhenFull::EndOldest => {
-                        for old in live.iter().take(live.len() + 1 - max as usize) {
-                            let _ = self
-                                .store()
-                                .end_session_id(&p.user, &old.id, "session-limit");
-                        }
-                    }
-                }
-            }
-        }
-        let (device, a) = match cookie(headers, DEVICE_COOKIE) {
-            Some(d) => (d.to_string(), a),
-            None => {
-                let Some(d) = random_hex(16) else {
-                    return unavailable(a);
-                };
-                let c = set_cookie(DEVICE_COOKIE, Some(&d), Some(400 * 86_400));
-                (d, a.cookie(c))
-            }
-        };
-        let fp = session::fingerprint(&device, headers);
-        match self.store().start_session(
-            &p.user,
-            &p.practice,
-            Some(&client.to_string()),
-            Some(&fp),
-            p.mfa,
-        ) {
-            Ok(token) => {
-                self.audit_login(
-                    "login:success",
-                    &p.user,
-                    client,
-                    json!({"practice": p.practice, "mfa": p.mfa}),
-                );
-                a.cookie(set_cookie(COOKIE, Some(&token), None))
-                    .go(&p.next, json!({"signed_in": true}))
-            }
-            Err(_) => unavailable(a),
-        }
-    }
-}
 
 /// A gateway page's answer, and what it refused (the pipeline's exit audits that).
 #[derive(Debug)]

@@ -4,12 +4,13 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use wardgate_identity::IdentityError;
 
-use super::{pages, Answer, Ctx};
+use super::{pages, steps, Answer, Ctx};
 use crate::reject::Rejection;
 
 pub(super) fn change(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
-    let Some((id, mut p)) = gw.pending(cx.headers).filter(|(_, p)| p.change_password) else {
+    let Some((id, mut p)) = steps::pending(gw, cx.headers).filter(|(_, p)| p.change_password)
+    else {
         return Ok(a.go(
             "/.wardgate/login",
             json!({"error": "no_sign_in_in_progress"}),
@@ -34,9 +35,15 @@ pub(super) fn change(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         .change_password(&p.user, cx.f("current"), cx.f("new"))
     {
         Ok(()) => {
-            gw.audit_login("login:password-changed", &p.user, cx.client(), json!({}));
+            steps::audit_login(
+                gw,
+                "login:password-changed",
+                &p.user,
+                cx.client(),
+                json!({}),
+            );
             p.change_password = false;
-            Ok(gw.advance(&id, p, cx.client(), cx.headers, a))
+            Ok(steps::advance(gw, &id, p, cx.client(), cx.headers, a))
         }
         Err(e) => {
             let msg = match e {

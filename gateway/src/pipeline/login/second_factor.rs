@@ -6,14 +6,13 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use wardgate_identity::IdentityError;
 
-use super::{pages, Answer, Ctx, REFUSED};
+use super::{pages, steps, Answer, Ctx, REFUSED};
 use crate::reject::Rejection;
 use crate::session::{set_cookie, PENDING_COOKIE};
 
 pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
-    let pending = gw
-        .pending(cx.headers)
+    let pending = steps::pending(gw, cx.headers)
         .filter(|(_, p)| !p.change_password && p.second_factor.is_some());
     let Some((id, mut p)) = pending else {
         return Ok(a.go(
@@ -56,12 +55,13 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         Ok(()) => {
             p.second_factor = None;
             p.mfa = true;
-            Ok(gw.advance(&id, p, cx.client(), cx.headers, a))
+            Ok(steps::advance(gw, &id, p, cx.client(), cx.headers, a))
         }
         Err(IdentityError::LockedOut) => {
             // Too many wrong codes: this sign-in is over; a new one meets the throttle.
-            gw.drop_pending(&id);
-            gw.audit_login(
+            steps::drop_pending(gw, &id);
+            steps::audit_login(
+                gw,
                 "login:second-factor-lockout",
                 &p.user,
                 cx.client(),
@@ -74,7 +74,8 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             ))
         }
         Err(_) => {
-            gw.audit_login(
+            steps::audit_login(
+                gw,
                 "login:second-factor-failure",
                 &p.user,
                 cx.client(),

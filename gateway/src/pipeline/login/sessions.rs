@@ -5,7 +5,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use wardgate_identity::Actor;
 
-use super::{esc, pages, safe_next, unavailable, Answer, Ctx};
+use super::{esc, pages, safe_next, steps, unavailable, Answer, Ctx};
 use crate::reject::Rejection;
 use crate::session::{cookie, set_cookie, COOKIE};
 
@@ -118,7 +118,8 @@ pub(super) fn reauth(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             .reauthenticate(&me.token, code_needed)
             .unwrap_or(false)
     {
-        gw.audit_login(
+        steps::audit_login(
+            gw,
             "session:reauthenticated",
             user,
             cx.client(),
@@ -126,7 +127,7 @@ pub(super) fn reauth(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         );
         return Ok(a.go(&next, json!({"reauthenticated": true})));
     }
-    gw.audit_login("session:reauth-failure", user, cx.client(), json!({}));
+    steps::audit_login(gw, "session:reauth-failure", user, cx.client(), json!({}));
     Ok(a.page(
         StatusCode::UNAUTHORIZED,
         pages::reauth(

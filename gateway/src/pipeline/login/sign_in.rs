@@ -4,7 +4,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use wardgate_identity::IdentityError;
 
-use super::{digest, pages, random_hex, safe_next_or, unavailable, Answer, Ctx, REFUSED};
+use super::{digest, pages, random_hex, safe_next_or, steps, unavailable, Answer, Ctx, REFUSED};
 use crate::reject::Rejection;
 use crate::session::{cookie, set_cookie, DEVICE_COOKIE, PENDING_COOKIE};
 use crate::signins::Pending;
@@ -44,7 +44,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         Ok(user) => user,
         Err(IdentityError::BadCredentials) | Err(IdentityError::LockedOut) => {
             let email = cx.f("email").trim().to_ascii_lowercase();
-            gw.audit_login("login:failure", "", client, json!({"email": email}));
+            steps::audit_login(gw, "login:failure", "", client, json!({"email": email}));
             return Ok(refused(a, &cx.csrf));
         }
         Err(e) => {
@@ -62,7 +62,8 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         .iter()
         .any(|a| a.practice_id == practice && a.location_id.is_some());
     if roles.is_empty() && !at_location {
-        gw.audit_login(
+        steps::audit_login(
+            gw,
             "login:failure",
             &user.id,
             client,
@@ -91,7 +92,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     Ok(match random_hex(32) {
         Some(secret) => {
             let a = a.cookie(set_cookie(PENDING_COOKIE, Some(&secret), Some(600)));
-            gw.advance(&digest(&secret), p, client, cx.headers, a)
+            steps::advance(gw, &digest(&secret), p, client, cx.headers, a)
         }
         None => unavailable(a),
     })
