@@ -1,0 +1,141 @@
+//! `wardgate practice ...`: practices, locations, modules and security settings.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use wardgate_identity::Actor;
+
+use super::{open, show, Common};
+
+#[derive(Debug, Subcommand)]
+pub enum PracticeCommand {
+    /// Add a practice with its time zone and subscribed modules.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "America/New_York")]
+        timezone: String,
+        #[arg(long = "module")]
+        modules: Vec<String>,
+    },
+    /// List practices, with a warning where the number of administrators is off.
+    List,
+    /// Add a location to a practice.
+    Location {
+        practice: String,
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Show or change security settings (session timeout, MFA, concurrent sessions, inactivity).
+    Security {
+        practice: String,
+        #[arg(long)]
+        require_mfa: Option<bool>,
+        #[arg(long)]
+        idle_minutes: Option<u32>,
+        #[arg(long)]
+        max_hours: Option<u32>,
+        #[arg(long)]
+        max_sessions: Option<u32>,
+        #[arg(long)]
+        inactivity_days: Option<u32>,
+        /// Failed sign-ins (passwords and codes) before the account is throttled.
+        #[arg(long)]
+        lockout_after: Option<u32>,
+        /// How long the first throttle lasts; it doubles with each further failure.
+        #[arg(long)]
+        lockout_minutes: Option<u32>,
+    },
+}
+
+pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
+    let s = open(&c)?;
+    let actor = Actor::user(&c.actor);
+    match cmd {
+        PracticeCommand::Add {
+            id,
+            name,
+            timezone,
+            modules,
+        } => {
+            let p = s.add_practice(&actor, &id, &name, &timezone, &modules)?;
+            show(&c, &p, || {
+                format!(
+                    "added practice {} ({}, {}, modules: {})",
+                    p.id,
+                    p.name,
+                    p.timezone,
+                    p.modules.join(", ")
+                )
+            })
+        }
+        PracticeCommand::List => {
+            let ps = s.practices()?;
+            let mut lines = Vec::new();
+            for p in &ps {
+                let warning = s.admin_warning(&p.id)?;
+                lines.push(format!(
+                    "{}  {}  {}  [{}]{}",
+                    p.id,
+                    p.name,
+                    p.timezone,
+                    p.modules.join(", "),
+                    warning
+                        .map(|w| format!("\n  warning: {w}"))
+                        .unwrap_or_default()
+                ));
+            }
+            show(&c, &ps, || lines.join("\n"))
+        }
+        PracticeCommand::Location { practice, id, name } => {
+            let l = s.add_location(&actor, &id, &practice, &name)?;
+            show(&c, &l, || {
+                format!("added location {} ({}) to {}", l.id, l.name, l.practice_id)
+            })
+        }
+        PracticeCommand::Security {
+            practice,
+            require_mfa,
+            idle_minutes,
+            max_hours,
+            max_sessions,
+            inactivity_days,
+            lockout_after,
+            lockout_minutes,
+        } => {
+            let mut settings = s.security(&practice)?;
+            let change = require_mfa.is_some()
+                || idle_minutes.is_some()
+                || max_hours.is_some()
+                || max_sessions.is_some()
+                || inactivity_days.is_some()
+                || lockout_after.is_some()
+                || lockout_minutes.is_some();
+            if change {
+                settings.require_mfa = require_mfa.unwrap_or(settings.require_mfa);
+                settings.session_idle_minutes =
+                    idle_minutes.unwrap_or(settings.session_idle_minutes);
+                settings.session_max_hours = max_hours.unwrap_or(settings.session_max_hours);
+                settings.max_sessions = max_sessions.unwrap_or(settings.max_sessions);
+                settings.inactivity_days = inactivity_days.unwrap_or(settings.inactivity_days);
+                settings.lockout_after = lockout_after.unwrap_or(settings.lockout_after);
+                settings.lockout_minutes = lockout_minutes.unwrap_or(settings.lockout_minutes);
+                settings = s.set_security(&actor, &practice, &settings)?;
+            }
+            show(&c, &settings, || {
+                format!(
+                    "{practice}: mfa {}, idle timeout {} min, session at most {} h, {} sessions per user, disable after {} idle days, throttle after {} failures for {} min",
+                    if settings.require_mfa { "required" } else { "optional" },
+                    settings.session_idle_minutes,
+                    settings.session_max_hours,
+                    settings.max_sessions,
+                    settings.inactivity_days,
+                    settings.lockout_after,
+                    settings.lockout_minutes
+                )
+            })
+        }
+    }
+}
