@@ -1,21 +1,8 @@
-//! The gateway's own HTML: small, accessible (labels, autocomplete, errors announced), no
-//! script, nothing loaded from elsewhere.
+//! The gateway's own HTML, as maud templates (everything dynamic escaped by default): small,
+//! accessible (labels, autocomplete, errors announced), no script, nothing loaded from
+//! elsewhere. Every form carries its browser's CSRF token.
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;background:#f4f6f8;color:#1b1f23;margin:0}\
 main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}\
@@ -27,133 +14,128 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#0b5
 .note{color:#4a545e;font-size:.9rem}code{word-break:break-all}";
 
 /// A whole page around `body`.
-pub fn page(title: &str, error: Option<&str>, body: &str) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} — Wardgate</title><style>{STYLE}</style></head>\
-         <body><main><h1>{t}</h1>{error}{body}</main></body></html>",
-        t = esc(title)
-    )
+pub fn page(title: &str, error: Option<&str>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Wardgate" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    @if let Some(e) = error {
+                        p class="error" role="alert" { (e) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
-fn hidden(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        esc(name),
-        esc(value)
-    )
-}
-
-fn hidden_next(next: &str) -> String {
-    hidden("next", next)
+fn hidden(name: &str, value: &str) -> Markup {
+    html! { input type="hidden" name=(name) value=(value); }
 }
 
 /// The form's CSRF token (the double-submit cookie's value).
-fn token(csrf: &str) -> String {
+fn token(csrf: &str) -> Markup {
     hidden("csrf", csrf)
 }
 
 pub fn login(next: &str, error: Option<&str>, csrf: &str) -> String {
-    page(
-        "Sign in",
-        error,
-        &format!(
-            "<form method=\"post\" action=\"/.wardgate/login\">{}{}\
-             <label for=\"email\">Email</label>\
-             <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>\
-             <label for=\"password\">Password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button type=\"submit\">Sign in</button></form>\
-             <p class=\"note\">Access to patient information is logged.</p>",
-            hidden_next(next),
-            token(csrf)
-        ),
-    )
+    let body = html! {
+        form method="post" action="/.wardgate/login" {
+            (hidden("next", next))
+            (token(csrf))
+            label for="email" { "Email" }
+            input id="email" name="email" type="email" autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" { "Sign in" }
+        }
+        p class="note" { "Access to patient information is logged." }
+    };
+    page("Sign in", error, body)
 }
 
 pub fn change_password(error: Option<&str>, csrf: &str) -> String {
-    page(
-        "Choose a new password",
-        error,
-        &format!("<p>Your password is temporary or has expired. Choose a new one to continue.</p>\
-         <form method=\"post\" action=\"/.wardgate/password\">{}\
-         <label for=\"current\">Current password</label>\
-         <input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-         <label for=\"new\">New password</label>\
-         <input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" required aria-describedby=\"rules\">\
-         <p id=\"rules\" class=\"note\">At least 12 characters with upper and lower case letters, a digit and a symbol; not one of your recent passwords.</p>\
-         <label for=\"confirm\">New password again</label>\
-         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>\
-         <button type=\"submit\">Change password</button></form>",
-         token(csrf)),
-    )
+    let body = html! {
+        p { "Your password is temporary or has expired. Choose a new one to continue." }
+        form method="post" action="/.wardgate/password" {
+            (token(csrf))
+            label for="current" { "Current password" }
+            input id="current" name="current" type="password" autocomplete="current-password" required autofocus;
+            label for="new" { "New password" }
+            input id="new" name="new" type="password" autocomplete="new-password" required aria-describedby="rules";
+            p id="rules" class="note" {
+                "At least 12 characters with upper and lower case letters, a digit and a symbol; not one of your recent passwords."
+            }
+            label for="confirm" { "New password again" }
+            input id="confirm" name="confirm" type="password" autocomplete="new-password" required;
+            button type="submit" { "Change password" }
+        }
+    };
+    page("Choose a new password", error, body)
 }
 
 pub fn second_factor(error: Option<&str>, enrollment: Option<(&str, &str)>, csrf: &str) -> String {
-    let intro = match enrollment {
-        Some((secret, uri)) => format!(
-            "<p>This practice requires a second factor. Add this key to an authenticator app, then enter the code it shows.</p>\
-             <p>Key: <code>{}</code></p><p class=\"note\">Or open: <code>{}</code></p>",
-            esc(secret),
-            esc(uri)
-        ),
-        None => "<p>Enter the code from your authenticator app, or a recovery code.</p>".to_string(),
+    let body = html! {
+        @match enrollment {
+            Some((secret, uri)) => {
+                p { "This practice requires a second factor. Add this key to an authenticator app, then enter the code it shows." }
+                p { "Key: " code { (secret) } }
+                p class="note" { "Or open: " code { (uri) } }
+            }
+            None => p { "Enter the code from your authenticator app, or a recovery code." },
+        }
+        form method="post" action="/.wardgate/second-factor" {
+            (token(csrf))
+            label for="code" { "Code" }
+            input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required autofocus;
+            button type="submit" { "Continue" }
+        }
     };
-    page(
-        "Second factor",
-        error,
-        &format!(
-            "{intro}<form method=\"post\" action=\"/.wardgate/second-factor\">{}\
-             <label for=\"code\">Code</label>\
-             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required autofocus>\
-             <button type=\"submit\">Continue</button></form>",
-            token(csrf)
-        ),
-    )
+    page("Second factor", error, body)
 }
 
 pub fn reauth(next: &str, error: Option<&str>, code: bool, why: &str, csrf: &str) -> String {
-    let code = if code {
-        "<label for=\"code\">Code from your authenticator app</label>\
-         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>"
-    } else {
-        ""
+    let body = html! {
+        p { (why) }
+        form method="post" action="/.wardgate/reauth" {
+            (hidden("next", next))
+            (token(csrf))
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required autofocus;
+            @if code {
+                label for="code" { "Code from your authenticator app" }
+                input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required;
+            }
+            button type="submit" { "Confirm" }
+        }
     };
-    page(
-        "Confirm it is you",
-        error,
-        &format!(
-            "<p>{}</p><form method=\"post\" action=\"/.wardgate/reauth\">{}{}\
-             <label for=\"password\">Password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-             {code}<button type=\"submit\">Confirm</button></form>",
-            esc(why),
-            hidden_next(next),
-            token(csrf)
-        ),
-    )
+    page("Confirm it is you", error, body)
 }
 
 pub fn emergency(next: &str, error: Option<&str>, max: &str, csrf: &str) -> String {
-    page(
-        "Emergency access",
-        error,
-        &format!(
-            "<p>Emergency access lends you wider access for at most {}. It is recorded, \
-             and the practice's administrators are alerted.</p>\
-             <form method=\"post\" action=\"/.wardgate/emergency\">{}{}\
-             <label for=\"reason\">Reason</label>\
-             <input id=\"reason\" name=\"reason\" required autofocus>\
-             <button type=\"submit\">Open emergency access</button></form>",
-            esc(max),
-            hidden_next(next),
-            token(csrf)
-        ),
-    )
+    let body = html! {
+        p {
+            "Emergency access lends you wider access for at most " (max)
+            ". It is recorded, and the practice's administrators are alerted."
+        }
+        form method="post" action="/.wardgate/emergency" {
+            (hidden("next", next))
+            (token(csrf))
+            label for="reason" { "Reason" }
+            input id="reason" name="reason" required autofocus;
+            button type="submit" { "Open emergency access" }
+        }
+    };
+    page("Emergency access", error, body)
 }
 
 /// The page a browser sees when an action needs a fresh sign-in.
@@ -168,30 +150,35 @@ pub fn reauth_page(next: &str, csrf: &str) -> String {
 }
 
 pub fn logout(csrf: &str) -> String {
+    let body = html! {
+        form method="post" action="/.wardgate/logout" {
+            (token(csrf))
+            button type="submit" { "Sign out" }
+        }
+        form method="post" action="/.wardgate/logout" {
+            (token(csrf))
+            (hidden("all", "true"))
+            button type="submit" { "Sign out on every device" }
+        }
+    };
+    page("Sign out", None, body)
+}
+
+/// A user's sessions, one line each.
+pub fn sessions(lines: &[String]) -> String {
     page(
-        "Sign out",
+        "Your sessions",
         None,
-        &format!(
-            "<form method=\"post\" action=\"/.wardgate/logout\">{}\
-             <button type=\"submit\">Sign out</button></form>\
-             <form method=\"post\" action=\"/.wardgate/logout\">{}\
-             <input type=\"hidden\" name=\"all\" value=\"true\">\
-             <button type=\"submit\">Sign out on every device</button></form>",
-            token(csrf),
-            token(csrf)
-        ),
+        html! { @for l in lines { p { (l) } } },
     )
 }
 
 pub fn message(title: &str, text: &str) -> String {
-    page(
-        title,
-        None,
-        &format!(
-            "<p>{}</p><p><a href=\"/.wardgate/login\">Sign in</a></p>",
-            esc(text)
-        ),
-    )
+    let body = html! {
+        p { (text) }
+        p { a href="/.wardgate/login" { "Sign in" } }
+    };
+    page(title, None, body)
 }
 
 #[cfg(test)]

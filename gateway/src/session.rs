@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use cookie::Cookie;
 use http::header::{self, HeaderMap};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
@@ -17,29 +18,31 @@ pub const PENDING_COOKIE: &str = "__Host-wardgate-login";
 /// The double-submit token every form of the gateway's pages carries.
 pub const CSRF_COOKIE: &str = "__Host-wardgate-csrf";
 
-/// A cookie's value from the request.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// Every cookie of the request, as the `cookie` crate reads `Cookie` headers (pairs that do
+/// not parse are passed over).
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'_>> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+}
+
+/// A cookie's value from the request (the first of that name).
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    cookies(headers)
+        .find(|c| c.name_raw() == Some(name))
+        .and_then(|c| c.value_raw())
+        .map(str::trim)
         .filter(|v| !v.is_empty())
 }
 
 /// Removes the gateway's own cookies before a request goes to the app.
 pub fn strip_cookies(headers: &mut HeaderMap) {
-    let kept: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && !c.starts_with("__Host-wardgate"))
-        .map(str::to_string)
+    let kept: Vec<String> = cookies(headers)
+        .filter(|c| !c.name().starts_with("__Host-wardgate"))
+        .map(|c| c.stripped().to_string())
         .collect();
     headers.remove(header::COOKIE);
     if !kept.is_empty() {

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use serde_json::json;
 use wardgate_audit::{AuditLog, Durability, Event, EventKind};
 use wardgate_host::{Host, HostConfig, PolicyHandle};
-use wardgate_identity::{ChangeSink, Practice, SecuritySettings, Store};
+use wardgate_identity::{Practice, SecuritySettings, Store};
 use wardgate_policy::Engine;
 
 use crate::clock::Clock;
@@ -20,22 +20,6 @@ use crate::metrics::{Metrics, ResultLabel};
 use crate::proxy::Upstreams;
 use crate::ratelimit::RateLimits;
 use crate::swap::{self, SwapError};
-
-/// The audit log, shared by the gateway and the identity store it records changes into.
-#[derive(Debug, Clone)]
-pub struct SharedAudit(pub Arc<AuditLog>);
-
-impl ChangeSink for SharedAudit {
-    fn record(
-        &self,
-        actor: &str,
-        action: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<(), String> {
-        ChangeSink::record(&*self.0, actor, action, before, after)
-    }
-}
 
 /// Why the gateway cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +131,7 @@ impl Gateway {
         let key =
             wardgate_identity::SecretKey::resolve(db, config.identity.secret_key_file.as_deref())
                 .map_err(store_err)?;
-        let store = Store::open_with_key(db, Box::new(SharedAudit(audit.clone())), key)
+        let store = Store::open_with_key(db, Box::new(audit.clone()), key)
             .map_err(store_err)?
             .with_clock(Box::new(clock.clone()));
         let host = Host::new(HostConfig {

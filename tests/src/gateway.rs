@@ -737,22 +737,7 @@ fn enc(s: &str) -> String {
 
 /// RFC 4648 base32 (authenticator keys).
 pub fn base32(s: &str) -> Vec<u8> {
-    let mut bits = 0u64;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => continue,
-        };
-        bits = (bits << 5) | u64::from(v);
-        n += 5;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
+    data_encoding::BASE32_NOPAD
+        .decode(s.trim_end_matches('=').as_bytes())
+        .unwrap_or_default()
 }

@@ -32,23 +32,34 @@ pub enum Format {
     Csv,
 }
 
-const CSV_HEADER: &str =
-    "seq,time,kind,actor_kind,actor,action,practice,location,patient,path,decision,reasons,client,country,request_id,session_id\n";
+const CSV_HEADER: [&str; 16] = [
+    "seq",
+    "time",
+    "kind",
+    "actor_kind",
+    "actor",
+    "action",
+    "practice",
+    "location",
+    "patient",
+    "path",
+    "decision",
+    "reasons",
+    "client",
+    "country",
+    "request_id",
+    "session_id",
+];
 
-/// One CSV field: quoted when needed, and defused when a spreadsheet would run it as a
-/// formula (a value whose first non-blank character is `=`, `+`, `-`, `@`, a tab or a carriage
-/// return gets a leading `'`).
-fn csv(field: &str) -> String {
+/// One CSV cell, defused when a spreadsheet would run it as a formula: a value whose first
+/// non-blank character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`.
+/// Quoting is the `csv` writer's.
+fn defused(field: &str) -> std::borrow::Cow<'_, str> {
     let first = field.trim_start_matches(' ').chars().next();
-    let field = if first.is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')) {
-        format!("'{field}")
+    if first.is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')) {
+        std::borrow::Cow::Owned(format!("'{field}"))
     } else {
-        field.to_string()
-    };
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
+        std::borrow::Cow::Borrowed(field)
     }
 }
 
@@ -95,12 +106,26 @@ pub struct Search {
     pub format: Format,
 }
 
+/// One line of CSV, quoted by the `csv` writer.
+fn csv_row<I, F>(fields: I) -> Result<Vec<u8>, AuditError>
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let fail = |e: String| io(Path::new("<output>"), std::io::Error::other(e));
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields).map_err(|e| fail(e.to_string()))?;
+    w.into_inner().map_err(|e| fail(e.to_string()))
+}
+
 impl Search {
     /// Writes every matching record to `out`, oldest first; returns how many matched.
     pub fn run(&self, dir: &Path, out: &mut dyn Write) -> Result<u64, AuditError> {
         let stdout = Path::new("<output>");
         if self.format == Format::Csv {
-            out.write_all(CSV_HEADER.as_bytes())
+            out.write_all(&csv_row(CSV_HEADER.iter().copied())?)
                 .map_err(|e| io(stdout, e))?;
         }
         let mut found = 0;
@@ -150,10 +175,8 @@ impl Search {
                             e.request_id.clone().unwrap_or_default(),
                             e.session_id.clone().unwrap_or_default(),
                         ];
-                        let row: Vec<String> = fields.iter().map(|f| csv(f)).collect();
-                        out.write_all(row.join(",").as_bytes())
-                            .and_then(|_| out.write_all(b"\n"))
-                            .map_err(|e| io(stdout, e))?;
+                        let row = csv_row(fields.iter().map(|f| defused(f).into_owned()))?;
+                        out.write_all(&row).map_err(|e| io(stdout, e))?;
                     }
                 }
             }
@@ -164,7 +187,7 @@ impl Search {
 
 #[cfg(test)]
 mod tests {
-    use super::csv;
+    use super::defused as csv;
 
     #[test]
     fn formulas_are_defused_whatever_blanks_come_first() {
@@ -178,6 +201,5 @@ mod tests {
             );
         }
         assert_eq!(csv("pt-1"), "pt-1");
-        assert_eq!(csv("a,b"), "\"a,b\"");
     }
 }

@@ -3,7 +3,6 @@
 //! and inactivity expiry.
 
 use chrono::Duration;
-use hmac::{Hmac, Mac};
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -26,62 +25,15 @@ fn sha256_hex(s: &str) -> String {
     hex(&Sha256::digest(s.as_bytes()))
 }
 
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-fn b32_char(v: u32) -> char {
-    char::from(BASE32.get((v & 31) as usize).copied().unwrap_or(b'A'))
-}
-
-fn base32(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(b32_char(buffer >> bits));
-        }
-    }
-    if bits > 0 {
-        out.push(b32_char(buffer << (5 - bits)));
-    }
-    out
-}
-
-#[cfg(test)]
-fn unbase32(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = BASE32.iter().position(|x| *x == c.to_ascii_uppercase())? as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 /// RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) for a Unix time.
 pub fn totp(secret: &[u8], unix: i64) -> String {
-    let counter = (unix.max(0) / 30) as u64;
-    let Ok(mut mac) = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret) else {
-        return String::new();
-    };
-    mac.update(&counter.to_be_bytes());
-    let h = mac.finalize().into_bytes();
-    let offset = usize::from(h.get(19).copied().unwrap_or(0) & 0x0f);
-    let mut word = [0u8; 4];
-    if let Some(slice) = h.get(offset..offset + 4) {
-        word.copy_from_slice(slice);
-    }
-    let code = u32::from_be_bytes(word) & 0x7fff_ffff;
-    format!("{:06}", code % 1_000_000)
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret.to_vec())
+        .generate(u64::try_from(unix).unwrap_or(0))
+}
+
+/// Base32 without padding, as authenticator apps read keys.
+fn base32(bytes: &[u8]) -> String {
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
 /// The open emergency grant of a user at a practice, inside a transaction.
@@ -532,6 +484,7 @@ mod tests {
     #[test]
     fn base32_round_trips() {
         let b = b"hello wardgate";
+        let unbase32 = |s: &str| data_encoding::BASE32_NOPAD.decode(s.as_bytes()).ok();
         assert_eq!(unbase32(&base32(b)).unwrap(), b);
         assert_eq!(
             base32(b"12345678901234567890"),

@@ -60,6 +60,19 @@ impl ChangeSink for wardgate_audit::AuditLog {
     }
 }
 
+/// A log shared with others (the gateway's) records changes too.
+impl ChangeSink for std::sync::Arc<wardgate_audit::AuditLog> {
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> std::result::Result<(), String> {
+        ChangeSink::record(&**self, actor, action, before, after)
+    }
+}
+
 /// Who is making a change: an administrator's user id, or `system` for bootstrapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {

@@ -29,7 +29,7 @@ use crate::signins::random_hex;
 use crate::state::Gateway;
 use answer::Answer;
 
-use crate::pages::{self, esc};
+use crate::pages;
 
 /// The reserved path prefix.
 pub const PREFIX: &str = "/.wardgate/";

@@ -8,7 +8,7 @@ use crate::ir::{BindSource, BindTarget, Route, RouteBind, Segment};
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// How two route patterns relate.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overlap {
     Disjoint,
     Same,
@@ -82,26 +82,24 @@ impl Checker<'_> {
                     }
                     match overlap(&other.segments, &route.segments) {
                         Overlap::Disjoint => {}
-                        Overlap::Same => self.error(
-                            Diagnostic::error(
-                                "overlapping-routes",
-                                decl.path.span,
-                                format!("route {} {} matches exactly the same paths as line {}", route.method, route.pattern, other.line),
+                        kind @ (Overlap::Same | Overlap::Ambiguous) => {
+                            let (what, label, hint) = if kind == Overlap::Same {
+                                ("matches exactly the same paths as", "same pattern shape", "remove one, or tell them apart with a literal segment")
+                            } else {
+                                ("overlaps", "some paths match both", "make one route more specific in every segment where they differ")
+                            };
+                            let tail = if kind == Overlap::Same { "" } else { " with no clear winner" };
+                            self.error(
+                                Diagnostic::error(
+                                    "overlapping-routes",
+                                    decl.path.span,
+                                    format!("route {} {} {what} line {}{tail}", route.method, route.pattern, other.line),
+                                )
+                                .label(label)
+                                .related(other_decl.path.span, "the other route")
+                                .hint(hint),
                             )
-                            .label("same pattern shape")
-                            .related(other_decl.path.span, "the other route")
-                            .hint("remove one, or tell them apart with a literal segment"),
-                        ),
-                        Overlap::Ambiguous => self.error(
-                            Diagnostic::error(
-                                "overlapping-routes",
-                                decl.path.span,
-                                format!("route {} {} overlaps line {} with no clear winner", route.method, route.pattern, other.line),
-                            )
-                            .label("some paths match both")
-                            .related(other_decl.path.span, "the other route")
-                            .hint("make one route more specific in every segment where they differ"),
-                        ),
+                        }
                         Overlap::FirstWins | Overlap::SecondWins => self.diags.push(
                             Diagnostic::warning(
                                 "overlapping-routes",

@@ -5,7 +5,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use wardgate_identity::Actor;
 
-use super::{esc, pages, safe_next, steps, unavailable, Answer, Ctx};
+use super::{pages, safe_next, steps, unavailable, Answer, Ctx};
 use crate::reject::Rejection;
 use crate::session::{cookie, set_cookie, COOKIE};
 
@@ -70,14 +70,8 @@ pub(super) fn list(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         .into_iter()
         .map(|s| json!({"id": s.id, "client": s.client, "created_at": s.created_at, "last_seen_at": s.last_seen_at, "current": s.id == me.info.id}))
         .collect();
-    let html = pages::page(
-        "Your sessions",
-        None,
-        &list
-            .iter()
-            .map(|s| format!("<p>{}</p>", esc(&s.to_string())))
-            .collect::<String>(),
-    );
+    let lines: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    let html = pages::sessions(&lines);
     Ok(a.page(StatusCode::OK, html, json!({"sessions": list})))
 }
 
