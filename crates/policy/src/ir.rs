@@ -353,3 +353,27 @@ pub enum BindSource {
     /// A JSON pointer into the request body.
     Json(String),
 }
+
+/// Splits `/api/patients/{patient}` into segments; `None` names the first bad segment.
+pub fn segments(pattern: &str) -> Result<Vec<Segment>, String> {
+    let rest = pattern
+        .strip_prefix('/')
+        .ok_or_else(|| pattern.to_string())?;
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    rest.split('/')
+        .map(|seg| {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let ok =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                ok.then(|| Segment::Param(name.to_string()))
+                    .ok_or_else(|| seg.to_string())
+            } else {
+                let ok = !seg.is_empty() && !seg.contains(['{', '}', '?', '#', '*']);
+                ok.then(|| Segment::Literal(seg.to_string()))
+                    .ok_or_else(|| seg.to_string())
+            }
+        })
+        .collect()
+}

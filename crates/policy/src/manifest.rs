@@ -200,7 +200,7 @@ impl Manifest {
         }
         for (i, r) in self.routes.iter_mut().enumerate() {
             check_range("route", i, "action", r.action, self.actions.len())?;
-            r.segments = crate::check::routes::segments(&r.pattern).map_err(|bad| {
+            r.segments = crate::ir::segments(&r.pattern).map_err(|bad| {
                 ManifestError::Route(r.pattern.clone(), format!("bad segment `{bad}`"))
             })?;
             for b in &r.binds {

@@ -47,30 +47,6 @@ pub fn overlap(a: &[Segment], b: &[Segment]) -> Overlap {
     }
 }
 
-/// Splits `/api/patients/{patient}` into segments; `None` names the first bad segment.
-pub fn segments(pattern: &str) -> Result<Vec<Segment>, String> {
-    let rest = pattern
-        .strip_prefix('/')
-        .ok_or_else(|| pattern.to_string())?;
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    rest.split('/')
-        .map(|seg| {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let ok =
-                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                ok.then(|| Segment::Param(name.to_string()))
-                    .ok_or_else(|| seg.to_string())
-            } else {
-                let ok = !seg.is_empty() && !seg.contains(['{', '}', '?', '#', '*']);
-                ok.then(|| Segment::Literal(seg.to_string()))
-                    .ok_or_else(|| seg.to_string())
-            }
-        })
-        .collect()
-}
-
 impl Checker<'_> {
     pub(super) fn routes(&mut self, decls: &[&RouteDecl]) {
         let mut checked: Vec<(&RouteDecl, Route)> = Vec::new();
@@ -131,7 +107,7 @@ impl Checker<'_> {
                 .hint(format!("one of {}", METHODS.join(", "))),
             );
         }
-        let segments = match segments(&decl.path.name) {
+        let segments = match crate::ir::segments(&decl.path.name) {
             Ok(s) => s,
             Err(bad) => {
                 self.error(
