@@ -39,6 +39,22 @@ fn wait_for(path: &Path) -> serde_json::Value {
     panic!("{} did not appear", path.display());
 }
 
+/// An HTTPS client that trusts the demo's CA.
+fn client_for(
+    info: &serde_json::Value,
+) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let tls =
+        wardgate::tls::client_config(Some(Path::new(info["ca_cert"].as_str().unwrap()))).unwrap();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(https)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_protects_its_app_as_the_banner_says() {
     let dir = std::env::temp_dir().join(format!("wardgate-demo-test-{}", std::process::id()));
@@ -69,16 +85,7 @@ async fn the_demo_protects_its_app_as_the_banner_says() {
         .iter()
         .any(|r| r["path"] == "/api/patients"));
 
-    let tls =
-        wardgate::tls::client_config(Some(Path::new(info["ca_cert"].as_str().unwrap()))).unwrap();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .wrap_connector(http);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let client = client_for(&info);
     let url = info["url"].as_str().unwrap().to_string();
     assert!(url.starts_with("https://localhost:"), "{url}");
     let key = info["api_keys"][0]["key"].as_str().unwrap().to_string();
@@ -173,16 +180,7 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         .find(|u| u["roles"][0] == "Provider")
         .unwrap()
         .clone();
-    let tls =
-        wardgate::tls::client_config(Some(Path::new(info["ca_cert"].as_str().unwrap()))).unwrap();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .wrap_connector(http);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let client = client_for(&info);
     let url = info["url"].as_str().unwrap().to_string();
     let jar = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let post = |path: &str, body: serde_json::Value| {
