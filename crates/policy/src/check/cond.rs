@@ -109,89 +109,8 @@ impl<'a> Checker<'a> {
                 (parsed.len() == nets.len()).then_some(())?;
                 test(TestKind::Network(parsed))
             }
-            Cond::During { windows, .. } => {
-                let mut parsed = Vec::new();
-                for (days, hours) in windows {
-                    let d = parse_days(&days.name);
-                    let h = parse_hours(&hours.name);
-                    if d.is_none() {
-                        self.error(
-                            Diagnostic::error("bad-time-window", days.span, format!("`{}` is not a set of days", days.name))
-                                .label("expected days")
-                                .hint("days are `mon`..`sun`, ranges `mon-fri`, lists `mon+wed+fri`, or `daily`"),
-                        );
-                    }
-                    match h {
-                        Some((s, e)) if s == e => self.error(
-                            Diagnostic::error("bad-time-window", hours.span, "empty time window")
-                                .label("start and end are the same")
-                                .hint("use `00:00-24:00` for the whole day"),
-                        ),
-                        None => self.error(
-                            Diagnostic::error(
-                                "bad-time-window",
-                                hours.span,
-                                format!("`{}` is not a time range", hours.name),
-                            )
-                            .label("expected `HH:MM-HH:MM`")
-                            .hint("24-hour clock in the practice's local time, e.g. `07:00-19:00`"),
-                        ),
-                        _ => {}
-                    }
-                    if let (Some(days), Some((start, end))) = (d, h) {
-                        if start != end {
-                            parsed.push(Window { days, start, end });
-                        }
-                    }
-                }
-                (parsed.len() == windows.len()).then_some(())?;
-                test(TestKind::During(parsed))
-            }
-            Cond::Cmp { op, lhs, rhs } => {
-                let (l, lt) = self.term(lhs)?;
-                let (r, rt) = self.term(rhs)?;
-                if lt != rt {
-                    self.error(
-                        Diagnostic::error(
-                            "type-mismatch",
-                            lhs.span().to(rhs.span()),
-                            format!(
-                                "cannot compare {} ({}) with {} ({})",
-                                self.text(lhs.span()),
-                                lt.as_str(),
-                                self.text(rhs.span()),
-                                rt.as_str()
-                            ),
-                        )
-                        .label(format!("{} vs {}", lt.as_str(), rt.as_str()))
-                        .hint(type_hint(lt, rt)),
-                    );
-                    return None;
-                }
-                if !matches!(op, CmpOp::Eq | CmpOp::Ne)
-                    && !matches!(lt, Type::Decimal | Type::Duration)
-                {
-                    self.error(
-                        Diagnostic::error(
-                            "type-mismatch",
-                            lhs.span().to(rhs.span()),
-                            format!(
-                                "`{}` needs numbers or durations, not {}",
-                                op.as_str(),
-                                lt.as_str()
-                            ),
-                        )
-                        .label("not ordered")
-                        .hint("strings and booleans compare only with `==`, `!=` or `in`"),
-                    );
-                    return None;
-                }
-                test(TestKind::Cmp {
-                    op: *op,
-                    lhs: l,
-                    rhs: r,
-                })
-            }
+            Cond::During { windows, .. } => test(TestKind::During(self.windows(windows)?)),
+            Cond::Cmp { op, lhs, rhs } => test(self.compare(op, lhs, rhs)?),
             Cond::In { lhs, list, .. } => {
                 let (l, lt) = self.term(lhs)?;
                 let mut items = Vec::new();
@@ -306,6 +225,96 @@ impl<'a> Checker<'a> {
                 Some(t)
             }
         }
+    }
+
+    /// `during DAYS HH:MM-HH:MM, ...`: every window read, or none.
+    fn windows(&mut self, windows: &[(Ident, Ident)]) -> Option<Vec<Window>> {
+        let mut parsed = Vec::new();
+        for (days, hours) in windows {
+            let d = parse_days(&days.name);
+            let h = parse_hours(&hours.name);
+            if d.is_none() {
+                self.error(
+                    Diagnostic::error(
+                        "bad-time-window",
+                        days.span,
+                        format!("`{}` is not a set of days", days.name),
+                    )
+                    .label("expected days")
+                    .hint(
+                        "days are `mon`..`sun`, ranges `mon-fri`, lists `mon+wed+fri`, or `daily`",
+                    ),
+                );
+            }
+            match h {
+                Some((s, e)) if s == e => self.error(
+                    Diagnostic::error("bad-time-window", hours.span, "empty time window")
+                        .label("start and end are the same")
+                        .hint("use `00:00-24:00` for the whole day"),
+                ),
+                None => self.error(
+                    Diagnostic::error(
+                        "bad-time-window",
+                        hours.span,
+                        format!("`{}` is not a time range", hours.name),
+                    )
+                    .label("expected `HH:MM-HH:MM`")
+                    .hint("24-hour clock in the practice's local time, e.g. `07:00-19:00`"),
+                ),
+                _ => {}
+            }
+            if let (Some(days), Some((start, end))) = (d, h) {
+                if start != end {
+                    parsed.push(Window { days, start, end });
+                }
+            }
+        }
+        (parsed.len() == windows.len()).then_some(parsed)
+    }
+
+    /// `lhs OP rhs`: the same type on both sides, and an order only for numbers and durations.
+    fn compare(&mut self, op: &CmpOp, lhs: &Operand, rhs: &Operand) -> Option<TestKind> {
+        let (l, lt) = self.term(lhs)?;
+        let (r, rt) = self.term(rhs)?;
+        if lt != rt {
+            self.error(
+                Diagnostic::error(
+                    "type-mismatch",
+                    lhs.span().to(rhs.span()),
+                    format!(
+                        "cannot compare {} ({}) with {} ({})",
+                        self.text(lhs.span()),
+                        lt.as_str(),
+                        self.text(rhs.span()),
+                        rt.as_str()
+                    ),
+                )
+                .label(format!("{} vs {}", lt.as_str(), rt.as_str()))
+                .hint(type_hint(lt, rt)),
+            );
+            return None;
+        }
+        if !matches!(op, CmpOp::Eq | CmpOp::Ne) && !matches!(lt, Type::Decimal | Type::Duration) {
+            self.error(
+                Diagnostic::error(
+                    "type-mismatch",
+                    lhs.span().to(rhs.span()),
+                    format!(
+                        "`{}` needs numbers or durations, not {}",
+                        op.as_str(),
+                        lt.as_str()
+                    ),
+                )
+                .label("not ordered")
+                .hint("strings and booleans compare only with `==`, `!=` or `in`"),
+            );
+            return None;
+        }
+        Some(TestKind::Cmp {
+            op: *op,
+            lhs: l,
+            rhs: r,
+        })
     }
 }
 

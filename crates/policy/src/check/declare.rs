@@ -43,113 +43,9 @@ impl<'a> Checker<'a> {
                         .hint("use a name such as \"America/New_York\" or \"Europe/Berlin\""),
                     ),
                 },
-                Item::Feature { name, verbs } => {
-                    if !self.define("feature", name) {
-                        continue;
-                    }
-                    let fid = idx(self.policy.features.len());
-                    self.feature_index.insert(name.name.clone(), fid);
-                    let mut kept = Vec::new();
-                    for verb in verbs {
-                        if kept.contains(&verb.name) {
-                            self.error(
-                                Diagnostic::error(
-                                    "duplicate-definition",
-                                    verb.span,
-                                    format!(
-                                        "verb `{}` is listed twice for feature `{}`",
-                                        verb.name, name.name
-                                    ),
-                                )
-                                .label("repeated verb"),
-                            );
-                            continue;
-                        }
-                        if !valid_name(&verb.name) {
-                            self.error(bad_name(verb, "verb"));
-                            continue;
-                        }
-                        kept.push(verb.name.clone());
-                        let action = format!("{}:{}", name.name, verb.name);
-                        let aid = idx(self.policy.actions.len());
-                        self.policy.action_index.insert(action.clone(), aid);
-                        self.policy.actions.push(Action {
-                            name: action,
-                            feature: fid,
-                            module: None,
-                            line: self.line(verb.span),
-                        });
-                    }
-                    if !valid_name(&name.name) {
-                        self.error(bad_name(name, "feature"));
-                    }
-                    self.policy.features.push(Feature {
-                        name: name.name.clone(),
-                        verbs: kept,
-                    });
-                }
-                Item::Attribute { name, ty } => {
-                    if !self.define("attribute", name) {
-                        continue;
-                    }
-                    if matches!(
-                        name.name.as_str(),
-                        "practice" | "location" | "owner" | "patient"
-                    ) {
-                        self.error(
-                            Diagnostic::error(
-                                "reserved-name",
-                                name.span,
-                                format!("`{}` is a built-in resource field", name.name),
-                            )
-                            .label("built in")
-                            .hint(format!(
-                                "use `resource.{}` directly; it is a string",
-                                name.name
-                            )),
-                        );
-                        continue;
-                    }
-                    let ty = match ty.name.as_str() {
-                        "decimal" => Type::Decimal,
-                        "string" => Type::String,
-                        "bool" => Type::Bool,
-                        _ => {
-                            self.error(
-                                Diagnostic::error(
-                                    "unknown-type",
-                                    ty.span,
-                                    format!("unknown attribute type `{}`", ty.name),
-                                )
-                                .label("not a type")
-                                .hint("attributes are `decimal` (exact, for money), `string` or `bool`"),
-                            );
-                            continue;
-                        }
-                    };
-                    self.policy.attributes.push(Attribute {
-                        name: name.name.clone(),
-                        ty,
-                    });
-                }
-                Item::Relation { names } => {
-                    for n in names {
-                        if BUILTIN_RELATIONS.contains(&n.name.as_str()) {
-                            continue;
-                        }
-                        if self.policy.relations.len() >= crate::manifest::MAX_SET {
-                            self.error(
-                                Diagnostic::error("too-many", n.span, "more than 64 relations")
-                                    .label("one relation too many")
-                                    .hint("modules, relations and flags are limited to 64 each"),
-                            );
-                            continue;
-                        }
-                        if self.define("relation", n) {
-                            self.policy.relations.push(n.name.clone());
-                        }
-                    }
-                }
+                Item::Feature { name, verbs } => self.feature(name, verbs),
+                Item::Attribute { name, ty } => self.attribute(name, ty),
+                Item::Relation { names } => self.relations(names),
                 _ => {}
             }
         }
@@ -449,5 +345,118 @@ impl<'a> Checker<'a> {
             alert: bg.alert,
             line: self.line(bg.span),
         });
+    }
+
+    /// `feature NAME verbs ...`: each verb once.
+    fn feature(&mut self, name: &Ident, verbs: &[Ident]) {
+        if !self.define("feature", name) {
+            return;
+        }
+        let fid = idx(self.policy.features.len());
+        self.feature_index.insert(name.name.clone(), fid);
+        let mut kept = Vec::new();
+        for verb in verbs {
+            if kept.contains(&verb.name) {
+                self.error(
+                    Diagnostic::error(
+                        "duplicate-definition",
+                        verb.span,
+                        format!(
+                            "verb `{}` is listed twice for feature `{}`",
+                            verb.name, name.name
+                        ),
+                    )
+                    .label("repeated verb"),
+                );
+                continue;
+            }
+            if !valid_name(&verb.name) {
+                self.error(bad_name(verb, "verb"));
+                continue;
+            }
+            kept.push(verb.name.clone());
+            let action = format!("{}:{}", name.name, verb.name);
+            let aid = idx(self.policy.actions.len());
+            self.policy.action_index.insert(action.clone(), aid);
+            self.policy.actions.push(Action {
+                name: action,
+                feature: fid,
+                module: None,
+                line: self.line(verb.span),
+            });
+        }
+        if !valid_name(&name.name) {
+            self.error(bad_name(name, "feature"));
+        }
+        self.policy.features.push(Feature {
+            name: name.name.clone(),
+            verbs: kept,
+        });
+    }
+
+    /// `attribute NAME TYPE`: not a built-in field, of a known type.
+    fn attribute(&mut self, name: &Ident, ty: &Ident) {
+        if !self.define("attribute", name) {
+            return;
+        }
+        if matches!(
+            name.name.as_str(),
+            "practice" | "location" | "owner" | "patient"
+        ) {
+            self.error(
+                Diagnostic::error(
+                    "reserved-name",
+                    name.span,
+                    format!("`{}` is a built-in resource field", name.name),
+                )
+                .label("built in")
+                .hint(format!(
+                    "use `resource.{}` directly; it is a string",
+                    name.name
+                )),
+            );
+            return;
+        }
+        let ty = match ty.name.as_str() {
+            "decimal" => Type::Decimal,
+            "string" => Type::String,
+            "bool" => Type::Bool,
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        "unknown-type",
+                        ty.span,
+                        format!("unknown attribute type `{}`", ty.name),
+                    )
+                    .label("not a type")
+                    .hint("attributes are `decimal` (exact, for money), `string` or `bool`"),
+                );
+                return;
+            }
+        };
+        self.policy.attributes.push(Attribute {
+            name: name.name.clone(),
+            ty,
+        });
+    }
+
+    /// `relation NAMES`: the built-in ones are known already; at most 64.
+    fn relations(&mut self, names: &[Ident]) {
+        for n in names {
+            if BUILTIN_RELATIONS.contains(&n.name.as_str()) {
+                continue;
+            }
+            if self.policy.relations.len() >= crate::manifest::MAX_SET {
+                self.error(
+                    Diagnostic::error("too-many", n.span, "more than 64 relations")
+                        .label("one relation too many")
+                        .hint("modules, relations and flags are limited to 64 each"),
+                );
+                continue;
+            }
+            if self.define("relation", n) {
+                self.policy.relations.push(n.name.clone());
+            }
+        }
     }
 }
