@@ -13,7 +13,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::config::values::fold_header;
 use crate::config::{PathPrefix, StripHeader, Upstream, UpstreamUrl};
 use crate::reject::{Body, BoxError, Rejection};
 
@@ -121,10 +120,7 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 pub fn strip_identity(h: &mut HeaderMap, rules: &[StripHeader]) {
     let spoofable: Vec<HeaderName> = h
         .keys()
-        .filter(|k| {
-            let folded = fold_header(k.as_str());
-            rules.iter().any(|r| r.matches(&folded))
-        })
+        .filter(|k| rules.iter().any(|r| r.matches(k.as_str())))
         .cloned()
         .collect();
     for k in spoofable {

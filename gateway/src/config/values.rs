@@ -322,12 +322,25 @@ pub fn fold_header(name: &str) -> String {
 }
 
 impl StripHeader {
-    /// Whether a folded header name is this one (or starts with this prefix).
-    pub fn matches(&self, folded: &str) -> bool {
+    /// Whether a header name is this one (or starts with this prefix), folding as it compares
+    /// (no copy of the name: this runs for every header of every request).
+    pub fn matches(&self, name: &str) -> bool {
+        let (want, have) = (self.name.as_bytes(), name.as_bytes());
+        let fold = |b: u8| {
+            if b == b'_' {
+                b'-'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        };
+        let same = |n: usize| {
+            have.get(..n)
+                .is_some_and(|h| h.iter().zip(want).all(|(h, w)| fold(*h) == *w))
+        };
         if self.prefix {
-            folded.starts_with(&self.name)
+            have.len() >= want.len() && same(want.len())
         } else {
-            folded == self.name
+            have.len() == want.len() && same(want.len())
         }
     }
 }
