@@ -436,12 +436,15 @@ fn crash_child() {
     };
     let (log, _) = AuditLog::open(Path::new(&dir), Options::default()).unwrap();
     let mut out = std::io::stdout();
-    for i in 0.. {
+    // Until the parent kills this process.
+    let mut i = 0;
+    loop {
         log.append(decision("u-7", "pt-9", "allow"), Durability::Batched)
             .unwrap();
         let seq = log.append(change(i), Durability::Sync).unwrap();
         writeln!(out, "acked {seq}").unwrap();
         out.flush().unwrap();
+        i += 1;
     }
 }
 
