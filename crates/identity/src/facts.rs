@@ -44,8 +44,15 @@ fn roles(
             |r| r.get(0),
         )
         .optional()?;
-    if status.as_deref() != Some("active") {
-        return Ok(Vec::new());
+    match status.as_deref() {
+        None => {
+            return Err(crate::IdentityError::NotFound {
+                what: "user",
+                id: user.into(),
+            })
+        }
+        Some("active") => {}
+        Some(_) => return Ok(Vec::new()),
     }
     let mut st = tx.prepare_cached(
         "SELECT DISTINCT role FROM assignments WHERE user_id = ?1 AND practice_id = ?2 AND revoked_at IS NULL
@@ -66,10 +73,7 @@ impl Store {
         location: Option<&str>,
     ) -> Result<Vec<String>> {
         let now = self.now();
-        self.tx(|tx| {
-            load_user(tx, id)?;
-            roles(tx, id, practice, location, &now)
-        })
+        self.tx(|tx| roles(tx, id, practice, location, &now))
     }
 
     /// The user, their roles at the practice and an open emergency grant, in one read.
