@@ -340,7 +340,10 @@ impl Harness {
                 &NewKey {
                     account: account.into(),
                     scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                    networks: networks.iter().map(|s| s.to_string()).collect(),
+                    networks: networks
+                        .iter()
+                        .map(|s| s.parse().expect("a CIDR"))
+                        .collect(),
                     rate_per_minute: rate,
                     expires_in,
                 },

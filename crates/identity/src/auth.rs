@@ -77,35 +77,6 @@ struct Factor {
     locked_until: Option<String>,
 }
 
-/// Seals seeds stored before they were sealed (databases of earlier versions).
-pub(crate) fn seal_plain_seeds(
-    conn: &mut rusqlite::Connection,
-    key: &crate::secret::SecretKey,
-) -> Result<()> {
-    let tx = conn.transaction()?;
-    let plain: Vec<(String, String)> = {
-        let mut st =
-            tx.prepare("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?
-            .into_iter()
-            .filter(|(_, s)| !crate::secret::SecretKey::is_sealed(s))
-            .collect()
-    };
-    for (id, seed) in plain {
-        let sealed = match hex::decode(&seed) {
-            Ok(bytes) => Some(key.seal(&id, &bytes)?),
-            Err(_) => None,
-        };
-        tx.execute(
-            "UPDATE users SET totp_secret = ?1 WHERE id = ?2",
-            params![sealed, id],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 /// What a user sees when enrolling a second factor.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TotpEnrollment {

@@ -10,6 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::model::KeyInfo;
 use crate::store::{ts, Actor, Store};
 use crate::{IdentityError, Result};
 
@@ -18,8 +19,8 @@ use crate::{IdentityError, Result};
 pub struct NewKey {
     pub account: String,
     pub scopes: Vec<String>,
-    /// Client networks the key may be used from (CIDR); empty: anywhere.
-    pub networks: Vec<String>,
+    /// Client networks the key may be used from; empty: anywhere.
+    pub networks: Vec<ipnet::IpNet>,
     pub rate_per_minute: Option<u32>,
     pub expires_in: Option<Duration>,
 }
@@ -32,32 +33,6 @@ pub struct IssuedKey {
     pub account: String,
     pub scopes: Vec<String>,
     pub expires_at: Option<String>,
-}
-
-/// What a valid key unlocks, for the gateway.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyInfo {
-    pub id: String,
-    pub account: String,
-    pub practice: String,
-    pub roles: Vec<String>,
-    pub scopes: Vec<String>,
-    pub networks: Vec<String>,
-    pub rate_per_minute: Option<u32>,
-    pub expires_at: Option<String>,
-    pub revoked: bool,
-    pub last_used_at: Option<String>,
-    pub uses: u64,
-}
-
-/// Keys already seen, with their uses not yet written. Emptied whenever the database changes
-/// (a revocation from another process takes effect on the next lookup).
-#[derive(Debug, Default)]
-pub(crate) struct KeyCache {
-    version: Option<(i64, u64)>,
-    keys: std::collections::HashMap<String, (String, KeyInfo)>,
-    /// Uses since the last flush: (count, last time).
-    pending: std::collections::HashMap<String, (u64, String)>,
 }
 
 fn random_hex(n: usize) -> Result<String> {
@@ -330,21 +305,42 @@ fn load_key(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<KeyInfo> {
             let scopes: String = r.get(4)?;
             let networks: String = r.get(5)?;
             let revoked: Option<String> = r.get(8)?;
-            Ok(KeyInfo {
+            Ok((networks, KeyInfo {
                 id: r.get(0)?,
                 account: r.get(1)?,
                 practice: r.get(2)?,
                 roles: serde_json::from_str(&roles).unwrap_or_default(),
                 scopes: serde_json::from_str(&scopes).unwrap_or_default(),
-                networks: serde_json::from_str(&networks).unwrap_or_default(),
+                networks: Vec::new(),
                 rate_per_minute: r.get(6)?,
                 expires_at: r.get(7)?,
                 revoked: revoked.is_some(),
                 last_used_at: r.get(9)?,
                 uses: r.get::<_, i64>(10)?.try_into().unwrap_or(0),
-            })
+            }))
         },
     )
     .optional()?
     .ok_or_else(|| IdentityError::NotFound { what: "key", id: id.into() })
+    .and_then(|(networks, mut key)| {
+        key.networks = stored_networks(&key.id, &networks)?;
+        Ok(key)
+    })
+}
+
+/// The networks column as written by [`Store::issue_key`]. Anything else is refused rather
+/// than read as "anywhere": a key limited to some networks must never lose its limit.
+fn stored_networks(id: &str, column: &str) -> Result<Vec<ipnet::IpNet>> {
+    let bad = |what: String| IdentityError::Invalid(format!("key {id}: stored networks {what}"));
+    let texts: Vec<String> =
+        serde_json::from_str(column).map_err(|e| bad(format!("are not a list ({e})")))?;
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| bad(format!("hold `{t}`, not an address or CIDR")))
+        })
+        .collect()
 }

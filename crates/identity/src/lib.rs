@@ -4,6 +4,7 @@
 //! every multi-step change). Every change is handed to a [`ChangeSink`] with before and after.
 
 mod auth;
+mod cache;
 mod facts;
 mod keys;
 mod model;
@@ -17,12 +18,11 @@ mod validate;
 
 pub use auth::{totp, TotpEnrollment};
 pub use facts::{ScopedFacts, SessionFacts};
-pub use keys::{IssuedKey, KeyInfo, NewKey};
-pub use model::{Assignment, Location, Practice, User, UserKind, UserStatus};
+pub use keys::{IssuedKey, NewKey};
+pub use model::{Assignment, KeyInfo, Location, Practice, SessionInfo, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use secret::{SecretKey, KEY_ENV, KEY_FILE_ENV};
-pub use sessions::SessionInfo;
 pub use store::{Actor, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
 pub use users::{NewUser, SecuritySettings, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};

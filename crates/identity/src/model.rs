@@ -91,3 +91,34 @@ pub struct User {
     pub emergency_access: Vec<String>,
     pub assignments: Vec<Assignment>,
 }
+
+/// What a valid key unlocks, for the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub account: String,
+    pub practice: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    /// Client networks the key may be used from; empty: anywhere.
+    pub networks: Vec<ipnet::IpNet>,
+    pub rate_per_minute: Option<u32>,
+    pub expires_at: Option<String>,
+    pub revoked: bool,
+    pub last_used_at: Option<String>,
+    pub uses: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    /// The first 12 hex digits of the token's hash: enough to name it, useless to use it.
+    pub id: String,
+    pub user_id: String,
+    pub practice_id: String,
+    pub client: Option<String>,
+    pub device: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub authenticated_at: String,
+    pub mfa: bool,
+}

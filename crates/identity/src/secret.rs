@@ -127,6 +127,32 @@ impl SecretKey {
     }
 
     /// Whether a stored value is sealed (rather than a seed from before sealing).
+    /// Seals seeds stored before they were sealed (databases of earlier versions).
+    pub(crate) fn seal_plain_seeds(&self, conn: &mut rusqlite::Connection) -> Result<()> {
+        let tx = conn.transaction()?;
+        let plain: Vec<(String, String)> = {
+            let mut st =
+                tx.prepare("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?
+                .into_iter()
+                .filter(|(_, s)| !SecretKey::is_sealed(s))
+                .collect()
+        };
+        for (id, seed) in plain {
+            let sealed = match hex::decode(&seed) {
+                Ok(bytes) => Some(self.seal(&id, &bytes)?),
+                Err(_) => None,
+            };
+            tx.execute(
+                "UPDATE users SET totp_secret = ?1 WHERE id = ?2",
+                rusqlite::params![sealed, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub(crate) fn is_sealed(value: &str) -> bool {
         value.starts_with(SEALED)
     }

@@ -3,10 +3,10 @@
 //! The gateway enforces timeouts and binding (issue 7) on top of these records.
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::model::SessionInfo;
 use crate::store::{Actor, Store};
 use crate::{IdentityError, Result};
 
@@ -28,28 +28,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionInfo {
-    /// The first 12 hex digits of the token's hash: enough to name it, useless to use it.
-    pub id: String,
-    pub user_id: String,
-    pub practice_id: String,
-    pub client: Option<String>,
-    pub device: Option<String>,
-    pub created_at: String,
-    pub last_seen_at: String,
-    pub authenticated_at: String,
-    pub mfa: bool,
-}
-
-/// Live sessions already looked up, and when they were last seen (written in batches).
-#[derive(Debug, Default)]
-pub(crate) struct SessionCache {
-    version: Option<(i64, u64)>,
-    live: std::collections::HashMap<String, SessionInfo>,
-    seen: std::collections::HashMap<String, String>,
 }
 
 impl Store {

@@ -107,8 +107,8 @@ pub struct Store {
     /// Roles that count as system administrators.
     pub(crate) admin_roles: Vec<String>,
     /// The gateway's hot path: keys already looked up.
-    pub(crate) key_cache: Mutex<crate::keys::KeyCache>,
-    pub(crate) session_cache: Mutex<crate::sessions::SessionCache>,
+    pub(crate) key_cache: Mutex<crate::cache::KeyCache>,
+    pub(crate) session_cache: Mutex<crate::cache::SessionCache>,
     /// Changes recorded through this store; caches compare it (a connection's own commits do
     /// not move SQLite's `data_version`).
     changes: std::sync::atomic::AtomicU64,
@@ -171,7 +171,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
-        crate::auth::seal_plain_seeds(&mut conn, &secrets)?;
+        secrets.seal_plain_seeds(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
             clock: Box::new(SystemClock),
@@ -180,8 +180,8 @@ impl Store {
             roles: None,
             password_policy: PasswordPolicy::default(),
             admin_roles: vec!["System Admin".into(), "Owner".into()],
-            key_cache: Mutex::new(crate::keys::KeyCache::default()),
-            session_cache: Mutex::new(crate::sessions::SessionCache::default()),
+            key_cache: Mutex::new(crate::cache::KeyCache::default()),
+            session_cache: Mutex::new(crate::cache::SessionCache::default()),
             changes: std::sync::atomic::AtomicU64::new(0),
             data_version_seen: Mutex::new(None),
         })

@@ -468,3 +468,44 @@ fn second_factor_seeds_are_sealed_with_a_key_outside_the_database() {
         }
     }
 }
+
+#[test]
+fn a_key_whose_stored_networks_cannot_be_read_is_refused_not_opened_to_anywhere() {
+    let (s, _clock, _) = store("key-networks");
+    s.add_service_account(&Actor::system(), "lab", "p-1", &["Provider".into()])
+        .unwrap();
+    let issued = s
+        .issue_key(
+            &Actor::system(),
+            &wardgate_identity::NewKey {
+                account: "lab".into(),
+                scopes: vec!["labs:read".into()],
+                networks: vec!["10.1.0.0/16".parse().unwrap()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let key = s.verify_key(&issued.key).unwrap();
+    assert_eq!(
+        key.networks,
+        vec!["10.1.0.0/16".parse::<ipnet::IpNet>().unwrap()]
+    );
+    let path = std::env::temp_dir().join(format!(
+        "wardgate-auth-key-networks-{}.db",
+        std::process::id()
+    ));
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for broken in ["not json", r#"["10.1.0.0/16", "ten"]"#, r#"{"a": 1}"#] {
+        raw.execute(
+            "UPDATE api_keys SET networks = ?1 WHERE id = ?2",
+            [broken, &issued.id],
+        )
+        .unwrap();
+        let refused = s.verify_key(&issued.key);
+        assert!(
+            matches!(refused, Err(IdentityError::Invalid(ref m)) if m.contains(&issued.id)),
+            "{broken}: {refused:?}"
+        );
+        assert!(s.verify_key_cached(&issued.key).is_err(), "{broken}");
+    }
+}

@@ -49,11 +49,7 @@ pub(super) fn key_networks(key: &KeyInfo, client: IpAddr) -> Result<(), Rejectio
     if key.networks.is_empty() {
         return Ok(());
     }
-    let inside = key.networks.iter().any(|n| {
-        n.parse::<crate::config::Net>()
-            .is_ok_and(|net| net.contains(client))
-    });
-    if inside {
+    if key.networks.iter().any(|net| net.contains(&client)) {
         Ok(())
     } else {
         Err(Rejection::BadCredentials)

@@ -29,8 +29,9 @@ pub enum KeyCommand {
         /// e.g. 90d, 12h
         #[arg(long)]
         expires: Option<String>,
+        /// A client network the key may be used from (CIDR or address; repeat for more)
         #[arg(long = "network")]
-        networks: Vec<String>,
+        networks: Vec<crate::config::Net>,
     },
     List {
         #[arg(long)]
@@ -81,7 +82,7 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 &NewKey {
                     account,
                     scopes,
-                    networks,
+                    networks: networks.into_iter().map(|n| n.0).collect(),
                     rate_per_minute: r.as_deref().map(rate).transpose()?,
                     expires_in: expires.as_deref().map(duration).transpose()?,
                 },
