@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::Deserializer;
-use wardgate_policy::diag::Span as SrcSpan;
-use wardgate_policy::{Diagnostic, Diagnostics, Source};
+use wardgate_policy::Span as SrcSpan;
+use wardgate_policy::{Code, Diagnostic, Diagnostics, Source};
 
 pub use sections::{
     Admin, AuditDurability, AuditSection, EncodedSlashes, Geo, IdentitySection, Network,
@@ -147,7 +147,7 @@ impl Config {
             Ok(k) => k,
             Err(e) => {
                 problems.push(Diagnostic::error(
-                    "config",
+                    Code::Config,
                     span_of(&e),
                     e.message().to_string(),
                 ));
@@ -157,7 +157,7 @@ impl Config {
         for key in keys.keys() {
             if !SECTIONS.contains(&key.as_str()) {
                 let mut d = Diagnostic::error(
-                    "config",
+                    Code::Config,
                     key_span(text, key),
                     format!("unknown section `{key}`"),
                 );
@@ -177,7 +177,7 @@ impl Config {
                     Ok(v) => v,
                     Err(e) => {
                         problems.push(Diagnostic::error(
-                            "config",
+                            Code::Config,
                             span_of(&e),
                             format!("[{}] {}", $name, e.message()),
                         ));
@@ -209,7 +209,7 @@ impl Config {
             if !present {
                 problems.push(
                     Diagnostic::error(
-                        "config",
+                        Code::Config,
                         SrcSpan::new(0, 1),
                         format!("the `{name}` section is missing"),
                     )
@@ -253,7 +253,7 @@ impl Config {
     fn validate(&self, text: &str) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let mut err = |key: &str, message: String| {
-            out.push(Diagnostic::error("config", key_span(text, key), message));
+            out.push(Diagnostic::error(Code::Config, key_span(text, key), message));
         };
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             err(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use wardgate_host::{Host, LoadedModule};
 use wardgate_identity::Store;
-use wardgate_policy::suite::Suite;
+use wardgate_policy::Suite;
 use wardgate_policy::Engine;
 
 /// Why a candidate was refused. The module in force stays.

@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use wardgate_policy::{compile, Source};
+use wardgate_policy::{compile, Code, Source};
 use wardgate_tests::{golden, root};
 
 fn sorted_files(dir: &str, ext: &str) -> Vec<std::path::PathBuf> {
@@ -25,6 +25,7 @@ fn diagnostics_of_broken_policies() {
     let files = sorted_files("tests/policies/broken", "policy");
     assert!(files.len() >= 7, "the corpus went missing");
     let mut failures = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&f).unwrap();
@@ -36,9 +37,13 @@ fn diagnostics_of_broken_policies() {
                     !c.warnings.is_empty(),
                     "{name} compiled without a single diagnostic"
                 );
+                seen.extend(c.warnings.iter().map(|d| d.code));
                 c.source.render(&c.warnings)
             }
-            Err(d) => d.to_string(),
+            Err(d) => {
+                seen.extend(d.items.iter().map(|d| d.code));
+                d.to_string()
+            }
         };
         let golden_path = format!(
             "tests/policies/broken/{}.stderr",
@@ -49,6 +54,16 @@ fn diagnostics_of_broken_policies() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let missing: Vec<&str> = Code::POLICY
+        .iter()
+        .filter(|c| !seen.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no broken policy in tests/policies/broken shows these codes: {}",
+        missing.join(", ")
+    );
 }
 
 #[test]

@@ -67,7 +67,6 @@ pub struct RoleDecl {
     pub extends: Vec<Ident>,
     pub description: Option<Ident>,
     pub body: Vec<RoleStmt>,
-    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

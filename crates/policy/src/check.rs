@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::ast::{self, Ident};
-use crate::diag::{Diagnostic, Source, Span};
+use crate::diag::{Code, Diagnostic, Source, Span};
 use crate::ir::*;
 
 mod cond;
@@ -15,7 +15,7 @@ pub(crate) mod routes;
 
 pub use crate::diag::suggest;
 use cond::bad_duration;
-pub use cond::{parse_days, parse_duration, parse_hours};
+pub(crate) use cond::parse_duration;
 
 /// Relations every policy knows; `relation` declarations add more.
 pub const BUILTIN_RELATIONS: &[&str] = &["assigned", "shared"];
@@ -106,7 +106,7 @@ impl<'a> Checker<'a> {
         if let Some(first) = self.first_seen.get(&key).copied() {
             self.error(
                 Diagnostic::error(
-                    "duplicate-definition",
+                    Code::DuplicateDefinition,
                     ident.span,
                     format!("{kind} `{}` is defined twice", ident.name),
                 )
@@ -151,7 +151,7 @@ fn valid_name(name: &str) -> bool {
 
 fn bad_name(ident: &Ident, what: &str) -> Diagnostic {
     Diagnostic::error(
-        "bad-name",
+        Code::BadName,
         ident.span,
         format!("`{}` is not a valid {what} name", ident.name),
     )

@@ -41,12 +41,80 @@ pub enum Severity {
     Warning,
 }
 
+/// Declares [`Code`] once: each variant with its name, and the list of them all, so the list
+/// cannot miss one.
+macro_rules! policy_codes {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What kind of problem a diagnostic reports: a stable short name shown with it (e.g.
+        /// `unknown-action`), for tools and for the golden corpus, which must show every one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($variant,)*
+            /// Not the policy's: a problem in the gateway's configuration file, shown the same way.
+            Config,
+        }
+
+        impl Code {
+            /// Every code the policy compiler reports, in the order of the stages that find them.
+            pub const POLICY: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                    Code::Config => "config",
+                }
+            }
+        }
+    };
+}
+
+policy_codes! {
+    Syntax => "syntax",
+    UnexpectedCharacter => "unexpected-character",
+    UnterminatedString => "unterminated-string",
+    BadLiteral => "bad-literal",
+    BadName => "bad-name",
+    ReservedName => "reserved-name",
+    MissingHeader => "missing-header",
+    DuplicateDefinition => "duplicate-definition",
+    UnknownFeature => "unknown-feature",
+    UnknownVerb => "unknown-verb",
+    UnknownAction => "unknown-action",
+    UnknownRole => "unknown-role",
+    UnknownAttribute => "unknown-attribute",
+    UnknownRelation => "unknown-relation",
+    UnknownType => "unknown-type",
+    UnknownTimezone => "unknown-timezone",
+    TypeMismatch => "type-mismatch",
+    BadField => "bad-field",
+    BadNetwork => "bad-network",
+    BadTimeWindow => "bad-time-window",
+    BadRoute => "bad-route",
+    OverlappingRoutes => "overlapping-routes",
+    ExtendsCycle => "extends-cycle",
+    BreakGlassWho => "break-glass-who",
+    BreakGlassMax => "break-glass-max",
+    TooMany => "too-many",
+    NeverFires => "never-fires",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One problem found in a policy, with the place it was found and a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A stable short code, e.g. `unknown-action`.
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub span: Span,
     /// Text shown under the caret.
@@ -57,7 +125,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -69,7 +137,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, span, message)
@@ -155,7 +223,7 @@ impl Source {
                 Severity::Warning => CsDiagnostic::warning(),
             };
             let mut cs = base
-                .with_code(d.code)
+                .with_code(d.code.as_str())
                 .with_message(d.message.clone())
                 .with_labels(labels);
             if let Some(hint) = &d.hint {

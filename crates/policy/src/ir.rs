@@ -7,11 +7,15 @@ use chrono_tz::Tz;
 use ipnet::IpNet;
 use rust_decimal::Decimal;
 
+use crate::manifest::{
+    ActionInfo, AttributeInfo, BreakGlassInfo, Manifest, RedactionInfo, RoleInfo, RouteInfo, RuleInfo,
+};
+
 pub use crate::ast::CmpOp;
+pub use crate::symbols::{segments, AttrId, BindSource, BindTarget, RouteBind, Segment, Type};
 
 pub type ActionId = u32;
 pub type RoleId = u32;
-pub type AttrId = u32;
 pub type ModuleId = u32;
 pub type RuleId = u32;
 
@@ -37,7 +41,7 @@ pub struct Policy {
     pub break_glass: Vec<BreakGlass>,
     pub routes: Vec<Route>,
     /// The symbols a host needs, as a compiled module exports them.
-    pub manifest: crate::manifest::Manifest,
+    pub manifest: Manifest,
     pub(crate) action_index: HashMap<String, ActionId>,
     pub(crate) role_index: HashMap<String, RoleId>,
 }
@@ -84,26 +88,6 @@ pub struct Action {
     pub feature: u32,
     pub module: Option<ModuleId>,
     pub line: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Type {
-    Decimal,
-    String,
-    Bool,
-    Duration,
-}
-
-impl Type {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Type::Decimal => "decimal",
-            Type::String => "string",
-            Type::Bool => "bool",
-            Type::Duration => "duration",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -321,59 +305,96 @@ pub struct Route {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Literal(String),
-    Param(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub struct RouteBind {
-    pub target: BindTarget,
-    pub source: BindSource,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BindTarget {
-    Practice,
-    Location,
-    Owner,
-    Patient,
-    Attr(AttrId),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BindSource {
-    Path(String),
-    Query(String),
-    Header(String),
-    /// A JSON pointer into the request body.
-    Json(String),
-}
-
-/// Splits `/api/patients/{patient}` into segments; `None` names the first bad segment.
-pub fn segments(pattern: &str) -> Result<Vec<Segment>, String> {
-    let rest = pattern
-        .strip_prefix('/')
-        .ok_or_else(|| pattern.to_string())?;
-    if rest.is_empty() {
-        return Ok(Vec::new());
+impl Policy {
+    /// Builds the manifest of a checked policy.
+    pub(crate) fn build_manifest(&self, content_hash: String) -> Manifest {
+        let manifest = Manifest {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            content_hash,
+            timezone: self.timezone.map(|tz| tz.name().to_string()),
+            features: self.features.iter().map(|f| f.name.clone()).collect(),
+            actions: self
+                .actions
+                .iter()
+                .map(|a| ActionInfo {
+                    name: a.name.clone(),
+                    feature: a.feature,
+                    module: a.module,
+                })
+                .collect(),
+            modules: self.modules.clone(),
+            roles: self
+                .roles
+                .iter()
+                .map(|r| RoleInfo {
+                    name: r.name.clone(),
+                    line: r.line,
+                })
+                .collect(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|a| AttributeInfo {
+                    name: a.name.clone(),
+                    ty: a.ty,
+                })
+                .collect(),
+            relations: self.relations.clone(),
+            flags: self.flags.clone(),
+            rules: self
+                .rules
+                .iter()
+                .map(|r| RuleInfo {
+                    text: r.text.clone(),
+                    line: r.line,
+                    role: match r.origin {
+                        Origin::Role(id) => Some(id),
+                        _ => None,
+                    },
+                    deny: r.effect == Effect::Deny,
+                    require: r.origin == Origin::Require,
+                    condition: r.cond.as_ref().map(|c| match (r.origin, c) {
+                        (Origin::Require, Expr::Not(inner)) => inner.text(),
+                        _ => c.text(),
+                    }),
+                })
+                .collect(),
+            redactions: self
+                .redactions
+                .iter()
+                .map(|r| RedactionInfo {
+                    field: r.field.clone(),
+                    feature: r.feature,
+                    line: r.line,
+                })
+                .collect(),
+            break_glass: self
+                .break_glass
+                .iter()
+                .map(|b| BreakGlassInfo {
+                    name: b.name.clone(),
+                    max_seconds: b.max_seconds,
+                    alert: b.alert,
+                    line: b.line,
+                })
+                .collect(),
+            routes: self
+                .routes
+                .iter()
+                .map(|r| RouteInfo {
+                    method: r.method.clone(),
+                    pattern: r.pattern.clone(),
+                    action: r.action,
+                    binds: r.binds.clone(),
+                    line: r.line,
+                    segments: Vec::new(),
+                })
+                .collect(),
+            ..Manifest::default()
+        };
+        // A checked policy always has a consistent manifest; fall back to an empty one rather
+        // than panic if that ever stops being true (the host's validation would refuse it).
+        manifest.validate().unwrap_or_default()
     }
-    rest.split('/')
-        .map(|seg| {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let ok =
-                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                ok.then(|| Segment::Param(name.to_string()))
-                    .ok_or_else(|| seg.to_string())
-            } else {
-                let ok = !seg.is_empty() && !seg.contains(['{', '}', '?', '#', '*']);
-                ok.then(|| Segment::Literal(seg.to_string()))
-                    .ok_or_else(|| seg.to_string())
-            }
-        })
-        .collect()
 }

@@ -3,7 +3,7 @@
 //! Words are deliberately generous (`patients:read`, `10.20.0.0/16`, `2001:db8::/32`, `mon-fri`,
 //! `07:00-19:00`, `500.00`, `15m`) so that the parser can give them meaning by position.
 
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Code, Diagnostic, Span};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {
@@ -163,7 +163,7 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
             if !closed {
                 diags.push(
                     Diagnostic::error(
-                        "unterminated-string",
+                        Code::UnterminatedString,
                         Span::new(start, end),
                         "unterminated string",
                     )
@@ -211,7 +211,7 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
         chars.next();
         diags.push(
             Diagnostic::error(
-                "unexpected-character",
+                Code::UnexpectedCharacter,
                 Span::new(start, start + c.len_utf8()),
                 format!("unexpected character `{}`", c.escape_debug()),
             )

@@ -15,18 +15,23 @@
 //! assert!(policy.decide(&req).is_allow());
 //! ```
 
-pub mod ast;
-pub mod check;
+// The stages, inside: text -> tokens -> syntax -> checked IR -> decisions.
+mod ast;
+mod check;
+mod eval;
+mod lex;
+mod parse;
+mod symbols;
+
+// What hosts, the compiler and tools use.
 pub mod diag;
 pub mod duration;
 pub mod engine;
-pub mod eval;
+/// The checked policy, as the compiler to WebAssembly reads it.
 pub mod ir;
 pub mod keys;
-pub mod lex;
 pub mod manifest;
 pub mod matrix;
-pub mod parse;
 pub mod raw;
 pub mod request;
 pub mod route;
@@ -34,12 +39,16 @@ pub mod suite;
 
 use std::path::Path;
 
-pub use diag::{Diagnostic, Diagnostics, Severity, Source};
+pub use diag::{Code, Diagnostic, Diagnostics, Severity, Source, Span};
 pub use engine::{Engine, EngineFault};
 pub use ir::Policy;
 pub use manifest::Manifest;
 pub use raw::RawDecision;
-pub use request::{Decision, Obligation, Reason, ReasonCode, Request, RequestError, Verdict};
+pub use request::{
+    Decision, Obligation, Reason, ReasonCode, Request, RequestError, Resource, Verdict,
+};
+pub use route::RequestParts;
+pub use suite::Suite;
 
 /// A policy that compiled, with the warnings it drew.
 #[derive(Debug, Clone)]

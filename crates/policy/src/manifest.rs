@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ir::{BindSource, BindTarget, Policy, Segment, Type};
+use crate::symbols::{segments, BindSource, BindTarget, RouteBind, Segment, Type};
 
 /// Modules, relations and flags travel as 64-bit sets.
 pub const MAX_SET: usize = 64;
@@ -28,12 +28,13 @@ pub struct Manifest {
     pub redactions: Vec<RedactionInfo>,
     pub break_glass: Vec<BreakGlassInfo>,
     pub routes: Vec<RouteInfo>,
+    /// Built by `validate`, from the public fields.
     #[serde(skip)]
-    index: Index,
+    pub(crate) index: Index,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Index {
+pub(crate) struct Index {
     actions: HashMap<String, u32>,
     roles: HashMap<String, u32>,
     modules: HashMap<String, u32>,
@@ -91,7 +92,7 @@ pub struct RouteInfo {
     pub method: String,
     pub pattern: String,
     pub action: u32,
-    pub binds: Vec<crate::ir::RouteBind>,
+    pub binds: Vec<RouteBind>,
     pub line: u32,
     #[serde(skip)]
     pub segments: Vec<Segment>,
@@ -200,7 +201,7 @@ impl Manifest {
         }
         for (i, r) in self.routes.iter_mut().enumerate() {
             check_range("route", i, "action", r.action, self.actions.len())?;
-            r.segments = crate::ir::segments(&r.pattern).map_err(|bad| {
+            r.segments = segments(&r.pattern).map_err(|bad| {
                 ManifestError::Route(r.pattern.clone(), format!("bad segment `{bad}`"))
             })?;
             for b in &r.binds {
@@ -278,99 +279,5 @@ impl Manifest {
     /// Pretty JSON, for `wardgate policy manifest` and debugging.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-impl Policy {
-    /// Builds the manifest of a checked policy.
-    pub(crate) fn build_manifest(&self, content_hash: String) -> Manifest {
-        let manifest = Manifest {
-            name: self.name.clone(),
-            version: self.version.clone(),
-            content_hash,
-            timezone: self.timezone.map(|tz| tz.name().to_string()),
-            features: self.features.iter().map(|f| f.name.clone()).collect(),
-            actions: self
-                .actions
-                .iter()
-                .map(|a| ActionInfo {
-                    name: a.name.clone(),
-                    feature: a.feature,
-                    module: a.module,
-                })
-                .collect(),
-            modules: self.modules.clone(),
-            roles: self
-                .roles
-                .iter()
-                .map(|r| RoleInfo {
-                    name: r.name.clone(),
-                    line: r.line,
-                })
-                .collect(),
-            attributes: self
-                .attributes
-                .iter()
-                .map(|a| AttributeInfo {
-                    name: a.name.clone(),
-                    ty: a.ty,
-                })
-                .collect(),
-            relations: self.relations.clone(),
-            flags: self.flags.clone(),
-            rules: self
-                .rules
-                .iter()
-                .map(|r| RuleInfo {
-                    text: r.text.clone(),
-                    line: r.line,
-                    role: match r.origin {
-                        crate::ir::Origin::Role(id) => Some(id),
-                        _ => None,
-                    },
-                    deny: r.effect == crate::ir::Effect::Deny,
-                    require: r.origin == crate::ir::Origin::Require,
-                    condition: r.cond.as_ref().map(|c| match (r.origin, c) {
-                        (crate::ir::Origin::Require, crate::ir::Expr::Not(inner)) => inner.text(),
-                        _ => c.text(),
-                    }),
-                })
-                .collect(),
-            redactions: self
-                .redactions
-                .iter()
-                .map(|r| RedactionInfo {
-                    field: r.field.clone(),
-                    feature: r.feature,
-                    line: r.line,
-                })
-                .collect(),
-            break_glass: self
-                .break_glass
-                .iter()
-                .map(|b| BreakGlassInfo {
-                    name: b.name.clone(),
-                    max_seconds: b.max_seconds,
-                    alert: b.alert,
-                    line: b.line,
-                })
-                .collect(),
-            routes: self
-                .routes
-                .iter()
-                .map(|r| RouteInfo {
-                    method: r.method.clone(),
-                    pattern: r.pattern.clone(),
-                    action: r.action,
-                    binds: r.binds.clone(),
-                    line: r.line,
-                    segments: Vec::new(),
-                })
-                .collect(),
-            index: Index::default(),
-        };
-        // A checked policy always has a consistent manifest; fall back to an empty one rather
-        // than panic if that ever stops being true (the host's validation would refuse it).
-        manifest.validate().unwrap_or_default()
     }
 }

@@ -2,7 +2,7 @@
 //! statement so one typo does not hide the rest.
 
 use crate::ast::*;
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Code, Diagnostic, Span};
 use crate::lex::{lex, Tok, Token};
 
 const TOP_LEVEL: &[&str] = &[
@@ -114,7 +114,7 @@ impl Parser {
     fn fail<T>(&mut self, expected: &str, hint: Option<&str>) -> PResult<T> {
         let found = self.peek().describe();
         let mut d = Diagnostic::error(
-            "syntax",
+            Code::Syntax,
             self.span(),
             format!("expected {expected}, found {found}"),
         )
@@ -227,7 +227,7 @@ impl Parser {
                 Tok::RBrace => {
                     let span = self.bump().span;
                     self.diags.push(
-                        Diagnostic::error("syntax", span, "unmatched `}`")
+                        Diagnostic::error(Code::Syntax, span, "unmatched `}`")
                             .label("no block is open here"),
                     );
                 }
@@ -293,7 +293,7 @@ impl Parser {
             "relation" => Ok(Item::Relation {
                 names: self.comma_list(|p| p.word("a relation name"))?,
             }),
-            "role" => self.role(start).map(Item::Role),
+            "role" => self.role().map(Item::Role),
             "deny" => self.rule(start).map(Item::Deny),
             "require" => {
                 let cond = self.cond()?;
@@ -323,7 +323,7 @@ impl Parser {
         }
     }
 
-    fn role(&mut self, start: Span) -> PResult<RoleDecl> {
+    fn role(&mut self) -> PResult<RoleDecl> {
         let name = self.string("the role name in quotes")?;
         let mut extends = Vec::new();
         if self.eat_word("extends") {
@@ -360,7 +360,6 @@ impl Parser {
             extends,
             description,
             body,
-            span: start.to(self.prev_span()),
         })
     }
 
@@ -624,7 +623,7 @@ impl Parser {
             {
                 let at = self.prev_span();
                 self.diags.push(
-                    Diagnostic::error("syntax", at, format!("a condition is missing before `{w}`"))
+                    Diagnostic::error(Code::Syntax, at, format!("a condition is missing before `{w}`"))
                         .label("expected a condition after this")
                         .hint("e.g. `when own` or `when resource.amount < 500.00`"),
                 );

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Subcommand, ValueEnum};
-use wardgate_policy::suite::Suite;
+use wardgate_policy::Suite;
 use wardgate_policy::{compile_file, Compiled, Decision, Engine, LoadError, Reason, Request};
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,8 @@
 
 use http::HeaderMap;
 use wardgate_host::LoadedModule;
-use wardgate_policy::request::Resource;
-use wardgate_policy::route::RequestParts;
+use wardgate_policy::Resource;
+use wardgate_policy::RequestParts;
 use wardgate_policy::Engine;
 
 use crate::body::ReadError;

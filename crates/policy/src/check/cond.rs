@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::ast::{CmpOp, Cond, Ident, Operand};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 
 impl<'a> Checker<'a> {
     pub(super) fn cond(&mut self, c: &Cond) -> Option<Expr> {
@@ -55,7 +55,7 @@ impl<'a> Checker<'a> {
                     Some(i) => i,
                     None if self.policy.flags.len() >= crate::manifest::MAX_SET => {
                         self.error(
-                            Diagnostic::error("too-many", f.span, "more than 64 different flags")
+                            Diagnostic::error(Code::TooMany, f.span, "more than 64 different flags")
                                 .label("one flag too many")
                                 .hint("modules, relations and flags are limited to 64 each"),
                         );
@@ -72,7 +72,7 @@ impl<'a> Checker<'a> {
                 Some(i) => test(TestKind::Relation(idx(i))),
                 None => {
                     let mut d = Diagnostic::error(
-                        "unknown-relation",
+                        Code::UnknownRelation,
                         r.span,
                         format!("unknown relation `{}`", r.name),
                     )
@@ -97,7 +97,7 @@ impl<'a> Checker<'a> {
                         Some(net) => parsed.push(net),
                         None => self.error(
                             Diagnostic::error(
-                                "bad-network",
+                                Code::BadNetwork,
                                 n.span,
                                 format!("`{}` is not a network", n.name),
                             )
@@ -119,7 +119,7 @@ impl<'a> Checker<'a> {
                     if ty != lt {
                         self.error(
                             Diagnostic::error(
-                                "type-mismatch",
+                                Code::TypeMismatch,
                                 item.span(),
                                 format!(
                                     "list item is {} but {} is {}",
@@ -157,7 +157,7 @@ impl<'a> Checker<'a> {
                     Ok(d) => Some((Term::Dec(d), Type::Decimal)),
                     Err(_) => {
                         self.error(
-                            Diagnostic::error("bad-literal", l.span, format!("`{w}` is not a number or duration"))
+                            Diagnostic::error(Code::BadLiteral, l.span, format!("`{w}` is not a number or duration"))
                                 .label("cannot read this value")
                                 .hint("numbers are exact decimals (`500.00`); durations carry a unit (`30s`, `15m`, `4h`, `1d`)"),
                         );
@@ -204,7 +204,7 @@ impl<'a> Checker<'a> {
                                         .map(|a| format!("resource.{}", a.name)),
                                 );
                                 let mut d = Diagnostic::error(
-                                    "unknown-attribute",
+                                    Code::UnknownAttribute,
                                     n.span,
                                     format!("unknown name `{other}`"),
                                 )
@@ -236,7 +236,7 @@ impl<'a> Checker<'a> {
             if d.is_none() {
                 self.error(
                     Diagnostic::error(
-                        "bad-time-window",
+                        Code::BadTimeWindow,
                         days.span,
                         format!("`{}` is not a set of days", days.name),
                     )
@@ -248,13 +248,13 @@ impl<'a> Checker<'a> {
             }
             match h {
                 Some((s, e)) if s == e => self.error(
-                    Diagnostic::error("bad-time-window", hours.span, "empty time window")
+                    Diagnostic::error(Code::BadTimeWindow, hours.span, "empty time window")
                         .label("start and end are the same")
                         .hint("use `00:00-24:00` for the whole day"),
                 ),
                 None => self.error(
                     Diagnostic::error(
-                        "bad-time-window",
+                        Code::BadTimeWindow,
                         hours.span,
                         format!("`{}` is not a time range", hours.name),
                     )
@@ -279,7 +279,7 @@ impl<'a> Checker<'a> {
         if lt != rt {
             self.error(
                 Diagnostic::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     lhs.span().to(rhs.span()),
                     format!(
                         "cannot compare {} ({}) with {} ({})",
@@ -297,7 +297,7 @@ impl<'a> Checker<'a> {
         if !matches!(op, CmpOp::Eq | CmpOp::Ne) && !matches!(lt, Type::Decimal | Type::Duration) {
             self.error(
                 Diagnostic::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     lhs.span().to(rhs.span()),
                     format!(
                         "`{}` needs numbers or durations, not {}",
@@ -330,7 +330,7 @@ pub(super) fn type_hint(l: Type, r: Type) -> String {
 
 pub(super) fn bad_duration(ident: &Ident) -> Diagnostic {
     Diagnostic::error(
-        "bad-literal",
+        Code::BadLiteral,
         ident.span,
         format!("`{}` is not a duration", ident.name),
     )

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::*;
 use crate::ast::{self, Ident, Item};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Code, Diagnostic, Span};
 
 impl<'a> Checker<'a> {
     pub(super) fn declarations(&mut self, ast: &'a ast::Ast) {
@@ -19,7 +19,7 @@ impl<'a> Checker<'a> {
                     if seen_policy {
                         self.error(
                             Diagnostic::error(
-                                "duplicate-definition",
+                                Code::DuplicateDefinition,
                                 name.span,
                                 "the policy header is given twice",
                             )
@@ -35,7 +35,7 @@ impl<'a> Checker<'a> {
                     Ok(zone) => self.policy.timezone = Some(zone),
                     Err(_) => self.error(
                         Diagnostic::error(
-                            "unknown-timezone",
+                            Code::UnknownTimezone,
                             tz.span,
                             format!("unknown time zone `{}`", tz.name),
                         )
@@ -52,7 +52,7 @@ impl<'a> Checker<'a> {
         if !seen_policy {
             self.error(
                 Diagnostic::error(
-                    "missing-header",
+                    Code::MissingHeader,
                     Span::new(0, 0),
                     "the policy has no `policy` line",
                 )
@@ -71,7 +71,7 @@ impl<'a> Checker<'a> {
             .collect();
         if let Some(extra) = modules.get(crate::manifest::MAX_SET) {
             self.error(
-                Diagnostic::error("too-many", extra.span, "more than 64 modules")
+                Diagnostic::error(Code::TooMany, extra.span, "more than 64 modules")
                     .label("the 65th module")
                     .hint("modules, relations and flags are limited to 64 each"),
             );
@@ -102,7 +102,7 @@ impl<'a> Checker<'a> {
                                 let action_name = action.name.clone();
                                 self.error(
                                     Diagnostic::error(
-                                        "duplicate-definition",
+                                        Code::DuplicateDefinition,
                                         member.span,
                                         format!(
                                             "`{action_name}` is already in module `{other_name}`"
@@ -135,7 +135,7 @@ impl<'a> Checker<'a> {
             None if !rule_context => (name, None),
             None => {
                 let d = Diagnostic::error(
-                    "unknown-action",
+                    Code::UnknownAction,
                     pat.span,
                     format!("`{name}` is not an action"),
                 )
@@ -151,7 +151,7 @@ impl<'a> Checker<'a> {
         };
         let Some(&fid) = self.feature_index.get(feature) else {
             let mut d = Diagnostic::error(
-                "unknown-feature",
+                Code::UnknownFeature,
                 Span::new(
                     pat.span.start as usize,
                     pat.span.start as usize + feature.len(),
@@ -180,7 +180,7 @@ impl<'a> Checker<'a> {
                     let verbs = feat.verbs.clone();
                     let start = pat.span.start as usize + feature.len() + 1;
                     let mut d = Diagnostic::error(
-                        "unknown-verb",
+                        Code::UnknownVerb,
                         Span::new(start, pat.span.end as usize),
                         format!("feature `{feature}` has no verb `{v}`"),
                     )
@@ -247,7 +247,7 @@ impl<'a> Checker<'a> {
                         let Some((feature, rest)) = field.name.split_once('.') else {
                             self.error(
                                 Diagnostic::error(
-                                    "bad-field",
+                                    Code::BadField,
                                     field.span,
                                     format!("`{}` does not name a feature's field", field.name),
                                 )
@@ -258,7 +258,7 @@ impl<'a> Checker<'a> {
                         };
                         let Some(&fid) = self.feature_index.get(feature) else {
                             let mut d = Diagnostic::error(
-                                "unknown-feature",
+                                Code::UnknownFeature,
                                 field.span,
                                 format!("unknown feature `{feature}`"),
                             )
@@ -273,7 +273,7 @@ impl<'a> Checker<'a> {
                         };
                         if rest.is_empty() || rest.split('.').any(str::is_empty) {
                             self.error(
-                                Diagnostic::error("bad-field", field.span, "empty field name")
+                                Diagnostic::error(Code::BadField, field.span, "empty field name")
                                     .label("expected `feature.field`"),
                             );
                             continue;
@@ -307,14 +307,14 @@ impl<'a> Checker<'a> {
             .collect();
         if bg.who.is_none() {
             self.error(
-                Diagnostic::error("break-glass-who", bg.name.span, "break_glass without `who`")
+                Diagnostic::error(Code::BreakGlassWho, bg.name.span, "break_glass without `who`")
                     .label("anyone could open it")
                     .hint("say who may invoke it, e.g. `who flag emergency_access`"),
             );
         }
         if bg.allows.is_empty() && bg.grant_roles.is_empty() {
             self.error(
-                Diagnostic::warning("never-fires", bg.name.span, "break_glass opens nothing")
+                Diagnostic::warning(Code::NeverFires, bg.name.span, "break_glass opens nothing")
                     .label("no `allow` and no `grant role`"),
             );
         }
@@ -328,7 +328,7 @@ impl<'a> Checker<'a> {
             },
             None => {
                 self.error(
-                    Diagnostic::error("break-glass-max", bg.name.span, "break_glass without `max`")
+                    Diagnostic::error(Code::BreakGlassMax, bg.name.span, "break_glass without `max`")
                         .label("emergency access must be time-boxed")
                         .hint("add e.g. `max 4h`"),
                 );
@@ -359,7 +359,7 @@ impl<'a> Checker<'a> {
             if kept.contains(&verb.name) {
                 self.error(
                     Diagnostic::error(
-                        "duplicate-definition",
+                        Code::DuplicateDefinition,
                         verb.span,
                         format!(
                             "verb `{}` is listed twice for feature `{}`",
@@ -405,7 +405,7 @@ impl<'a> Checker<'a> {
         ) {
             self.error(
                 Diagnostic::error(
-                    "reserved-name",
+                    Code::ReservedName,
                     name.span,
                     format!("`{}` is a built-in resource field", name.name),
                 )
@@ -424,7 +424,7 @@ impl<'a> Checker<'a> {
             _ => {
                 self.error(
                     Diagnostic::error(
-                        "unknown-type",
+                        Code::UnknownType,
                         ty.span,
                         format!("unknown attribute type `{}`", ty.name),
                     )
@@ -448,7 +448,7 @@ impl<'a> Checker<'a> {
             }
             if self.policy.relations.len() >= crate::manifest::MAX_SET {
                 self.error(
-                    Diagnostic::error("too-many", n.span, "more than 64 relations")
+                    Diagnostic::error(Code::TooMany, n.span, "more than 64 relations")
                         .label("one relation too many")
                         .hint("modules, relations and flags are limited to 64 each"),
                 );

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::ast::RoleStmt;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 
 impl<'a> Checker<'a> {
     /// Warns about allows that an unconditional deny always overrides.
@@ -45,7 +45,7 @@ impl<'a> Checker<'a> {
                 if !dead.is_empty() {
                     warnings.push(
                         Diagnostic::warning(
-                            "never-fires",
+                            Code::NeverFires,
                             stmt.span,
                             format!("this allow can never take effect for {}", dead.join(", ")),
                         )
@@ -60,7 +60,7 @@ impl<'a> Checker<'a> {
                 {
                     warnings.push(
                         Diagnostic::warning(
-                            "never-fires",
+                            Code::NeverFires,
                             stmt.span,
                             "this allow can never take effect",
                         )

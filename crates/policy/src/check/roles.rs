@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::ast::{self, Ident, Item, RoleStmt};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 
 impl<'a> Checker<'a> {
     pub(super) fn role_ref(&mut self, ident: &Ident) -> Option<RoleId> {
@@ -12,7 +12,7 @@ impl<'a> Checker<'a> {
             return Some(id);
         }
         let mut d = Diagnostic::error(
-            "unknown-role",
+            Code::UnknownRole,
             ident.span,
             format!("unknown role \"{}\"", ident.name),
         )
@@ -57,7 +57,7 @@ impl<'a> Checker<'a> {
                     if p == rid {
                         self.error(
                             Diagnostic::error(
-                                "extends-cycle",
+                                Code::ExtendsCycle,
                                 parent.span,
                                 format!("role \"{}\" extends itself", parent.name),
                             )
@@ -180,7 +180,7 @@ impl<'a> Checker<'a> {
                 .map_or(decl.name.span, |e| e.span);
             self.error(
                 Diagnostic::error(
-                    "extends-cycle",
+                    Code::ExtendsCycle,
                     span,
                     format!("`extends` cycle: {}", names.join(" -> ")),
                 )

@@ -2,7 +2,7 @@
 
 use super::{suggest, Checker};
 use crate::ast::{Ident, RouteDecl};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::ir::{BindSource, BindTarget, Route, RouteBind, Segment};
 
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -67,7 +67,7 @@ impl Checker<'_> {
                             let tail = if kind == Overlap::Same { "" } else { " with no clear winner" };
                             self.error(
                                 Diagnostic::error(
-                                    "overlapping-routes",
+                                    Code::OverlappingRoutes,
                                     decl.path.span,
                                     format!("route {} {} {what} line {}{tail}", route.method, route.pattern, other.line),
                                 )
@@ -78,7 +78,7 @@ impl Checker<'_> {
                         }
                         Overlap::FirstWins | Overlap::SecondWins => self.diags.push(
                             Diagnostic::warning(
-                                "overlapping-routes",
+                                Code::OverlappingRoutes,
                                 decl.path.span,
                                 format!("route {} {} overlaps line {}", route.method, route.pattern, other.line),
                             )
@@ -99,7 +99,7 @@ impl Checker<'_> {
         if !METHODS.contains(&method.as_str()) {
             self.error(
                 Diagnostic::error(
-                    "bad-route",
+                    Code::BadRoute,
                     decl.method.span,
                     format!("`{}` is not an HTTP method", decl.method.name),
                 )
@@ -112,7 +112,7 @@ impl Checker<'_> {
             Err(bad) => {
                 self.error(
                     Diagnostic::error(
-                        "bad-route",
+                        Code::BadRoute,
                         decl.path.span,
                         format!("bad path segment `{bad}`"),
                     )
@@ -135,7 +135,7 @@ impl Checker<'_> {
             if params.get(..i).is_some_and(|before| before.contains(p)) {
                 self.error(
                     Diagnostic::error(
-                        "bad-route",
+                        Code::BadRoute,
                         decl.path.span,
                         format!("parameter `{{{p}}}` appears twice"),
                     )
@@ -152,7 +152,7 @@ impl Checker<'_> {
                     if ids.len() != 1 {
                         self.error(
                             Diagnostic::error(
-                                "bad-route",
+                                Code::BadRoute,
                                 decl.action.span,
                                 "a route maps to exactly one action",
                             )
@@ -180,7 +180,7 @@ impl Checker<'_> {
                             .collect();
                         names.extend(self.policy.attributes.iter().map(|a| a.name.clone()));
                         let mut d = Diagnostic::error(
-                            "unknown-attribute",
+                            Code::UnknownAttribute,
                             b.target.span,
                             format!("unknown resource attribute `{other}`"),
                         )
@@ -217,7 +217,7 @@ impl Checker<'_> {
                     Some(BindSource::Path(s))
                 } else {
                     let mut d = Diagnostic::error(
-                        "bad-route",
+                        Code::BadRoute,
                         source.span,
                         format!("the path has no parameter `{{{s}}}`"),
                     )
@@ -238,7 +238,7 @@ impl Checker<'_> {
                 } else {
                     self.error(
                         Diagnostic::error(
-                            "bad-route",
+                            Code::BadRoute,
                             source.span,
                             format!("`{s}` is not a JSON pointer"),
                         )
@@ -251,7 +251,7 @@ impl Checker<'_> {
             other => {
                 self.error(
                     Diagnostic::error(
-                        "bad-route",
+                        Code::BadRoute,
                         kind.span,
                         format!("unknown attribute source `{other}`"),
                     )
