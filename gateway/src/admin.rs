@@ -11,7 +11,7 @@ use serde_json::json;
 use wardgate_audit::{Event, EventKind};
 use wardgate_policy::Engine;
 
-use crate::reject::{full, Body};
+use crate::body::{full, Body};
 use crate::state::Gateway;
 
 /// Largest candidate accepted over the API.

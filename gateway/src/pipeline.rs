@@ -32,7 +32,8 @@ use wardgate_policy::Decision;
 use crate::config::CountryCode;
 use crate::proxy::{Target, Upstreams};
 use crate::ratelimit::Admit;
-use crate::reject::{Body, Rejection};
+use crate::body::Body;
+use crate::reject::Rejection;
 use crate::state::Gateway;
 
 pub(crate) use session::SessionPrincipal;

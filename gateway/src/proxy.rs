@@ -14,7 +14,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::{PathPrefix, StripHeader, Upstream, UpstreamUrl};
-use crate::reject::{Body, BoxError, Rejection};
+use crate::body::{Body, BoxError};
+use crate::reject::Rejection;
 
 /// One practice app.
 #[derive(Debug)]

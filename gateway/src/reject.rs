@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-pub use crate::body::{full, Body, BoxError};
 
 /// Why a request was not forwarded (or its response not delivered).
 #[derive(Debug, Clone, PartialEq, Eq)]

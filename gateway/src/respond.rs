@@ -3,7 +3,8 @@
 
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::reject::{full, Body, Rejection};
+use crate::body::{full, Body};
+use crate::reject::Rejection;
 
 /// What a browser's answer needs: where it goes back to after signing in, and the form token
 /// of its pages.

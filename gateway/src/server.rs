@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 mod limits;
 
 use crate::proxy::Upstreams;
-use crate::reject::Body;
+use crate::body::Body;
 use crate::state::{Gateway, StartError};
 use limits::{idle, Activity, InFlight};
 pub use limits::{AddressSlot, AddressSlots, Credentialed};

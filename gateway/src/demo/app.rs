@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::reject::{full, Body};
+use crate::body::{full, Body};
 
 #[derive(Debug, Default)]
 struct Data {

@@ -7,7 +7,8 @@ use hyper::body::Incoming;
 
 use super::Ctx;
 use crate::config::{EncodedSlashes, Server};
-use crate::reject::{Body, Rejection};
+use crate::body::Body;
+use crate::reject::Rejection;
 
 /// Dot segments removed, ambiguous encodings refused (`[proxy] encoded_slashes`).
 pub(super) fn normalize_path(

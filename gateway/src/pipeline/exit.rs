@@ -12,7 +12,8 @@ use wardgate_audit::{Durability, Event, EventKind, Verdict};
 use super::{forward, ActorKind, Ctx, Next};
 use crate::config::AuditDurability;
 use crate::metrics::{DecisionLabel, StatusLabel};
-use crate::reject::{Body, Rejection};
+use crate::body::Body;
+use crate::reject::Rejection;
 use crate::respond::{self, ForBrowser};
 use crate::state::Gateway;
 

@@ -11,7 +11,8 @@ use hyper::body::Incoming;
 use super::{host_of, Admitted, Ctx, Who};
 use crate::config::StripHeader;
 use crate::proxy::{self, Upstreams};
-use crate::reject::{Body, BoxError, Rejection};
+use crate::body::{Body, BoxError};
+use crate::reject::Rejection;
 use crate::state::Gateway;
 
 /// The headers every forwarded request gets, checked or not: hop-by-hop headers and what

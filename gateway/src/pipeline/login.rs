@@ -22,7 +22,8 @@ use sha2::{Digest, Sha256};
 use wardgate_identity::Practice;
 
 use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
-use crate::reject::{Body, Rejection};
+use crate::body::Body;
+use crate::reject::Rejection;
 use crate::respond::ForBrowser;
 use crate::session::{cookie, set_cookie, COOKIE, CSRF_COOKIE};
 use crate::signins::random_hex;

@@ -9,7 +9,8 @@ use super::{Ctx, Who};
 use crate::proxy;
 use crate::ratelimit::Admit;
 use crate::redact;
-use crate::reject::{full, Body, Rejection};
+use crate::body::{full, Body};
+use crate::reject::Rejection;
 
 /// The largest response body read to redact it.
 const MAX_REDACT_BYTES: usize = 16 << 20;

@@ -9,7 +9,8 @@ use wardgate_identity::Practice;
 
 use super::{host_of, Ctx};
 use crate::config::{NetworkRules, PracticeSource};
-use crate::reject::{Body, Rejection};
+use crate::body::Body;
+use crate::reject::Rejection;
 use crate::state::Gateway;
 
 /// One percent-decoded path segment; `None` when it does not decode to UTF-8.

@@ -9,7 +9,8 @@ use wardgate_policy::RequestParts;
 use wardgate_policy::Engine;
 
 use crate::body::ReadError;
-use crate::reject::{full, Body, Rejection};
+use crate::body::{full, Body};
+use crate::reject::Rejection;
 
 /// Where a route may read attributes from.
 struct Parts<'a> {

@@ -4,7 +4,7 @@
 use http::{header, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::reject::{full, Body};
+use crate::body::{full, Body};
 
 /// An answer: a page or JSON, with cookies to set.
 pub(super) struct Answer {
