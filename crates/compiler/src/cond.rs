@@ -219,136 +219,9 @@ impl CondGen<'_> {
     fn test(&mut self, asm: &mut Asm, kind: &TestKind) {
         let lay = self.lay;
         match kind {
-            TestKind::Cmp { op, lhs, rhs } => {
-                let l = self.term(asm, lhs);
-                let r = self.term(asm, rhs);
-                asm.op(I::Block(BlockType::Result(ValType::I32)));
-                asm.i32(2)
-                    .get(l.present())
-                    .get(r.present())
-                    .op(I::I32And)
-                    .op(I::I32Eqz)
-                    .op(I::BrIf(0))
-                    .op(I::Drop);
-                match (&l, &r) {
-                    (
-                        Loc::Bytes {
-                            ptr: p1, len: l1, ..
-                        },
-                        Loc::Bytes {
-                            ptr: p2, len: l2, ..
-                        },
-                    ) => match op {
-                        CmpOp::Eq => Self::equal(asm, &l, &r),
-                        CmpOp::Ne => {
-                            Self::equal(asm, &l, &r);
-                            asm.op(I::I32Eqz);
-                        }
-                        _ => {
-                            asm.get(*p1)
-                                .get(*l1)
-                                .get(*p2)
-                                .get(*l2)
-                                .op(I::Call(F_BYTES_CMP));
-                            match op {
-                                CmpOp::Lt => asm.i32(u32::MAX).op(I::I32Eq),
-                                CmpOp::Le => asm.i32(1).op(I::I32Ne),
-                                CmpOp::Gt => asm.i32(1).op(I::I32Eq),
-                                _ => asm.i32(u32::MAX).op(I::I32Ne),
-                            };
-                        }
-                    },
-                    (Loc::U64 { val: a, .. }, Loc::U64 { val: b, .. }) => {
-                        asm.get(*a).get(*b).op(match op {
-                            CmpOp::Eq => I::I64Eq,
-                            CmpOp::Ne => I::I64Ne,
-                            CmpOp::Lt => I::I64LtU,
-                            CmpOp::Le => I::I64LeU,
-                            CmpOp::Gt => I::I64GtU,
-                            CmpOp::Ge => I::I64GeU,
-                        });
-                    }
-                    _ => {
-                        asm.i32(2);
-                    }
-                }
-                asm.op(I::End);
-            }
-            TestKind::In { lhs, list } => {
-                let l = self.term(asm, lhs);
-                let items: Vec<Loc> = list.iter().map(|t| self.term(asm, t)).collect();
-                asm.op(I::Block(BlockType::Result(ValType::I32)));
-                asm.i32(2)
-                    .get(l.present())
-                    .op(I::I32Eqz)
-                    .op(I::BrIf(0))
-                    .op(I::Drop);
-                for item in &items {
-                    asm.i32(1).get(item.present());
-                    Self::equal(asm, &l, item);
-                    asm.op(I::I32And).op(I::BrIf(0)).op(I::Drop);
-                }
-                asm.i32(0);
-                asm.op(I::End);
-            }
-            TestKind::Network(nets) => {
-                let (base, v6, hi, lo) = (
-                    asm.i32_local(),
-                    asm.i32_local(),
-                    asm.i64_local(),
-                    asm.i64_local(),
-                );
-                asm.op(I::Block(BlockType::Result(ValType::I32)));
-                asm.i32(2)
-                    .load8(REQ, lay.req_ip)
-                    .op(I::I32Eqz)
-                    .op(I::BrIf(0))
-                    .op(I::Drop);
-                asm.get(REQ)
-                    .i32(lay.req_ip + lay.ip_payload)
-                    .op(I::I32Add)
-                    .set(base);
-                asm.load8(base, lay.ip_v6).set(v6);
-                asm.load64(base, lay.ip_hi).set(hi);
-                asm.load64(base, lay.ip_lo).set(lo);
-                for net in nets {
-                    asm.i32(1);
-                    match net {
-                        ipnet::IpNet::V4(n) => {
-                            let mask = u32::from(n.netmask());
-                            let addr = u32::from(n.network());
-                            asm.get(v6).op(I::I32Eqz);
-                            asm.get(lo)
-                                .op(I::I32WrapI64)
-                                .i32(mask)
-                                .op(I::I32And)
-                                .i32(addr)
-                                .op(I::I32Eq);
-                            asm.op(I::I32And);
-                        }
-                        ipnet::IpNet::V6(n) => {
-                            let mask = u128::from(n.netmask());
-                            let addr = u128::from(n.network());
-                            asm.get(v6);
-                            asm.get(hi)
-                                .i64((mask >> 64) as u64)
-                                .op(I::I64And)
-                                .i64((addr >> 64) as u64)
-                                .op(I::I64Eq);
-                            asm.op(I::I32And);
-                            asm.get(lo)
-                                .i64(mask as u64)
-                                .op(I::I64And)
-                                .i64(addr as u64)
-                                .op(I::I64Eq);
-                            asm.op(I::I32And);
-                        }
-                    }
-                    asm.op(I::BrIf(0)).op(I::Drop);
-                }
-                asm.i32(0);
-                asm.op(I::End);
-            }
+            TestKind::Cmp { op, lhs, rhs } => self.compare(asm, *op, lhs, rhs),
+            TestKind::In { lhs, list } => self.member(asm, lhs, list),
+            TestKind::Network(nets) => self.network(asm, nets),
             TestKind::During(windows) => {
                 let (w, m) = (asm.i32_local(), asm.i32_local());
                 asm.load8(REQ, lay.req_weekday).i32(7).op(I::I32RemU).set(w);
@@ -389,6 +262,143 @@ impl CondGen<'_> {
                 asm.i32(u32::from(*b));
             }
         }
+    }
+
+    /// `lhs op rhs`: 2 (unknown) when either is absent.
+    fn compare(&mut self, asm: &mut Asm, op: CmpOp, lhs: &Term, rhs: &Term) {
+        let l = self.term(asm, lhs);
+        let r = self.term(asm, rhs);
+        asm.op(I::Block(BlockType::Result(ValType::I32)));
+        asm.i32(2)
+            .get(l.present())
+            .get(r.present())
+            .op(I::I32And)
+            .op(I::I32Eqz)
+            .op(I::BrIf(0))
+            .op(I::Drop);
+        match (&l, &r) {
+            (
+                Loc::Bytes {
+                    ptr: p1, len: l1, ..
+                },
+                Loc::Bytes {
+                    ptr: p2, len: l2, ..
+                },
+            ) => match op {
+                CmpOp::Eq => Self::equal(asm, &l, &r),
+                CmpOp::Ne => {
+                    Self::equal(asm, &l, &r);
+                    asm.op(I::I32Eqz);
+                }
+                _ => {
+                    asm.get(*p1)
+                        .get(*l1)
+                        .get(*p2)
+                        .get(*l2)
+                        .op(I::Call(F_BYTES_CMP));
+                    match op {
+                        CmpOp::Lt => asm.i32(u32::MAX).op(I::I32Eq),
+                        CmpOp::Le => asm.i32(1).op(I::I32Ne),
+                        CmpOp::Gt => asm.i32(1).op(I::I32Eq),
+                        _ => asm.i32(u32::MAX).op(I::I32Ne),
+                    };
+                }
+            },
+            (Loc::U64 { val: a, .. }, Loc::U64 { val: b, .. }) => {
+                asm.get(*a).get(*b).op(match op {
+                    CmpOp::Eq => I::I64Eq,
+                    CmpOp::Ne => I::I64Ne,
+                    CmpOp::Lt => I::I64LtU,
+                    CmpOp::Le => I::I64LeU,
+                    CmpOp::Gt => I::I64GtU,
+                    CmpOp::Ge => I::I64GeU,
+                });
+            }
+            _ => {
+                asm.i32(2);
+            }
+        }
+        asm.op(I::End);
+    }
+
+    /// `lhs in [list]`: 2 (unknown) when `lhs` is absent.
+    fn member(&mut self, asm: &mut Asm, lhs: &Term, list: &[Term]) {
+        let l = self.term(asm, lhs);
+        let items: Vec<Loc> = list.iter().map(|t| self.term(asm, t)).collect();
+        asm.op(I::Block(BlockType::Result(ValType::I32)));
+        asm.i32(2)
+            .get(l.present())
+            .op(I::I32Eqz)
+            .op(I::BrIf(0))
+            .op(I::Drop);
+        for item in &items {
+            asm.i32(1).get(item.present());
+            Self::equal(asm, &l, item);
+            asm.op(I::I32And).op(I::BrIf(0)).op(I::Drop);
+        }
+        asm.i32(0);
+        asm.op(I::End);
+    }
+
+    /// The client address in one of `nets`: 2 (unknown) without an address.
+    fn network(&mut self, asm: &mut Asm, nets: &[ipnet::IpNet]) {
+        let lay = self.lay;
+        let (base, v6, hi, lo) = (
+            asm.i32_local(),
+            asm.i32_local(),
+            asm.i64_local(),
+            asm.i64_local(),
+        );
+        asm.op(I::Block(BlockType::Result(ValType::I32)));
+        asm.i32(2)
+            .load8(REQ, lay.req_ip)
+            .op(I::I32Eqz)
+            .op(I::BrIf(0))
+            .op(I::Drop);
+        asm.get(REQ)
+            .i32(lay.req_ip + lay.ip_payload)
+            .op(I::I32Add)
+            .set(base);
+        asm.load8(base, lay.ip_v6).set(v6);
+        asm.load64(base, lay.ip_hi).set(hi);
+        asm.load64(base, lay.ip_lo).set(lo);
+        for net in nets {
+            asm.i32(1);
+            match net {
+                ipnet::IpNet::V4(n) => {
+                    let mask = u32::from(n.netmask());
+                    let addr = u32::from(n.network());
+                    asm.get(v6).op(I::I32Eqz);
+                    asm.get(lo)
+                        .op(I::I32WrapI64)
+                        .i32(mask)
+                        .op(I::I32And)
+                        .i32(addr)
+                        .op(I::I32Eq);
+                    asm.op(I::I32And);
+                }
+                ipnet::IpNet::V6(n) => {
+                    let mask = u128::from(n.netmask());
+                    let addr = u128::from(n.network());
+                    asm.get(v6);
+                    asm.get(hi)
+                        .i64((mask >> 64) as u64)
+                        .op(I::I64And)
+                        .i64((addr >> 64) as u64)
+                        .op(I::I64Eq);
+                    asm.op(I::I32And);
+                    asm.get(lo)
+                        .i64(mask as u64)
+                        .op(I::I64And)
+                        .i64(addr as u64)
+                        .op(I::I64Eq);
+                    asm.op(I::I32And);
+                }
+            }
+            asm.op(I::BrIf(0)).op(I::Drop);
+        }
+        asm.i32(0);
+        asm.op(I::End);
     }
 
     /// Pushes bit `index` of the u64 set at `offset` in the request.

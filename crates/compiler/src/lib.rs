@@ -109,6 +109,13 @@ fn core_module_with(
     let n_conds = u32::try_from(conds.exprs.len())
         .map_err(|_| CompileError::Limit("too many conditions".into()))?;
 
+    Ok(assemble(&functions, n_conds, &data))
+}
+
+/// The core module's sections around its functions and data: one table of condition
+/// functions, one memory with the data at `DATA_BASE` and the heap after it, the exports the
+/// component wraps.
+fn assemble(functions: &[wasm_encoder::Function], n_conds: u32, data: &abi::Data) -> Vec<u8> {
     let heap_base = data.end().div_ceil(16) * 16;
     let pages = u64::from(heap_base).div_ceil(65536) + 1;
 
@@ -193,7 +200,7 @@ fn core_module_with(
     }
 
     let mut code = CodeSection::new();
-    for f in &functions {
+    for f in functions {
         code.function(f);
     }
     module.section(&code);
@@ -206,7 +213,7 @@ fn core_module_with(
     );
     module.section(&data_section);
 
-    Ok(module.finish())
+    module.finish()
 }
 
 fn componentize(abi: &abi::Abi, mut core: Vec<u8>) -> Result<Vec<u8>, CompileError> {

@@ -149,39 +149,8 @@ pub fn build<'p>(
                 .unwrap_or(NO_LIMIT),
         );
     }
-    // Break-glass entries.
-    let break_glass = data.alloc(BG_STRIDE * len(policy.break_glass.len()), 8);
-    let mut total_bg_roles = 0;
-    for (i, b) in policy.break_glass.iter().enumerate() {
-        let at = break_glass + BG_STRIDE * len(i);
-        let who = conds.add_opt(b.who.as_ref());
-        let (roles_at, roles_len) = data.u32s(&b.roles);
-        total_bg_roles += roles_len;
-        data.put_u32(at + BG_WHO, who);
-        data.put_u32(at + BG_REASON, u32::from(b.reason_required));
-        data.put_u32(at + BG_ALERT, u32::from(b.alert));
-        data.put_u32(at + BG_ROLES, roles_at);
-        data.put_u32(at + BG_ROLES_LEN, roles_len);
-        data.put_u64(at + BG_MAX, b.max_seconds);
-    }
-    // Features: redactions with their `unless` functions.
-    let mut per_feature: Vec<Vec<(u32, u32)>> = vec![Vec::new(); policy.features.len()];
-    for (i, r) in policy.redactions.iter().enumerate() {
-        let f = conds.add_opt(r.unless.as_ref());
-        if let Some(list) = per_feature.get_mut(r.feature as usize) {
-            list.push((len(i), f));
-        }
-    }
-    let features = data.alloc(F_STRIDE * len(policy.features.len()), 4);
-    for (i, list) in per_feature.iter().enumerate() {
-        let entries = data.alloc(RED_STRIDE * len(list.len()), 4);
-        for (k, (red, f)) in list.iter().enumerate() {
-            data.put_u32(entries + RED_STRIDE * len(k), *red);
-            data.put_u32(entries + RED_STRIDE * len(k) + 4, *f);
-        }
-        data.put_u32(features + F_STRIDE * len(i) + F_RED, entries);
-        data.put_u32(features + F_STRIDE * len(i) + F_RED_LEN, len(list.len()));
-    }
+    let (break_glass, total_bg_roles) = put_break_glass(policy, data, conds);
+    let features = put_features(policy, data, conds);
     // Which roles carry each deny rule.
     let mut carriers: Vec<Vec<u32>> = vec![Vec::new(); policy.rules.len()];
     for (r, role) in policy.roles.iter().enumerate() {
@@ -201,96 +170,23 @@ pub fn build<'p>(
         let at = actions + A_STRIDE * aid;
         data.put_u32(at + A_MODULE, action.module.unwrap_or(NONE));
         data.put_u32(at + A_FEATURE, action.feature);
-        // Deny rules covering the action, in rule order.
-        let denies: Vec<usize> = policy
-            .rules
+        let (deny_at, n_denies) = put_denies(policy, data, aid, &rule_fns, &carrier_at);
+        data.put_u32(at + A_DENY_OFF, deny_at);
+        data.put_u32(at + A_DENY_LEN, n_denies);
+        let (gr_at, n_entries, max_grants) = put_grants(policy, data, aid, &rule_fns);
+        data.put_u32(at + A_GR_OFF, gr_at);
+        data.put_u32(at + A_GR_LEN, n_entries);
+        data.put_u32(at + A_MAXG, max_grants);
+        let (s_at, n_scopes) = put_scopes(policy, data, action);
+        data.put_u32(at + A_SCOPE_OFF, s_at);
+        data.put_u32(at + A_SCOPE_LEN, n_scopes);
+        // Break-glass entries that open the action directly.
+        let mask = policy
+            .break_glass
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.effect == Effect::Deny && r.covers(aid))
-            .map(|(i, _)| i)
-            .collect();
-        let deny_at = data.alloc(D_STRIDE * len(denies.len()), 4);
-        for (k, &rid) in denies.iter().enumerate() {
-            let e = deny_at + D_STRIDE * len(k);
-            let global = policy
-                .rules
-                .get(rid)
-                .is_some_and(|r| !matches!(r.origin, Origin::Role(_)));
-            let (c_at, c_len) = carrier_at.get(rid).copied().unwrap_or((0, 0));
-            data.put_u32(e + D_RULE, len(rid));
-            data.put_u32(e + D_FN, rule_fns.get(rid).copied().unwrap_or(NONE));
-            data.put_u32(e + D_GLOBAL, u32::from(global));
-            data.put_u32(e + D_CARRIERS, c_at);
-            data.put_u32(e + D_CARRIERS_LEN, c_len);
-        }
-        data.put_u32(at + A_DENY_OFF, deny_at);
-        data.put_u32(at + A_DENY_LEN, len(denies.len()));
-        // Roles whose grants cover the action, by role id, each with its grants in order.
-        let mut entries: Vec<(u32, u32, u32)> = Vec::new();
-        let mut max_grants = 0u32;
-        for (r, role) in policy.roles.iter().enumerate() {
-            let grants: Vec<_> = role
-                .grants
-                .iter()
-                .filter(|g| policy.rule(g.rule).is_some_and(|x| x.covers(aid)))
-                .collect();
-            if grants.is_empty() {
-                continue;
-            }
-            let g_at = data.alloc(G_STRIDE * len(grants.len()), 4);
-            for (k, g) in grants.iter().enumerate() {
-                let e = g_at + G_STRIDE * len(k);
-                let (guards_at, guards_len) = data.u32s(&g.guards);
-                data.put_u32(e + G_RULE, g.rule);
-                data.put_u32(
-                    e + G_FN,
-                    rule_fns.get(g.rule as usize).copied().unwrap_or(NONE),
-                );
-                data.put_u32(e + G_GUARDS, guards_at);
-                data.put_u32(e + G_GUARDS_LEN, guards_len);
-            }
-            max_grants = max_grants.max(len(grants.len()));
-            entries.push((len(r), g_at, len(grants.len())));
-        }
-        let gr_at = data.alloc(GR_STRIDE * len(entries.len()), 4);
-        for (k, (r, g_at, g_len)) in entries.iter().enumerate() {
-            let e = gr_at + GR_STRIDE * len(k);
-            data.put_u32(e + GR_ROLE, *r);
-            data.put_u32(e + GR_OFF, *g_at);
-            data.put_u32(e + GR_LEN, *g_len);
-        }
-        data.put_u32(at + A_GR_OFF, gr_at);
-        data.put_u32(at + A_GR_LEN, len(entries.len()));
-        data.put_u32(at + A_MAXG, max_grants);
-        // The scope strings that cover the action.
-        let (feature, verb) = action.name.split_once(':').unwrap_or((&action.name, ""));
-        let mut groups = vec!["*".to_string(), feature.to_string()];
-        if let Some(m) = action.module.and_then(|m| policy.modules.get(m as usize)) {
-            groups.push(m.clone());
-        }
-        let mut scopes: Vec<String> = Vec::new();
-        for g in groups {
-            for s in [g.clone(), format!("{g}:*"), format!("{g}:{verb}")] {
-                if !scopes.contains(&s) {
-                    scopes.push(s);
-                }
-            }
-        }
-        let s_at = data.alloc(8 * len(scopes.len()), 4);
-        for (k, s) in scopes.iter().enumerate() {
-            let (p, l) = data.bytes(s.as_bytes());
-            data.put_u32(s_at + 8 * len(k), p);
-            data.put_u32(s_at + 8 * len(k) + 4, l);
-        }
-        data.put_u32(at + A_SCOPE_OFF, s_at);
-        data.put_u32(at + A_SCOPE_LEN, len(scopes.len()));
-        // Break-glass entries that open the action directly.
-        let mut mask = 0u64;
-        for (i, b) in policy.break_glass.iter().enumerate() {
-            if b.actions.binary_search(&aid).is_ok() {
-                mask |= 1 << i;
-            }
-        }
+            .filter(|(_, b)| b.actions.binary_search(&aid).is_ok())
+            .fold(0u64, |mask, (i, _)| mask | 1 << i);
         data.put_u64(bg_masks + 8 * aid, mask);
     }
     let service = data.bytes(b"service");
@@ -308,4 +204,145 @@ pub fn build<'p>(
         n_break_glass: len(policy.break_glass.len()),
         total_bg_roles,
     })
+}
+
+/// Break-glass entries: who may open them, what they lend, how long; and how many roles they
+/// lend in all.
+fn put_break_glass<'p>(policy: &'p Policy, data: &mut Data, conds: &mut Conds<'p>) -> (u32, u32) {
+    let break_glass = data.alloc(BG_STRIDE * len(policy.break_glass.len()), 8);
+    let mut total_bg_roles = 0;
+    for (i, b) in policy.break_glass.iter().enumerate() {
+        let at = break_glass + BG_STRIDE * len(i);
+        let who = conds.add_opt(b.who.as_ref());
+        let (roles_at, roles_len) = data.u32s(&b.roles);
+        total_bg_roles += roles_len;
+        data.put_u32(at + BG_WHO, who);
+        data.put_u32(at + BG_REASON, u32::from(b.reason_required));
+        data.put_u32(at + BG_ALERT, u32::from(b.alert));
+        data.put_u32(at + BG_ROLES, roles_at);
+        data.put_u32(at + BG_ROLES_LEN, roles_len);
+        data.put_u64(at + BG_MAX, b.max_seconds);
+    }
+    (break_glass, total_bg_roles)
+}
+
+/// Features: redactions with their `unless` functions.
+fn put_features<'p>(policy: &'p Policy, data: &mut Data, conds: &mut Conds<'p>) -> u32 {
+    let mut per_feature: Vec<Vec<(u32, u32)>> = vec![Vec::new(); policy.features.len()];
+    for (i, r) in policy.redactions.iter().enumerate() {
+        let f = conds.add_opt(r.unless.as_ref());
+        if let Some(list) = per_feature.get_mut(r.feature as usize) {
+            list.push((len(i), f));
+        }
+    }
+    let features = data.alloc(F_STRIDE * len(policy.features.len()), 4);
+    for (i, list) in per_feature.iter().enumerate() {
+        let entries = data.alloc(RED_STRIDE * len(list.len()), 4);
+        for (k, (red, f)) in list.iter().enumerate() {
+            data.put_u32(entries + RED_STRIDE * len(k), *red);
+            data.put_u32(entries + RED_STRIDE * len(k) + 4, *f);
+        }
+        data.put_u32(features + F_STRIDE * len(i) + F_RED, entries);
+        data.put_u32(features + F_STRIDE * len(i) + F_RED_LEN, len(list.len()));
+    }
+    features
+}
+
+/// Deny rules covering the action, in rule order: (where, how many).
+fn put_denies(
+    policy: &Policy,
+    data: &mut Data,
+    aid: u32,
+    rule_fns: &[u32],
+    carrier_at: &[(u32, u32)],
+) -> (u32, u32) {
+    let denies: Vec<usize> = policy
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.effect == Effect::Deny && r.covers(aid))
+        .map(|(i, _)| i)
+        .collect();
+    let deny_at = data.alloc(D_STRIDE * len(denies.len()), 4);
+    for (k, &rid) in denies.iter().enumerate() {
+        let e = deny_at + D_STRIDE * len(k);
+        let global = policy
+            .rules
+            .get(rid)
+            .is_some_and(|r| !matches!(r.origin, Origin::Role(_)));
+        let (c_at, c_len) = carrier_at.get(rid).copied().unwrap_or((0, 0));
+        data.put_u32(e + D_RULE, len(rid));
+        data.put_u32(e + D_FN, rule_fns.get(rid).copied().unwrap_or(NONE));
+        data.put_u32(e + D_GLOBAL, u32::from(global));
+        data.put_u32(e + D_CARRIERS, c_at);
+        data.put_u32(e + D_CARRIERS_LEN, c_len);
+    }
+    (deny_at, len(denies.len()))
+}
+
+/// Roles whose grants cover the action, by role id, each with its grants in order: (where,
+/// how many roles, the most grants of one role).
+fn put_grants(policy: &Policy, data: &mut Data, aid: u32, rule_fns: &[u32]) -> (u32, u32, u32) {
+    let mut entries: Vec<(u32, u32, u32)> = Vec::new();
+    let mut max_grants = 0u32;
+    for (r, role) in policy.roles.iter().enumerate() {
+        let grants: Vec<_> = role
+            .grants
+            .iter()
+            .filter(|g| policy.rule(g.rule).is_some_and(|x| x.covers(aid)))
+            .collect();
+        if grants.is_empty() {
+            continue;
+        }
+        let g_at = data.alloc(G_STRIDE * len(grants.len()), 4);
+        for (k, g) in grants.iter().enumerate() {
+            let e = g_at + G_STRIDE * len(k);
+            let (guards_at, guards_len) = data.u32s(&g.guards);
+            data.put_u32(e + G_RULE, g.rule);
+            data.put_u32(
+                e + G_FN,
+                rule_fns.get(g.rule as usize).copied().unwrap_or(NONE),
+            );
+            data.put_u32(e + G_GUARDS, guards_at);
+            data.put_u32(e + G_GUARDS_LEN, guards_len);
+        }
+        max_grants = max_grants.max(len(grants.len()));
+        entries.push((len(r), g_at, len(grants.len())));
+    }
+    let gr_at = data.alloc(GR_STRIDE * len(entries.len()), 4);
+    for (k, (r, g_at, g_len)) in entries.iter().enumerate() {
+        let e = gr_at + GR_STRIDE * len(k);
+        data.put_u32(e + GR_ROLE, *r);
+        data.put_u32(e + GR_OFF, *g_at);
+        data.put_u32(e + GR_LEN, *g_len);
+    }
+    (gr_at, len(entries.len()), max_grants)
+}
+
+/// The scope strings that cover the action: (where, how many).
+fn put_scopes(
+    policy: &Policy,
+    data: &mut Data,
+    action: &wardgate_policy::ir::Action,
+) -> (u32, u32) {
+    let (feature, verb) = action.name.split_once(':').unwrap_or((&action.name, ""));
+    let mut groups = vec!["*".to_string(), feature.to_string()];
+    if let Some(m) = action.module.and_then(|m| policy.modules.get(m as usize)) {
+        groups.push(m.clone());
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for g in groups {
+        for s in [g.clone(), format!("{g}:*"), format!("{g}:{verb}")] {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+    }
+    let s_at = data.alloc(8 * len(scopes.len()), 4);
+    for (k, s) in scopes.iter().enumerate() {
+        let (p, l) = data.bytes(s.as_bytes());
+        data.put_u32(s_at + 8 * len(k), p);
+        data.put_u32(s_at + 8 * len(k) + 4, l);
+    }
+    (s_at, len(scopes.len()))
 }
