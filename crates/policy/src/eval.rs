@@ -140,146 +140,19 @@ impl Policy {
     }
 
     fn run(&self, p: &Prepared, trace: &mut Trace<'_>) -> RawDecision {
-        let Some(aid) = p.action else {
-            let hint =
-                crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
-            note(trace, || {
-                format!(
-                    "denied: `{}` is not an action of policy \"{}\"{}",
-                    p.action_name,
-                    self.name,
-                    hint.as_ref()
-                        .map(|h| format!(" (did you mean `{h}`?)"))
-                        .unwrap_or_default()
-                )
-            });
-            return RawDecision::deny(RawReason::code(ReasonCode::UnknownAction));
+        let aid = match self.admit(p, trace) {
+            Ok(aid) => aid,
+            Err(refused) => return refused,
         };
         let action = self.action(aid).map_or("?", |a| a.name.as_str());
-        if let Some(m) = self.action(aid).and_then(|a| a.module) {
-            if !p.modules.contains(&m) {
-                let module = self.modules.get(m as usize).map_or("?", String::as_str);
-                note(trace, || {
-                    let subscribed: Vec<&str> = p
-                        .modules
-                        .iter()
-                        .filter_map(|&m| self.modules.get(m as usize).map(String::as_str))
-                        .collect();
-                    format!(
-                        "denied: {action} belongs to module `{module}`, which the practice does not subscribe to (subscribed: {})",
-                        list_or_none(&subscribed)
-                    )
-                });
-                return RawDecision::deny(RawReason::code(ReasonCode::ModuleNotSubscribed));
-            }
-        }
-        if trace.is_some() {
-            let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
-            note(trace, || {
-                format!("roles in effect: {}", list_or_none(&held))
-            });
-            for r in &p.unknown_roles {
-                note(trace, || {
-                    format!(
-                        "role \"{r}\" is not defined in policy \"{}\"; it grants nothing",
-                        self.name
-                    )
-                });
-            }
-        }
         let open = self.open_break_glass(p, trace);
         let outcome = self.outcome(p, aid, &open, trace);
-
         if !outcome.denies.is_empty() {
-            let mut reasons: Vec<RawReason> = outcome
-                .denies
-                .iter()
-                .map(|&id| {
-                    let require = self.rule(id).is_some_and(|r| r.origin == Origin::Require);
-                    RawReason {
-                        rule: Some(id),
-                        ..RawReason::code(if require {
-                            ReasonCode::RequirementNotMet
-                        } else {
-                            ReasonCode::DeniedByRule
-                        })
-                    }
-                })
-                .collect();
-            if outcome.grants.is_empty() {
-                reasons.push(RawReason::code(ReasonCode::NoGrant));
-            }
-            if let Some(step) = self.step_up(p, aid, &open, &outcome) {
-                reasons.push(step);
-            }
-            note(trace, || {
-                let rules: Vec<String> = outcome
-                    .denies
-                    .iter()
-                    .filter_map(|&id| self.rule(id))
-                    .map(|r| format!("`{}` (line {})", r.text, r.line))
-                    .collect();
-                format!(
-                    "denied: {} forbids {action}; deny beats allow",
-                    rules.join(" and ")
-                )
-            });
-            return RawDecision {
-                allow: false,
-                reasons,
-                obligations: Vec::new(),
-            };
+            return self.denied_by_rules(p, aid, &open, &outcome, trace);
         }
-
         if outcome.grants.is_empty() {
-            let mut reasons = vec![RawReason::code(ReasonCode::NoGrant)];
-            if let Some(step) = self.step_up(p, aid, &open, &outcome) {
-                reasons.push(step);
-            }
-            if trace.is_some() {
-                let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
-                let granted_to: Vec<String> = self
-                    .roles
-                    .iter()
-                    .filter_map(|role| {
-                        let mut conditional = true;
-                        let mut any = false;
-                        for g in &role.grants {
-                            if let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) {
-                                any = true;
-                                if rule.cond.is_none() && g.guards.is_empty() {
-                                    conditional = false;
-                                }
-                            }
-                        }
-                        any.then(|| {
-                            if conditional {
-                                format!("{} (conditionally)", role.name)
-                            } else {
-                                role.name.clone()
-                            }
-                        })
-                    })
-                    .collect();
-                let who = if held.is_empty() {
-                    "the principal holds no role of this policy and".to_string()
-                } else {
-                    held.join(", ")
-                };
-                note(trace, || {
-                    format!(
-                        "denied: {who} has no grant for {action} that applies; granted to: {}",
-                        list_or_none(&granted_to)
-                    )
-                });
-            }
-            return RawDecision {
-                allow: false,
-                reasons,
-                obligations: Vec::new(),
-            };
+            return self.no_grant(p, aid, &open, &outcome, trace);
         }
-
         if !self.scope_ok(p, aid) {
             note(trace, || match &p.scopes {
                 None => format!("denied: a service principal without scopes may not {action}"),
@@ -312,6 +185,174 @@ impl Policy {
             reasons,
             obligations,
         }
+    }
+
+    /// The action must be one of the policy's, of a module the practice subscribes to.
+    fn admit(&self, p: &Prepared, trace: &mut Trace<'_>) -> Result<ActionId, RawDecision> {
+        let Some(aid) = p.action else {
+            let hint =
+                crate::check::suggest(&p.action_name, self.actions.iter().map(|a| a.name.as_str()));
+            note(trace, || {
+                format!(
+                    "denied: `{}` is not an action of policy \"{}\"{}",
+                    p.action_name,
+                    self.name,
+                    hint.as_ref()
+                        .map(|h| format!(" (did you mean `{h}`?)"))
+                        .unwrap_or_default()
+                )
+            });
+            return Err(RawDecision::deny(RawReason::code(
+                ReasonCode::UnknownAction,
+            )));
+        };
+        let action = self.action(aid).map_or("?", |a| a.name.as_str());
+        if let Some(m) = self.action(aid).and_then(|a| a.module) {
+            if !p.modules.contains(&m) {
+                let module = self.modules.get(m as usize).map_or("?", String::as_str);
+                note(trace, || {
+                    let subscribed: Vec<&str> = p
+                        .modules
+                        .iter()
+                        .filter_map(|&m| self.modules.get(m as usize).map(String::as_str))
+                        .collect();
+                    format!(
+                        "denied: {action} belongs to module `{module}`, which the practice does not subscribe to (subscribed: {})",
+                        list_or_none(&subscribed)
+                    )
+                });
+                return Err(RawDecision::deny(RawReason::code(
+                    ReasonCode::ModuleNotSubscribed,
+                )));
+            }
+        }
+        if trace.is_some() {
+            let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
+            note(trace, || {
+                format!("roles in effect: {}", list_or_none(&held))
+            });
+            for r in &p.unknown_roles {
+                note(trace, || {
+                    format!(
+                        "role \"{r}\" is not defined in policy \"{}\"; it grants nothing",
+                        self.name
+                    )
+                });
+            }
+        }
+        Ok(aid)
+    }
+
+    /// Denied by rules that fired (deny beats allow); says whether stepping up would help.
+    fn denied_by_rules(
+        &self,
+        p: &Prepared,
+        aid: ActionId,
+        open: &[usize],
+        outcome: &Outcome,
+        trace: &mut Trace<'_>,
+    ) -> RawDecision {
+        let action = self.action(aid).map_or("?", |a| a.name.as_str());
+        let mut reasons: Vec<RawReason> = outcome
+            .denies
+            .iter()
+            .map(|&id| {
+                let require = self.rule(id).is_some_and(|r| r.origin == Origin::Require);
+                RawReason {
+                    rule: Some(id),
+                    ..RawReason::code(if require {
+                        ReasonCode::RequirementNotMet
+                    } else {
+                        ReasonCode::DeniedByRule
+                    })
+                }
+            })
+            .collect();
+        if outcome.grants.is_empty() {
+            reasons.push(RawReason::code(ReasonCode::NoGrant));
+        }
+        if let Some(step) = self.step_up(p, aid, open, outcome) {
+            reasons.push(step);
+        }
+        note(trace, || {
+            let rules: Vec<String> = outcome
+                .denies
+                .iter()
+                .filter_map(|&id| self.rule(id))
+                .map(|r| format!("`{}` (line {})", r.text, r.line))
+                .collect();
+            format!(
+                "denied: {} forbids {action}; deny beats allow",
+                rules.join(" and ")
+            )
+        });
+        RawDecision {
+            allow: false,
+            reasons,
+            obligations: Vec::new(),
+        }
+    }
+
+    /// Denied for want of a grant; says whether stepping up would help.
+    fn no_grant(
+        &self,
+        p: &Prepared,
+        aid: ActionId,
+        open: &[usize],
+        outcome: &Outcome,
+        trace: &mut Trace<'_>,
+    ) -> RawDecision {
+        let action = self.action(aid).map_or("?", |a| a.name.as_str());
+        let mut reasons = vec![RawReason::code(ReasonCode::NoGrant)];
+        if let Some(step) = self.step_up(p, aid, open, outcome) {
+            reasons.push(step);
+        }
+        if trace.is_some() {
+            let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
+            let granted_to = self.granted_to(aid);
+            let who = if held.is_empty() {
+                "the principal holds no role of this policy and".to_string()
+            } else {
+                held.join(", ")
+            };
+            note(trace, || {
+                format!(
+                    "denied: {who} has no grant for {action} that applies; granted to: {}",
+                    list_or_none(&granted_to)
+                )
+            });
+        }
+        RawDecision {
+            allow: false,
+            reasons,
+            obligations: Vec::new(),
+        }
+    }
+
+    /// The roles with a grant covering the action, "(conditionally)" when it has a condition.
+    fn granted_to(&self, aid: ActionId) -> Vec<String> {
+        self.roles
+            .iter()
+            .filter_map(|role| {
+                let mut conditional = true;
+                let mut any = false;
+                for g in &role.grants {
+                    if let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) {
+                        any = true;
+                        if rule.cond.is_none() && g.guards.is_empty() {
+                            conditional = false;
+                        }
+                    }
+                }
+                any.then(|| {
+                    if conditional {
+                        format!("{} (conditionally)", role.name)
+                    } else {
+                        role.name.clone()
+                    }
+                })
+            })
+            .collect()
     }
 
     fn outcome(

@@ -8,7 +8,8 @@ use ipnet::IpNet;
 use rust_decimal::Decimal;
 
 use crate::manifest::{
-    ActionInfo, AttributeInfo, BreakGlassInfo, Manifest, RedactionInfo, RoleInfo, RouteInfo, RuleInfo,
+    ActionInfo, AttributeInfo, BreakGlassInfo, Manifest, RedactionInfo, RoleInfo, RouteInfo,
+    RuleInfo,
 };
 
 pub use crate::ast::CmpOp;

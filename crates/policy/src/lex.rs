@@ -83,127 +83,41 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
             continue;
         }
         if c == '#' {
-            while let Some(&(_, c)) = chars.peek() {
-                if c == '\n' {
-                    break;
-                }
-                chars.next();
-            }
+            while chars.next_if(|&(_, c)| c != '\n').is_some() {}
             continue;
         }
         let rest = text.get(start..).unwrap_or("");
-        let two = |s: &str| rest.starts_with(s);
-        let single = |tok: Tok, len: usize| Token {
-            tok,
-            span: Span::new(start, start + len),
-        };
-        if two("->") {
-            tokens.push(single(Tok::Arrow, 2));
-            chars.next();
-            chars.next();
-            continue;
-        }
-        if two("==") || two("!=") || two("<=") || two(">=") {
-            let tok = match rest.get(..2) {
-                Some("==") => Tok::Eq,
-                Some("!=") => Tok::Ne,
-                Some("<=") => Tok::Le,
-                _ => Tok::Ge,
-            };
-            tokens.push(single(tok, 2));
-            chars.next();
-            chars.next();
-            continue;
-        }
-        let punct = match c {
-            '{' => Some(Tok::LBrace),
-            '}' => Some(Tok::RBrace),
-            '[' => Some(Tok::LBracket),
-            ']' => Some(Tok::RBracket),
-            '(' => Some(Tok::LParen),
-            ')' => Some(Tok::RParen),
-            ',' => Some(Tok::Comma),
-            '=' => Some(Tok::Assign),
-            '<' => Some(Tok::Lt),
-            '>' => Some(Tok::Gt),
-            _ => None,
-        };
-        if let Some(tok) = punct {
-            tokens.push(single(tok, 1));
-            chars.next();
+        if let Some((tok, len)) = operator(rest) {
+            tokens.push(Token {
+                tok,
+                span: Span::new(start, start + len),
+            });
+            for _ in 0..len {
+                chars.next();
+            }
             continue;
         }
         if c == '"' {
-            chars.next();
-            let mut value = String::new();
-            let mut closed = false;
-            let mut end = start + 1;
-            while let Some((i, c)) = chars.next() {
-                end = i + c.len_utf8();
-                match c {
-                    '"' => {
-                        closed = true;
-                        break;
-                    }
-                    '\\' => match chars.next() {
-                        Some((j, e)) => {
-                            end = j + e.len_utf8();
-                            match e {
-                                'n' => value.push('\n'),
-                                't' => value.push('\t'),
-                                other => value.push(other),
-                            }
-                        }
-                        None => break,
-                    },
-                    '\n' => break,
-                    other => value.push(other),
-                }
-            }
-            if !closed {
-                diags.push(
-                    Diagnostic::error(
-                        Code::UnterminatedString,
-                        Span::new(start, end),
-                        "unterminated string",
-                    )
-                    .label("this string has no closing quote")
-                    .hint("close the string with `\"` on the same line"),
-                );
-            }
-            tokens.push(Token {
-                tok: Tok::Str(value),
-                span: Span::new(start, end),
-            });
-            continue;
-        }
-        if c == '/' {
-            let mut end = start;
-            while let Some(&(i, c)) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                end = i + c.len_utf8();
-                chars.next();
-            }
-            tokens.push(Token {
-                tok: Tok::Path(text.get(start..end).unwrap_or("").to_string()),
-                span: Span::new(start, end),
-            });
+            tokens.push(string(start, &mut chars, diags));
             continue;
         }
         let negative_number = c == '-' && rest.chars().nth(1).is_some_and(|d| d.is_ascii_digit());
-        if is_word_start(c) || negative_number {
-            let mut end = start;
-            while let Some(&(i, c)) = chars.peek() {
-                if !is_word_char(c) || text.get(i..).is_some_and(|r| r.starts_with("->")) {
-                    break;
+        if c == '/' || is_word_start(c) || negative_number {
+            let path = c == '/';
+            let end = take_while(&mut chars, start, |i, c| {
+                if path {
+                    !c.is_whitespace()
+                } else {
+                    is_word_char(c) && !text.get(i..).is_some_and(|r| r.starts_with("->"))
                 }
-                end = i + c.len_utf8();
-                chars.next();
-            }
+            });
+            let word = text.get(start..end).unwrap_or("").to_string();
             tokens.push(Token {
-                tok: Tok::Word(text.get(start..end).unwrap_or("").to_string()),
+                tok: if path {
+                    Tok::Path(word)
+                } else {
+                    Tok::Word(word)
+                },
                 span: Span::new(start, end),
             });
             continue;
@@ -224,6 +138,92 @@ pub fn lex(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
         span: Span::new(end, end),
     });
     tokens
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
+
+/// An arrow, a comparison or a punctuation mark at the start of `rest`, with its length.
+fn operator(rest: &str) -> Option<(Tok, usize)> {
+    let two = match rest.get(..2) {
+        Some("->") => Some(Tok::Arrow),
+        Some("==") => Some(Tok::Eq),
+        Some("!=") => Some(Tok::Ne),
+        Some("<=") => Some(Tok::Le),
+        Some(">=") => Some(Tok::Ge),
+        _ => None,
+    };
+    if let Some(tok) = two {
+        return Some((tok, 2));
+    }
+    let one = match rest.chars().next()? {
+        '{' => Tok::LBrace,
+        '}' => Tok::RBrace,
+        '[' => Tok::LBracket,
+        ']' => Tok::RBracket,
+        '(' => Tok::LParen,
+        ')' => Tok::RParen,
+        ',' => Tok::Comma,
+        '=' => Tok::Assign,
+        '<' => Tok::Lt,
+        '>' => Tok::Gt,
+        _ => return None,
+    };
+    Some((one, 1))
+}
+
+/// Consumes characters while `keep` holds; returns where the run ends.
+fn take_while(chars: &mut Chars<'_>, start: usize, keep: impl Fn(usize, char) -> bool) -> usize {
+    let mut end = start;
+    while let Some((i, c)) = chars.next_if(|&(i, c)| keep(i, c)) {
+        end = i + c.len_utf8();
+    }
+    end
+}
+
+/// A string literal from its opening quote at `start`: `\n`, `\t` and `\<c>` escapes, ended
+/// by a quote on the same line (an unterminated one is reported and kept as far as it goes).
+fn string(start: usize, chars: &mut Chars<'_>, diags: &mut Vec<Diagnostic>) -> Token {
+    chars.next();
+    let mut value = String::new();
+    let mut closed = false;
+    let mut end = start + 1;
+    while let Some((i, c)) = chars.next() {
+        end = i + c.len_utf8();
+        match c {
+            '"' => {
+                closed = true;
+                break;
+            }
+            '\\' => match chars.next() {
+                Some((j, e)) => {
+                    end = j + e.len_utf8();
+                    match e {
+                        'n' => value.push('\n'),
+                        't' => value.push('\t'),
+                        other => value.push(other),
+                    }
+                }
+                None => break,
+            },
+            '\n' => break,
+            other => value.push(other),
+        }
+    }
+    if !closed {
+        diags.push(
+            Diagnostic::error(
+                Code::UnterminatedString,
+                Span::new(start, end),
+                "unterminated string",
+            )
+            .label("this string has no closing quote")
+            .hint("close the string with `\"` on the same line"),
+        );
+    }
+    Token {
+        tok: Tok::Str(value),
+        span: Span::new(start, end),
+    }
 }
 
 #[cfg(test)]

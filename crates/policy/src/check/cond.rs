@@ -50,96 +50,109 @@ impl<'a> Checker<'a> {
                 rhs: Term::PrincipalId,
             }),
             Cond::Mfa(_) => test(TestKind::Mfa),
-            Cond::Flag(f, _) => {
-                let i = match self.policy.flags.iter().position(|x| *x == f.name) {
-                    Some(i) => i,
-                    None if self.policy.flags.len() >= crate::manifest::MAX_SET => {
-                        self.error(
-                            Diagnostic::error(Code::TooMany, f.span, "more than 64 different flags")
-                                .label("one flag too many")
-                                .hint("modules, relations and flags are limited to 64 each"),
-                        );
-                        return None;
-                    }
-                    None => {
-                        self.policy.flags.push(f.name.clone());
-                        self.policy.flags.len() - 1
-                    }
-                };
-                test(TestKind::Flag(idx(i)))
-            }
-            Cond::Relation(r, _) => match self.policy.relations.iter().position(|x| *x == r.name) {
-                Some(i) => test(TestKind::Relation(idx(i))),
-                None => {
-                    let mut d = Diagnostic::error(
-                        Code::UnknownRelation,
-                        r.span,
-                        format!("unknown relation `{}`", r.name),
-                    )
-                    .label("not a declared relation");
-                    d = match suggest(&r.name, self.policy.relations.iter().map(String::as_str)) {
-                        Some(s) => d.hint(format!("did you mean `{s}`?")),
-                        None => d.hint(format!("declare it: `relation {}`", r.name)),
-                    };
-                    self.error(d);
-                    None
-                }
-            },
+            Cond::Flag(f, _) => test(TestKind::Flag(self.flag(f)?)),
+            Cond::Relation(r, _) => test(TestKind::Relation(self.relation(r)?)),
             Cond::Role(roles, _) => {
                 let ids: Vec<RoleId> = roles.iter().filter_map(|r| self.role_ref(r)).collect();
                 (ids.len() == roles.len()).then_some(())?;
                 test(TestKind::Role(ids))
             }
-            Cond::From { nets, .. } => {
-                let mut parsed = Vec::new();
-                for n in nets {
-                    match parse_net(&n.name) {
-                        Some(net) => parsed.push(net),
-                        None => self.error(
-                            Diagnostic::error(
-                                Code::BadNetwork,
-                                n.span,
-                                format!("`{}` is not a network", n.name),
-                            )
-                            .label("expected an IPv4 or IPv6 address or CIDR block")
-                            .hint("e.g. `10.20.0.0/16`, `192.168.1.7` or `2001:db8::/32`"),
-                        ),
-                    }
-                }
-                (parsed.len() == nets.len()).then_some(())?;
-                test(TestKind::Network(parsed))
-            }
+            Cond::From { nets, .. } => test(TestKind::Network(self.networks(nets)?)),
             Cond::During { windows, .. } => test(TestKind::During(self.windows(windows)?)),
             Cond::Cmp { op, lhs, rhs } => test(self.compare(op, lhs, rhs)?),
-            Cond::In { lhs, list, .. } => {
-                let (l, lt) = self.term(lhs)?;
-                let mut items = Vec::new();
-                for item in list {
-                    let (t, ty) = self.term(item)?;
-                    if ty != lt {
-                        self.error(
-                            Diagnostic::error(
-                                Code::TypeMismatch,
-                                item.span(),
-                                format!(
-                                    "list item is {} but {} is {}",
-                                    ty.as_str(),
-                                    self.text(lhs.span()),
-                                    lt.as_str()
-                                ),
-                            )
-                            .label("wrong type"),
-                        );
-                        return None;
-                    }
-                    items.push(t);
-                }
-                test(TestKind::In {
-                    lhs: l,
-                    list: items,
-                })
+            Cond::In { lhs, list, .. } => test(self.member(lhs, list)?),
+        }
+    }
+
+    /// The index of a flag, declared by its first use (at most 64).
+    fn flag(&mut self, f: &Ident) -> Option<u32> {
+        let i = match self.policy.flags.iter().position(|x| *x == f.name) {
+            Some(i) => i,
+            None if self.policy.flags.len() >= crate::manifest::MAX_SET => {
+                self.error(
+                    Diagnostic::error(Code::TooMany, f.span, "more than 64 different flags")
+                        .label("one flag too many")
+                        .hint("modules, relations and flags are limited to 64 each"),
+                );
+                return None;
+            }
+            None => {
+                self.policy.flags.push(f.name.clone());
+                self.policy.flags.len() - 1
+            }
+        };
+        Some(idx(i))
+    }
+
+    /// The index of a declared relation.
+    fn relation(&mut self, r: &Ident) -> Option<u32> {
+        match self.policy.relations.iter().position(|x| *x == r.name) {
+            Some(i) => Some(idx(i)),
+            None => {
+                let mut d = Diagnostic::error(
+                    Code::UnknownRelation,
+                    r.span,
+                    format!("unknown relation `{}`", r.name),
+                )
+                .label("not a declared relation");
+                d = match suggest(&r.name, self.policy.relations.iter().map(String::as_str)) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => d.hint(format!("declare it: `relation {}`", r.name)),
+                };
+                self.error(d);
+                None
             }
         }
+    }
+
+    /// Every network of a `from` list, or `None` with each bad one reported.
+    fn networks(&mut self, nets: &[Ident]) -> Option<Vec<IpNet>> {
+        let mut parsed = Vec::new();
+        for n in nets {
+            match parse_net(&n.name) {
+                Some(net) => parsed.push(net),
+                None => self.error(
+                    Diagnostic::error(
+                        Code::BadNetwork,
+                        n.span,
+                        format!("`{}` is not a network", n.name),
+                    )
+                    .label("expected an IPv4 or IPv6 address or CIDR block")
+                    .hint("e.g. `10.20.0.0/16`, `192.168.1.7` or `2001:db8::/32`"),
+                ),
+            }
+        }
+        (parsed.len() == nets.len()).then_some(parsed)
+    }
+
+    /// `lhs in [list]`, every item of the type of `lhs`.
+    fn member(&mut self, lhs: &Operand, list: &[Operand]) -> Option<TestKind> {
+        let (l, lt) = self.term(lhs)?;
+        let mut items = Vec::new();
+        for item in list {
+            let (t, ty) = self.term(item)?;
+            if ty != lt {
+                self.error(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        item.span(),
+                        format!(
+                            "list item is {} but {} is {}",
+                            ty.as_str(),
+                            self.text(lhs.span()),
+                            lt.as_str()
+                        ),
+                    )
+                    .label("wrong type"),
+                );
+                return None;
+            }
+            items.push(t);
+        }
+        Some(TestKind::In {
+            lhs: l,
+            list: items,
+        })
     }
 
     pub(super) fn term(&mut self, op: &Operand) -> Option<(Term, Type)> {

@@ -307,9 +307,13 @@ impl<'a> Checker<'a> {
             .collect();
         if bg.who.is_none() {
             self.error(
-                Diagnostic::error(Code::BreakGlassWho, bg.name.span, "break_glass without `who`")
-                    .label("anyone could open it")
-                    .hint("say who may invoke it, e.g. `who flag emergency_access`"),
+                Diagnostic::error(
+                    Code::BreakGlassWho,
+                    bg.name.span,
+                    "break_glass without `who`",
+                )
+                .label("anyone could open it")
+                .hint("say who may invoke it, e.g. `who flag emergency_access`"),
             );
         }
         if bg.allows.is_empty() && bg.grant_roles.is_empty() {
@@ -328,9 +332,13 @@ impl<'a> Checker<'a> {
             },
             None => {
                 self.error(
-                    Diagnostic::error(Code::BreakGlassMax, bg.name.span, "break_glass without `max`")
-                        .label("emergency access must be time-boxed")
-                        .hint("add e.g. `max 4h`"),
+                    Diagnostic::error(
+                        Code::BreakGlassMax,
+                        bg.name.span,
+                        "break_glass without `max`",
+                    )
+                    .label("emergency access must be time-boxed")
+                    .hint("add e.g. `max 4h`"),
                 );
                 return;
             }
