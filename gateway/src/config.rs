@@ -253,7 +253,11 @@ impl Config {
     fn validate(&self, text: &str) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let mut err = |key: &str, message: String| {
-            out.push(Diagnostic::error(Code::Config, key_span(text, key), message));
+            out.push(Diagnostic::error(
+                Code::Config,
+                key_span(text, key),
+                message,
+            ));
         };
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             err(

@@ -29,10 +29,10 @@ use hyper::body::Incoming;
 use wardgate_identity::{KeyInfo, Practice};
 use wardgate_policy::Decision;
 
+use crate::body::Body;
 use crate::config::CountryCode;
 use crate::proxy::{Target, Upstreams};
 use crate::ratelimit::Admit;
-use crate::body::Body;
 use crate::reject::Rejection;
 use crate::state::Gateway;
 

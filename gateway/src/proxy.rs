@@ -13,8 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::config::{PathPrefix, StripHeader, Upstream, UpstreamUrl};
 use crate::body::{Body, BoxError};
+use crate::config::{PathPrefix, StripHeader, Upstream, UpstreamUrl};
 use crate::reject::Rejection;
 
 /// One practice app.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-
 /// Why a request was not forwarded (or its response not delivered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {

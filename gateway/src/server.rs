@@ -22,8 +22,8 @@ use tokio_rustls::TlsAcceptor;
 
 mod limits;
 
-use crate::proxy::Upstreams;
 use crate::body::Body;
+use crate::proxy::Upstreams;
 use crate::state::{Gateway, StartError};
 use limits::{idle, Activity, InFlight};
 pub use limits::{AddressSlot, AddressSlots, Credentialed};

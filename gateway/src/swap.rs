@@ -6,8 +6,8 @@ use std::path::Path;
 
 use wardgate_host::{Host, LoadedModule};
 use wardgate_identity::Store;
-use wardgate_policy::Suite;
 use wardgate_policy::Engine;
+use wardgate_policy::Suite;
 
 /// Why a candidate was refused. The module in force stays.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ pub use event::{Actor, ActorKind, DecisionSummary, Event, EventKind, ResourceRef
 pub use log::{AuditLog, Durability, OpenReport, Options};
 pub use record::{Record, GENESIS};
 pub use search::{Filter, Format, Search};
-pub use verify::{verify, Problem, VerifyReport};
+pub use verify::{verify, Fault, Problem, VerifyReport};
 
 /// What went wrong with the log itself.
 #[derive(Debug, thiserror::Error)]

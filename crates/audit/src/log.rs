@@ -402,88 +402,11 @@ impl AuditLog {
     /// Opens (or creates) the log in `dir`, cutting a torn last record if a crash left one.
     pub fn open(dir: &Path, opts: Options) -> Result<(AuditLog, OpenReport), AuditError> {
         crate::private::create_dir(dir).map_err(|e| io(dir, e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io(&lock_path, e))?;
-        lock.try_lock().map_err(|_| {
-            io(
-                &lock_path,
-                std::io::Error::other(
-                    "the audit log is open in another process; one writer per folder",
-                ),
-            )
-        })?;
+        let lock = lock_folder(dir)?;
         let key = key(dir)?;
-        let mut segs = segments(dir)?;
-        let mut truncated = 0;
-        let (mut seq, mut last_hash) = (0, GENESIS.to_string());
-        if segs.is_empty() {
-            let p = dir.join(segment_name(1));
-            File::create(&p).map_err(|e| io(&p, e))?;
-            segs.push(p);
-        }
-        // The newest segment may be empty (just rotated): its predecessor has the head.
-        for p in segs.iter().rev() {
-            let Tail {
-                len,
-                good_end,
-                last,
-            } = scan_tail(p)?;
-            if good_end < len && p == segs.last().unwrap_or(p) {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(p)
-                    .map_err(|e| io(p, e))?;
-                f.set_len(good_end)
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| io(p, e))?;
-                truncated = len - good_end;
-            }
-            if let Some((s, h)) = last {
-                seq = s;
-                last_hash = h;
-                break;
-            }
-        }
-        let path = segs
-            .last()
-            .cloned()
-            .unwrap_or_else(|| dir.join(segment_name(1)));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io(&path, e))?;
-        let seg_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let anchors_path = dir.join(ANCHORS);
-        let anchors = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&anchors_path)
-            .map_err(|e| io(&anchors_path, e))?;
-        let writer = Writer {
-            dir: dir.to_path_buf(),
-            opts: opts.clone(),
-            key,
-            file,
-            path: path.clone(),
-            seg_bytes,
-            seq,
-            last_hash,
-            since_anchor: 0,
-            due_anchors: Vec::new(),
-            anchors,
-            buf: Vec::with_capacity(1 << 16),
-            alerts: None,
-            maintenance_due: false,
-            seg_started: std::fs::metadata(&path)
-                .and_then(|m| m.created().or_else(|_| m.modified()))
-                .unwrap_or_else(|_| std::time::SystemTime::now()),
-        };
+        let head = recover_head(dir)?;
+        let writer = Writer::open(dir, &opts, key, &head)?;
+        let path = writer.path.clone();
         let writer = Arc::new(Mutex::new(writer));
         let (tx, rx) = mpsc::sync_channel(opts.queue.max(1));
         let worker_writer = writer.clone();
@@ -514,31 +437,36 @@ impl AuditLog {
             alerter: None,
             dir: dir.to_path_buf(),
         };
-        if truncated > 0 {
-            let mut e = Event::new(
-                EventKind::Recovery,
-                Actor {
-                    kind: crate::ActorKind::System,
-                    id: "wardgate".into(),
-                },
-                "audit:recover",
-            );
-            e.detail = Some(serde_json::json!({
-                "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "truncated_bytes": truncated,
-                "reason": "a torn record from an interrupted write was cut off",
-            }));
-            log.append(e, Durability::Sync)?;
+        if head.truncated > 0 {
+            log.record_recovery(&path, head.truncated)?;
         }
         let last_seq = log.last_seq();
         Ok((
             log,
             OpenReport {
-                truncated_bytes: truncated,
+                truncated_bytes: head.truncated,
                 last_seq,
-                segments: segs.len(),
+                segments: head.segments.len(),
             },
         ))
+    }
+
+    /// Records that a torn record was cut off when the log was opened.
+    fn record_recovery(&self, path: &Path, truncated: u64) -> Result<(), AuditError> {
+        let mut e = Event::new(
+            EventKind::Recovery,
+            Actor {
+                kind: crate::ActorKind::System,
+                id: "wardgate".into(),
+            },
+            "audit:recover",
+        );
+        e.detail = Some(serde_json::json!({
+            "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "truncated_bytes": truncated,
+            "reason": "a torn record from an interrupted write was cut off",
+        }));
+        self.append(e, Durability::Sync).map(|_| ())
     }
 
     /// Opens the log and raises alerts over every event appended from now on.
@@ -850,5 +778,116 @@ fn run_writer(
             let _ = done.send(result.clone());
         }
         maintain_aside(&writer, &dir, &maintaining);
+    }
+}
+
+/// One writer per folder: a lock held as long as the log is open.
+fn lock_folder(dir: &Path) -> Result<File, AuditError> {
+    let lock_path = dir.join("LOCK");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io(&lock_path, e))?;
+    lock.try_lock().map_err(|_| {
+        io(
+            &lock_path,
+            std::io::Error::other(
+                "the audit log is open in another process; one writer per folder",
+            ),
+        )
+    })?;
+    Ok(lock)
+}
+
+/// Where the chain stands when the log is opened.
+struct Head {
+    segments: Vec<PathBuf>,
+    seq: u64,
+    last_hash: String,
+    /// Bytes of a torn last record, cut off.
+    truncated: u64,
+}
+
+/// Finds the newest record (cutting a torn one at the end) and the segments.
+fn recover_head(dir: &Path) -> Result<Head, AuditError> {
+    let mut segs = segments(dir)?;
+    let mut truncated = 0;
+    let (mut seq, mut last_hash) = (0, GENESIS.to_string());
+    if segs.is_empty() {
+        let p = dir.join(segment_name(1));
+        File::create(&p).map_err(|e| io(&p, e))?;
+        segs.push(p);
+    }
+    // The newest segment may be empty (just rotated): its predecessor has the head.
+    for p in segs.iter().rev() {
+        let Tail {
+            len,
+            good_end,
+            last,
+        } = scan_tail(p)?;
+        if good_end < len && p == segs.last().unwrap_or(p) {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| io(p, e))?;
+            f.set_len(good_end)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| io(p, e))?;
+            truncated = len - good_end;
+        }
+        if let Some((s, h)) = last {
+            seq = s;
+            last_hash = h;
+            break;
+        }
+    }
+    Ok(Head {
+        segments: segs,
+        seq,
+        last_hash,
+        truncated,
+    })
+}
+
+impl Writer {
+    fn open(dir: &Path, opts: &Options, key: Vec<u8>, head: &Head) -> Result<Writer, AuditError> {
+        let path = head
+            .segments
+            .last()
+            .cloned()
+            .unwrap_or_else(|| dir.join(segment_name(1)));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        let seg_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let anchors_path = dir.join(ANCHORS);
+        let anchors = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&anchors_path)
+            .map_err(|e| io(&anchors_path, e))?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            opts: opts.clone(),
+            key,
+            file,
+            path: path.clone(),
+            seg_bytes,
+            seq: head.seq,
+            last_hash: head.last_hash.clone(),
+            since_anchor: 0,
+            due_anchors: Vec::new(),
+            anchors,
+            buf: Vec::with_capacity(1 << 16),
+            alerts: None,
+            maintenance_due: false,
+            seg_started: std::fs::metadata(&path)
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .unwrap_or_else(|_| std::time::SystemTime::now()),
+        })
     }
 }

@@ -20,14 +20,45 @@ pub struct Problem {
     /// 1-based line in that file.
     pub line: u64,
     pub seq: Option<u64>,
-    pub what: String,
+    pub fault: Fault,
+}
+
+/// What is wrong with a record or an anchor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("an anchor without a record number")]
+    AnchorWithoutRecord,
+    #[error("anchor for record {seq} has a bad signature (forged or edited)")]
+    AnchorForged { seq: u64 },
+    #[error("unreadable anchor: {0}")]
+    AnchorUnreadable(String),
+    #[error("torn record at the end of the file (an interrupted write)")]
+    Torn,
+    #[error("the record does not match its hash: it was edited")]
+    Edited,
+    #[error("not a record: {0}")]
+    NotARecord(String),
+    #[error("the segment's name says it starts elsewhere ({name})")]
+    MisnamedSegment { name: String },
+    #[error("expected record {expected}: records {expected}..{last} are missing (deleted)", last = found - 1)]
+    Missing { expected: u64, found: u64 },
+    #[error("expected record {expected}, found {found}: records were inserted or reordered")]
+    Reordered { expected: u64, found: u64 },
+    #[error("the log starts at record {seq}: earlier records are missing")]
+    StartsLate { seq: u64 },
+    #[error("does not follow the record before it (its `prev` hash differs)")]
+    BrokenLink,
+    #[error("differs from what anchor line {anchor_line} signed: the chain was rewritten")]
+    Rewritten { anchor_line: u64 },
+    #[error("the log ends at record {last} but this anchor vouches for record {seq}: the newest records were cut off")]
+    CutOff { last: u64, seq: u64 },
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.seq {
-            Some(s) => write!(f, "{}:{}: record {s}: {}", self.file, self.line, self.what),
-            None => write!(f, "{}:{}: {}", self.file, self.line, self.what),
+            Some(s) => write!(f, "{}:{}: record {s}: {}", self.file, self.line, self.fault),
+            None => write!(f, "{}:{}: {}", self.file, self.line, self.fault),
         }
     }
 }
@@ -47,6 +78,15 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    fn problem(&mut self, file: &str, line: u64, seq: Option<u64>, fault: Fault) {
+        self.problems.push(Problem {
+            file: file.to_string(),
+            line,
+            seq,
+            fault,
+        });
+    }
 }
 
 #[derive(Deserialize)]
@@ -60,6 +100,13 @@ struct Anchor {
     mac: String,
 }
 
+/// The signed anchors: record number -> (hash, line), and the newest retention note.
+#[derive(Default)]
+struct Anchors {
+    at: BTreeMap<u64, (String, u64)>,
+    pruned: Option<(u64, String)>,
+}
+
 /// Verifies the log in `dir`. `key` checks the anchors' signatures (the log's own
 /// `anchor.key` if `None` and it exists).
 pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError> {
@@ -68,92 +115,99 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
     let key = key.map(<[u8]>::to_vec).or(own_key);
 
     // Anchors first: few, and each must be met while scanning the records.
-    let mut anchors: BTreeMap<u64, (String, u64)> = BTreeMap::new();
-    let mut pruned: Option<(u64, String)> = None;
-    let anchors_path = dir.join(ANCHORS);
-    if let Ok(f) = File::open(&anchors_path) {
-        for (i, line) in BufReader::new(f).lines().enumerate() {
-            let n = i as u64 + 1;
-            let line = line.map_err(|e| io(&anchors_path, e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let problem = |what: String| Problem {
-                file: ANCHORS.into(),
-                line: n,
-                seq: None,
-                what,
-            };
-            match serde_json::from_str::<Anchor>(&line) {
-                Ok(a) => {
-                    let Some(seq) = a.seq.or(a.pruned_through) else {
-                        report
-                            .problems
-                            .push(problem("an anchor without a record number".into()));
-                        continue;
-                    };
-                    if let Some(k) = &key {
-                        if mac(k, seq, &a.hash) != a.mac {
-                            report.problems.push(problem(format!(
-                                "anchor for record {seq} has a bad signature (forged or edited)"
-                            )));
-                            continue;
-                        }
-                    }
-                    if a.pruned_through.is_some() {
-                        if pruned.as_ref().is_none_or(|(p, _)| seq > *p) {
-                            pruned = Some((seq, a.hash));
-                        }
-                    } else {
-                        anchors.insert(seq, (a.hash, n));
-                    }
-                }
-                Err(e) => report
-                    .problems
-                    .push(problem(format!("unreadable anchor: {e}"))),
-            }
-        }
-    }
-    report.anchors = anchors.len();
-
-    let mut prev = GENESIS.to_string();
-    let mut expected: Option<u64> = None;
-    if let Some((through, hash)) = &pruned {
+    let anchors = read_anchors(dir, key.as_deref(), &mut report)?;
+    report.anchors = anchors.at.len();
+    let mut chain = Chain {
+        prev: GENESIS.to_string(),
+        expected: None,
+        anchors: anchors.at,
+    };
+    if let Some((through, hash)) = &anchors.pruned {
         // Retention removed the oldest records under a signed note: resume from it.
-        prev = hash.clone();
-        expected = Some(through + 1);
-        anchors.retain(|seq, _| seq > through);
+        chain.prev = hash.clone();
+        chain.expected = Some(through + 1);
+        chain.anchors.retain(|seq, _| seq > through);
     }
     for seg in segments(dir)? {
         report.segments += 1;
+        chain.segment(&seg, &mut report)?;
+    }
+    let last = report.last_seq.unwrap_or(0);
+    for (seq, (_, line)) in chain.anchors.range(last + 1..) {
+        let fault = Fault::CutOff { last, seq: *seq };
+        report.problem(ANCHORS, *line, Some(*seq), fault);
+    }
+    Ok(report)
+}
+
+fn read_anchors(
+    dir: &Path,
+    key: Option<&[u8]>,
+    report: &mut VerifyReport,
+) -> Result<Anchors, AuditError> {
+    let mut anchors = Anchors::default();
+    let path = dir.join(ANCHORS);
+    let Ok(f) = File::open(&path) else {
+        return Ok(anchors);
+    };
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let n = i as u64 + 1;
+        let line = line.map_err(|e| io(&path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let a = match serde_json::from_str::<Anchor>(&line) {
+            Ok(a) => a,
+            Err(e) => {
+                report.problem(ANCHORS, n, None, Fault::AnchorUnreadable(e.to_string()));
+                continue;
+            }
+        };
+        let Some(seq) = a.seq.or(a.pruned_through) else {
+            report.problem(ANCHORS, n, None, Fault::AnchorWithoutRecord);
+            continue;
+        };
+        if key.is_some_and(|k| mac(k, seq, &a.hash) != a.mac) {
+            report.problem(ANCHORS, n, None, Fault::AnchorForged { seq });
+            continue;
+        }
+        if a.pruned_through.is_some() {
+            if anchors.pruned.as_ref().is_none_or(|(p, _)| seq > *p) {
+                anchors.pruned = Some((seq, a.hash));
+            }
+        } else {
+            anchors.at.insert(seq, (a.hash, n));
+        }
+    }
+    Ok(anchors)
+}
+
+/// The walk along the chain: the hash the next record must follow, its number, the anchors.
+struct Chain {
+    prev: String,
+    expected: Option<u64>,
+    anchors: BTreeMap<u64, (String, u64)>,
+}
+
+impl Chain {
+    fn segment(&mut self, seg: &Path, report: &mut VerifyReport) -> Result<(), AuditError> {
         let name = seg
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut reader = crate::log::reader(&seg)?;
+        let mut reader = crate::log::reader(seg)?;
         let mut buf = Vec::new();
         let mut n = 0u64;
         let mut first_in_segment = true;
         loop {
             buf.clear();
-            let read = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| io(&seg, e))?;
+            let read = reader.read_until(b'\n', &mut buf).map_err(|e| io(seg, e))?;
             if read == 0 {
                 break;
             }
             n += 1;
-            let problem = |seq: Option<u64>, what: String| Problem {
-                file: name.clone(),
-                line: n,
-                seq,
-                what,
-            };
             if buf.last() != Some(&b'\n') {
-                report.problems.push(problem(
-                    None,
-                    "torn record at the end of the file (an interrupted write)".into(),
-                ));
+                report.problem(&name, n, None, Fault::Torn);
                 break;
             }
             let text =
@@ -161,89 +215,72 @@ pub fn verify(dir: &Path, key: Option<&[u8]>) -> Result<VerifyReport, AuditError
             let record = match decode(&text) {
                 Ok(r) => r,
                 Err(LineError::HashMismatch { .. }) => {
-                    report.problems.push(problem(
-                        None,
-                        "the record does not match its hash: it was edited".into(),
-                    ));
-                    // Keep following the chain from what the record claims.
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                        if let (Some(s), Some(h)) = (
-                            v.get("seq").and_then(|x| x.as_u64()),
-                            v.get("hash").and_then(|x| x.as_str()),
-                        ) {
-                            expected = Some(s + 1);
-                            prev = h.to_string();
-                        }
-                    }
+                    report.problem(&name, n, None, Fault::Edited);
+                    self.follow_claim(&text);
                     continue;
                 }
                 Err(LineError::Malformed(e)) => {
-                    report
-                        .problems
-                        .push(problem(None, format!("not a record: {e}")));
+                    report.problem(&name, n, None, Fault::NotARecord(e.to_string()));
                     continue;
                 }
             };
             let seq = record.seq;
             if first_in_segment && name.trim_end_matches(".gz") != segment_name(seq) {
-                report.problems.push(problem(
-                    Some(seq),
-                    format!("the segment's name says it starts elsewhere ({name})"),
-                ));
+                let fault = Fault::MisnamedSegment { name: name.clone() };
+                report.problem(&name, n, Some(seq), fault);
             }
             first_in_segment = false;
-            match expected {
-                Some(e) if seq != e => {
-                    let what = if seq > e {
-                        format!(
-                            "expected record {e}: records {e}..{} are missing (deleted)",
-                            seq - 1
-                        )
-                    } else {
-                        format!(
-                            "expected record {e}, found {seq}: records were inserted or reordered"
-                        )
-                    };
-                    report.problems.push(problem(Some(seq), what));
-                }
-                None if seq != 1 && prev == GENESIS => {
-                    report.problems.push(problem(
-                        Some(seq),
-                        format!("the log starts at record {seq}: earlier records are missing"),
-                    ));
-                }
-                _ => {}
-            }
-            if record.prev != prev && !(expected.is_none() && seq != 1) {
-                report.problems.push(problem(
-                    Some(seq),
-                    "does not follow the record before it (its `prev` hash differs)".into(),
-                ));
-            }
-            if let Some((hash, anchor_line)) = anchors.get(&seq) {
-                if *hash != record.hash {
-                    report.problems.push(problem(
-                        Some(seq),
-                        format!("differs from what anchor line {anchor_line} signed: the chain was rewritten"),
-                    ));
-                }
+            for fault in self.link(seq, &record.prev, &record.hash) {
+                report.problem(&name, n, Some(seq), fault);
             }
             report.first_seq.get_or_insert(seq);
             report.last_seq = Some(seq);
             report.records += 1;
-            prev = record.hash.clone();
+            self.prev = record.hash.clone();
             report.head = Some(record.hash);
-            expected = Some(seq + 1);
+            self.expected = Some(seq + 1);
+        }
+        Ok(())
+    }
+
+    /// After an edited record, keeps following the chain from what the record claims.
+    fn follow_claim(&mut self, text: &str) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+            if let (Some(s), Some(h)) = (
+                v.get("seq").and_then(|x| x.as_u64()),
+                v.get("hash").and_then(|x| x.as_str()),
+            ) {
+                self.expected = Some(s + 1);
+                self.prev = h.to_string();
+            }
         }
     }
-    let last = report.last_seq.unwrap_or(0);
-    for (seq, (_, line)) in anchors.range(last + 1..) {
-        report.problems.push(Problem {
-            file: ANCHORS.into(),
-            line: *line,
-            seq: Some(*seq),
-            what: format!("the log ends at record {last} but this anchor vouches for record {seq}: the newest records were cut off"),
-        });
+
+    /// What is wrong with record `seq` (hashing to `hash`, following `prev`) where it stands.
+    fn link(&self, seq: u64, prev: &str, hash: &str) -> Vec<Fault> {
+        let mut faults = Vec::new();
+        match self.expected {
+            Some(expected) if seq > expected => faults.push(Fault::Missing {
+                expected,
+                found: seq,
+            }),
+            Some(expected) if seq < expected => faults.push(Fault::Reordered {
+                expected,
+                found: seq,
+            }),
+            None if seq != 1 && self.prev == GENESIS => faults.push(Fault::StartsLate { seq }),
+            _ => {}
+        }
+        if prev != self.prev && !(self.expected.is_none() && seq != 1) {
+            faults.push(Fault::BrokenLink);
+        }
+        if let Some((signed, anchor_line)) = self.anchors.get(&seq) {
+            if signed != hash {
+                faults.push(Fault::Rewritten {
+                    anchor_line: *anchor_line,
+                });
+            }
+        }
+        faults
     }
-    Ok(report)
 }

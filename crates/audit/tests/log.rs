@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wardgate_audit::{
-    verify, Actor, AuditLog, DecisionSummary, Durability, Event, EventKind, Filter, Format,
+    verify, Actor, AuditLog, DecisionSummary, Durability, Event, EventKind, Fault, Filter, Format,
     Options, ResourceRef, Search,
 };
 
@@ -149,7 +149,7 @@ fn an_edited_record_is_found() {
     let report = verify(&dir, None).unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert_eq!(report.problems[0].line, i as u64 + 1);
-    assert!(report.problems[0].what.contains("edited"));
+    assert_eq!(report.problems[0].fault, Fault::Edited);
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn a_deleted_record_is_found() {
         report
             .problems
             .iter()
-            .any(|p| p.seq == Some(13) && p.what.contains("missing (deleted)")),
+            .any(|p| p.seq == Some(13) && matches!(p.fault, Fault::Missing { .. })),
         "{:?}",
         report.problems
     );
@@ -181,7 +181,7 @@ fn inserted_and_reordered_records_are_found() {
         report
             .problems
             .iter()
-            .any(|p| p.line == 9 && p.what.contains("inserted or reordered")),
+            .any(|p| p.line == 9 && matches!(p.fault, Fault::Reordered { .. })),
         "{:?}",
         report.problems
     );
@@ -210,7 +210,7 @@ fn a_cut_tail_is_found_by_the_anchors() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("the newest records were cut off")),
+            .any(|p| matches!(p.fault, Fault::CutOff { .. })),
         "{:?}",
         report.problems
     );
@@ -245,7 +245,7 @@ fn a_rewritten_chain_is_found_by_the_anchors() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("the chain was rewritten")),
+            .any(|p| matches!(p.fault, Fault::Rewritten { .. })),
         "{:?}",
         report.problems
     );
@@ -267,7 +267,7 @@ fn a_rewritten_chain_is_found_by_the_anchors() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("bad signature")),
+            .any(|p| matches!(p.fault, Fault::AnchorForged { .. })),
         "{:?}",
         report.problems
     );
@@ -336,7 +336,7 @@ fn segments_rotate_and_the_chain_spans_them() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("missing (deleted)")),
+            .any(|p| matches!(p.fault, Fault::Missing { .. })),
         "{:?}",
         report.problems
     );
@@ -540,7 +540,7 @@ fn archived_and_pruned_logs_stay_verifiable() {
         report
             .problems
             .iter()
-            .any(|p| p.what.contains("earlier records are missing")),
+            .any(|p| matches!(p.fault, Fault::StartsLate { .. })),
         "{:?}",
         report.problems
     );

@@ -6,8 +6,8 @@ use http::Request;
 use hyper::body::Incoming;
 
 use super::Ctx;
-use crate::config::{EncodedSlashes, Server};
 use crate::body::Body;
+use crate::config::{EncodedSlashes, Server};
 use crate::reject::Rejection;
 
 /// Dot segments removed, ambiguous encodings refused (`[proxy] encoded_slashes`).

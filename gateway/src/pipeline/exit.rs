@@ -10,9 +10,9 @@ use serde_json::json;
 use wardgate_audit::{Durability, Event, EventKind, Verdict};
 
 use super::{forward, ActorKind, Ctx, Next};
+use crate::body::Body;
 use crate::config::AuditDurability;
 use crate::metrics::{DecisionLabel, StatusLabel};
-use crate::body::Body;
 use crate::reject::Rejection;
 use crate::respond::{self, ForBrowser};
 use crate::state::Gateway;

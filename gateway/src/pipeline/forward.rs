@@ -9,9 +9,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{host_of, Admitted, Ctx, Who};
+use crate::body::{Body, BoxError};
 use crate::config::StripHeader;
 use crate::proxy::{self, Upstreams};
-use crate::body::{Body, BoxError};
 use crate::reject::Rejection;
 use crate::state::Gateway;
 

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wardgate_identity::Practice;
 
-use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
 use crate::body::Body;
+use crate::pipeline::{Ctx as RequestCx, SessionPrincipal};
 use crate::reject::Rejection;
 use crate::respond::ForBrowser;
 use crate::session::{cookie, set_cookie, COOKIE, CSRF_COOKIE};

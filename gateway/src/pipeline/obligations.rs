@@ -6,10 +6,10 @@ use http::{header, Response};
 use wardgate_policy::Decision;
 
 use super::{Ctx, Who};
+use crate::body::{full, Body};
 use crate::proxy;
 use crate::ratelimit::Admit;
 use crate::redact;
-use crate::body::{full, Body};
 use crate::reject::Rejection;
 
 /// The largest response body read to redact it.

@@ -8,8 +8,8 @@ use http::{HeaderMap, Request, Uri};
 use wardgate_identity::Practice;
 
 use super::{host_of, Ctx};
-use crate::config::{NetworkRules, PracticeSource};
 use crate::body::Body;
+use crate::config::{NetworkRules, PracticeSource};
 use crate::reject::Rejection;
 use crate::state::Gateway;
 

@@ -4,9 +4,9 @@
 
 use http::HeaderMap;
 use wardgate_host::LoadedModule;
-use wardgate_policy::Resource;
-use wardgate_policy::RequestParts;
 use wardgate_policy::Engine;
+use wardgate_policy::RequestParts;
+use wardgate_policy::Resource;
 
 use crate::body::ReadError;
 use crate::body::{full, Body};
