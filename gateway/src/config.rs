@@ -18,7 +18,7 @@ use wardgate_policy::{Code, Diagnostic, Diagnostics, Source};
 pub use sections::{
     Admin, AuditDurability, AuditSection, EncodedSlashes, Geo, IdentitySection, Network,
     NetworkRules, PolicySection, PracticeFrom, PracticeSource, Proxy, RateLimit, Server, Sessions,
-    UnknownCountry, Upstream, WhenFull,
+    TlsFiles, UnknownCountry, Upstream, WhenFull,
 };
 pub use values::{
     BindPrefix, CountryCode, HeaderName, Net, PathPrefix, PerMinute, SecretHash, Span, StripHeader,
@@ -219,11 +219,18 @@ impl Config {
                 );
             }
         }
-        let (Some(server), Some(policy), Some(identity), Some(audit), Some(upstreams)) =
+        let (Some(mut server), Some(policy), Some(identity), Some(audit), Some(upstreams)) =
             (server, policy, identity, audit, upstreams)
         else {
             return Err(fail(problems, source));
         };
+        if let Err(message) = server.pair_tls() {
+            problems.push(Diagnostic::error(
+                Code::Config,
+                key_span(text, "server"),
+                message,
+            ));
+        }
         // The rules across fields are checked too, over the sections that did read (the
         // others as their defaults), so every problem is reported at once.
         let config = Config {
@@ -259,12 +266,6 @@ impl Config {
                 message,
             ));
         };
-        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
-            err(
-                "server",
-                "[server] needs both tls_cert and tls_key, or neither".into(),
-            );
-        }
         if self.server.max_header_bytes < 8192 {
             err(
                 "max_header_bytes",
@@ -287,7 +288,7 @@ impl Config {
                     ),
                 );
             }
-            if admin.tls && self.server.tls_cert.is_none() {
+            if admin.tls && self.server.tls.is_none() {
                 err(
                     "admin",
                     "[admin] tls needs [server] tls_cert and tls_key".into(),
@@ -336,15 +337,12 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        for p in [
-            &mut self.server.tls_cert,
-            &mut self.server.tls_key,
-            &mut self.policy.tests,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            fix(p);
+        if let Some(tls) = &mut self.server.tls {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+        }
+        if let Some(tests) = &mut self.policy.tests {
+            fix(tests);
         }
         fix(&mut self.policy.module);
         fix(&mut self.identity.database);

@@ -133,11 +133,11 @@ impl Handler for Admin {
 /// Starts the listeners and the upkeep task of a built gateway.
 pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
     let c = &gateway.config().server;
-    let tls = match (&c.tls_cert, &c.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsAcceptor::from(
-            crate::tls::server_config(cert, key, c.http2).map_err(StartError::Tls)?,
+    let tls = match &c.tls {
+        Some(files) => Some(TlsAcceptor::from(
+            crate::tls::server_config(&files.cert, &files.key, c.http2).map_err(StartError::Tls)?,
         )),
-        _ => None,
+        None => None,
     };
     let options = ListenerOptions {
         tls: tls.clone(),
@@ -229,7 +229,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
         ));
     }
     tasks.spawn(gateway.clone().upkeep(stop_rx));
-    tracing::info!(%addr, admin = ?admin_addr, tls = c.tls_cert.is_some(), "wardgate is listening");
+    tracing::info!(%addr, admin = ?admin_addr, tls = c.tls.is_some(), "wardgate is listening");
     Ok(Running {
         addr,
         admin_addr,

@@ -155,14 +155,36 @@ fn default_login_rate() -> PerMinute {
     PerMinute(std::num::NonZeroU32::MIN.saturating_add(19))
 }
 
+/// The listener's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Server {
+    /// Pairs `tls_cert` with `tls_key` into [`Server::tls`]; one without the other is refused.
+    pub(super) fn pair_tls(&mut self) -> Result<(), String> {
+        self.tls = match (self.tls_cert.take(), self.tls_key.take()) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("[server] needs both tls_cert and tls_key, or neither".into()),
+        };
+        Ok(())
+    }
+}
+
 /// `[server]`: the listener clients connect to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub listen: SocketAddr,
-    /// PEM certificate chain; with `tls_key`. Without both the listener speaks plain HTTP.
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    /// The certificate and key, from `tls_cert` and `tls_key` (both or neither); without them
+    /// the listener speaks plain HTTP.
+    #[serde(skip)]
+    pub tls: Option<TlsFiles>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default = "yes")]
     pub http2: bool,
     #[serde(default = "default_max_header_bytes")]
