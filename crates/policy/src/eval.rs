@@ -631,30 +631,24 @@ impl Policy {
         out
     }
 
+    /// A conjunction (`decisive` false) or disjunction (`decisive` true) in three values.
+    fn junction(&self, v: &[Expr], decisive: Tri, p: &Prepared, trace: &mut Trace<'_>) -> Tri {
+        let mut acc = decisive.not();
+        for x in v {
+            match self.expr(x, p, trace) {
+                Tri::Unknown => acc = Tri::Unknown,
+                t if t == decisive => return decisive,
+                _ => {}
+            }
+        }
+        acc
+    }
+
     fn expr(&self, e: &Expr, p: &Prepared, trace: &mut Trace<'_>) -> Tri {
         match e {
-            Expr::All(v) => {
-                let mut acc = Tri::True;
-                for x in v {
-                    match self.expr(x, p, trace) {
-                        Tri::False => return Tri::False,
-                        Tri::Unknown => acc = Tri::Unknown,
-                        Tri::True => {}
-                    }
-                }
-                acc
-            }
-            Expr::Any(v) => {
-                let mut acc = Tri::False;
-                for x in v {
-                    match self.expr(x, p, trace) {
-                        Tri::True => return Tri::True,
-                        Tri::Unknown => acc = Tri::Unknown,
-                        Tri::False => {}
-                    }
-                }
-                acc
-            }
+            // All: false as soon as one is; Any: true as soon as one is; else unknown if any is.
+            Expr::All(v) => self.junction(v, Tri::False, p, trace),
+            Expr::Any(v) => self.junction(v, Tri::True, p, trace),
             Expr::Not(x) => self.expr(x, p, trace).not(),
             Expr::Test(t) => {
                 let (v, detail) = self.test(&t.kind, p, trace.is_some());

@@ -3,6 +3,7 @@
 //! Words are deliberately generous (`patients:read`, `10.20.0.0/16`, `2001:db8::/32`, `mon-fri`,
 //! `07:00-19:00`, `500.00`, `15m`) so that the parser can give them meaning by position.
 
+use crate::ast::CmpOp;
 use crate::diag::{Code, Diagnostic, Span};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +22,8 @@ pub enum Tok {
     RParen,
     Comma,
     Assign,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    Cmp(CmpOp),
     Arrow,
     Eof,
 }
@@ -46,12 +43,7 @@ impl Tok {
             Tok::RParen => "`)`".into(),
             Tok::Comma => "`,`".into(),
             Tok::Assign => "`=`".into(),
-            Tok::Eq => "`==`".into(),
-            Tok::Ne => "`!=`".into(),
-            Tok::Lt => "`<`".into(),
-            Tok::Le => "`<=`".into(),
-            Tok::Gt => "`>`".into(),
-            Tok::Ge => "`>=`".into(),
+            Tok::Cmp(op) => format!("`{}`", op.as_str()),
             Tok::Arrow => "`->`".into(),
             Tok::Eof => "end of file".into(),
         }
@@ -146,10 +138,10 @@ type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
 fn operator(rest: &str) -> Option<(Tok, usize)> {
     let two = match rest.get(..2) {
         Some("->") => Some(Tok::Arrow),
-        Some("==") => Some(Tok::Eq),
-        Some("!=") => Some(Tok::Ne),
-        Some("<=") => Some(Tok::Le),
-        Some(">=") => Some(Tok::Ge),
+        Some("==") => Some(Tok::Cmp(CmpOp::Eq)),
+        Some("!=") => Some(Tok::Cmp(CmpOp::Ne)),
+        Some("<=") => Some(Tok::Cmp(CmpOp::Le)),
+        Some(">=") => Some(Tok::Cmp(CmpOp::Ge)),
         _ => None,
     };
     if let Some(tok) = two {
@@ -164,8 +156,8 @@ fn operator(rest: &str) -> Option<(Tok, usize)> {
         ')' => Tok::RParen,
         ',' => Tok::Comma,
         '=' => Tok::Assign,
-        '<' => Tok::Lt,
-        '>' => Tok::Gt,
+        '<' => Tok::Cmp(CmpOp::Lt),
+        '>' => Tok::Cmp(CmpOp::Gt),
         _ => return None,
     };
     Some((one, 1))
@@ -257,13 +249,13 @@ mod tests {
             toks,
             vec![
                 Tok::Word("a".into()),
-                Tok::Le,
+                Tok::Cmp(CmpOp::Le),
                 Tok::Word("-1.5".into()),
                 Tok::Word("b".into()),
-                Tok::Ne,
+                Tok::Cmp(CmpOp::Ne),
                 Tok::Word("c".into()),
                 Tok::Word("d".into()),
-                Tok::Eq,
+                Tok::Cmp(CmpOp::Eq),
                 Tok::Str("x\"y".into()),
                 Tok::Eof
             ]

@@ -660,12 +660,7 @@ impl Parser {
             });
         }
         let op = match self.peek() {
-            Tok::Eq => CmpOp::Eq,
-            Tok::Ne => CmpOp::Ne,
-            Tok::Lt => CmpOp::Lt,
-            Tok::Le => CmpOp::Le,
-            Tok::Gt => CmpOp::Gt,
-            Tok::Ge => CmpOp::Ge,
+            Tok::Cmp(op) => *op,
             _ => {
                 return self.fail(
                     "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=` or `in`)",
