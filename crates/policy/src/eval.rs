@@ -147,11 +147,8 @@ impl Policy {
         let action = self.action(aid).map_or("?", |a| a.name.as_str());
         let open = self.open_break_glass(p, trace);
         let outcome = self.outcome(p, aid, &open, trace);
-        if !outcome.denies.is_empty() {
-            return self.denied_by_rules(p, aid, &open, &outcome, trace);
-        }
-        if outcome.grants.is_empty() {
-            return self.no_grant(p, aid, &open, &outcome, trace);
+        if !outcome.denies.is_empty() || outcome.grants.is_empty() {
+            return self.denied(p, aid, &open, &outcome, trace);
         }
         if !self.scope_ok(p, aid) {
             note(trace, || match &p.scopes {
@@ -243,8 +240,9 @@ impl Policy {
         Ok(aid)
     }
 
-    /// Denied by rules that fired (deny beats allow); says whether stepping up would help.
-    fn denied_by_rules(
+    /// Denied by rules that fired (deny beats allow) or for want of a grant: the rules, the
+    /// missing grant, and whether stepping up would help, as reasons.
+    fn denied(
         &self,
         p: &Prepared,
         aid: ActionId,
@@ -252,7 +250,6 @@ impl Policy {
         outcome: &Outcome,
         trace: &mut Trace<'_>,
     ) -> RawDecision {
-        let action = self.action(aid).map_or("?", |a| a.name.as_str());
         let mut reasons: Vec<RawReason> = outcome
             .denies
             .iter()
@@ -274,18 +271,14 @@ impl Policy {
         if let Some(step) = self.step_up(p, aid, open, outcome) {
             reasons.push(step);
         }
-        note(trace, || {
-            let rules: Vec<String> = outcome
-                .denies
-                .iter()
-                .filter_map(|&id| self.rule(id))
-                .map(|r| format!("`{}` (line {})", r.text, r.line))
-                .collect();
-            format!(
-                "denied: {} forbids {action}; deny beats allow",
-                rules.join(" and ")
-            )
-        });
+        if trace.is_some() {
+            let why = if outcome.denies.is_empty() {
+                self.why_no_grant(p, aid)
+            } else {
+                self.why_denied(aid, outcome)
+            };
+            note(trace, || why);
+        }
         RawDecision {
             allow: false,
             reasons,
@@ -293,40 +286,32 @@ impl Policy {
         }
     }
 
-    /// Denied for want of a grant; says whether stepping up would help.
-    fn no_grant(
-        &self,
-        p: &Prepared,
-        aid: ActionId,
-        open: &[usize],
-        outcome: &Outcome,
-        trace: &mut Trace<'_>,
-    ) -> RawDecision {
+    fn why_denied(&self, aid: ActionId, outcome: &Outcome) -> String {
         let action = self.action(aid).map_or("?", |a| a.name.as_str());
-        let mut reasons = vec![RawReason::code(ReasonCode::NoGrant)];
-        if let Some(step) = self.step_up(p, aid, open, outcome) {
-            reasons.push(step);
-        }
-        if trace.is_some() {
-            let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
-            let granted_to = self.granted_to(aid);
-            let who = if held.is_empty() {
-                "the principal holds no role of this policy and".to_string()
-            } else {
-                held.join(", ")
-            };
-            note(trace, || {
-                format!(
-                    "denied: {who} has no grant for {action} that applies; granted to: {}",
-                    list_or_none(&granted_to)
-                )
-            });
-        }
-        RawDecision {
-            allow: false,
-            reasons,
-            obligations: Vec::new(),
-        }
+        let rules: Vec<String> = outcome
+            .denies
+            .iter()
+            .filter_map(|&id| self.rule(id))
+            .map(|r| format!("`{}` (line {})", r.text, r.line))
+            .collect();
+        format!(
+            "denied: {} forbids {action}; deny beats allow",
+            rules.join(" and ")
+        )
+    }
+
+    fn why_no_grant(&self, p: &Prepared, aid: ActionId) -> String {
+        let action = self.action(aid).map_or("?", |a| a.name.as_str());
+        let held: Vec<&str> = p.roles.iter().map(|&r| self.role_name(r)).collect();
+        let who = if held.is_empty() {
+            "the principal holds no role of this policy and".to_string()
+        } else {
+            held.join(", ")
+        };
+        format!(
+            "denied: {who} has no grant for {action} that applies; granted to: {}",
+            list_or_none(&self.granted_to(aid))
+        )
     }
 
     /// The roles with a grant covering the action, "(conditionally)" when it has a condition.

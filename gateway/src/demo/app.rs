@@ -96,17 +96,13 @@ async fn answer(data: Arc<Mutex<Data>>, req: Request<Incoming>) -> Response<Body
                 None => (StatusCode::NOT_FOUND, json!({"error": "no such patient"})),
             }
         }
-        ("GET", ["api", "appointments"]) => (StatusCode::OK, {
-            let mut all = vec![
-                json!({"id": "ap-1", "patient": "pt-1001", "at": "2026-11-24T09:30:00-05:00", "provider": "prov-1"}),
-            ];
-            all.extend(d.appointments.iter().cloned());
-            json!({ "appointments": all })
-        }),
+        ("GET", ["api", "appointments"]) => listed(
+            "appointments",
+            json!({"id": "ap-1", "patient": "pt-1001", "at": "2026-11-24T09:30:00-05:00", "provider": "prov-1"}),
+            &d.appointments,
+        ),
         ("POST", ["api", "appointments"]) => {
-            let a = json!({"id": format!("ap-{}", 100 + d.appointments.len()), "request": body});
-            d.appointments.push(a.clone());
-            (StatusCode::CREATED, json!({"appointment": a}))
+            created(&mut d.appointments, "appointment", "ap", body)
         }
         ("GET", ["api", "providers", p, "notes"]) => (StatusCode::OK, json!({"notes": notes(p)})),
         ("GET", ["api", "providers", p, "notes", n])
@@ -119,18 +115,12 @@ async fn answer(data: Arc<Mutex<Data>>, req: Request<Incoming>) -> Response<Body
                 None => (StatusCode::NOT_FOUND, json!({"error": "no such note"})),
             }
         }
-        ("GET", ["api", "charges"]) => (StatusCode::OK, {
-            let mut all = vec![
-                json!({"id": "ch-1", "patient": "pt-1002", "code": "99213", "amount": "145.00"}),
-            ];
-            all.extend(d.charges.iter().cloned());
-            json!({ "charges": all })
-        }),
-        ("POST", ["api", "charges"]) => {
-            let c = json!({"id": format!("ch-{}", 100 + d.charges.len()), "request": body});
-            d.charges.push(c.clone());
-            (StatusCode::CREATED, json!({"charge": c}))
-        }
+        ("GET", ["api", "charges"]) => listed(
+            "charges",
+            json!({"id": "ch-1", "patient": "pt-1002", "code": "99213", "amount": "145.00"}),
+            &d.charges,
+        ),
+        ("POST", ["api", "charges"]) => created(&mut d.charges, "charge", "ch", body),
         ("GET", ["api", "claims"]) => (
             StatusCode::OK,
             json!({"claims": [{"id": "cl-1", "patient": "pt-1002", "status": "accepted", "payer": "Medicare"}]}),
@@ -200,4 +190,21 @@ pub fn spawn(listener: TcpListener) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A collection: the seeded record, then those created since.
+fn listed(name: &str, seed: Value, added: &[Value]) -> (StatusCode, Value) {
+    let all: Vec<Value> = std::iter::once(seed).chain(added.iter().cloned()).collect();
+    (StatusCode::OK, one(name, Value::Array(all)))
+}
+
+/// Records what was posted under a new id (`<prefix>-100`, `-101`, ...).
+fn created(into: &mut Vec<Value>, name: &str, prefix: &str, body: Value) -> (StatusCode, Value) {
+    let record = json!({"id": format!("{prefix}-{}", 100 + into.len()), "request": body});
+    into.push(record.clone());
+    (StatusCode::CREATED, one(name, record))
+}
+
+fn one(name: &str, value: Value) -> Value {
+    Value::Object(serde_json::Map::from_iter([(name.to_string(), value)]))
 }
