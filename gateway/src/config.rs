@@ -109,6 +109,29 @@ fn key_span(text: &str, key: &str) -> SrcSpan {
     SrcSpan::new(0, 1)
 }
 
+/// Sections nobody knows, each with the nearest known name.
+fn unknown_sections<'k>(text: &str, keys: impl Iterator<Item = &'k String>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for key in keys {
+        if !SECTIONS.contains(&key.as_str()) {
+            let mut d = Diagnostic::error(
+                Code::Config,
+                key_span(text, key),
+                format!("unknown section `{key}`"),
+            );
+            if let Some(best) = SECTIONS
+                .iter()
+                .min_by_key(|s| strsim::levenshtein(s, key))
+                .filter(|s| strsim::levenshtein(s, key) <= 2)
+            {
+                d = d.hint(format!("did you mean `{best}`?"));
+            }
+            out.push(d);
+        }
+    }
+    out
+}
+
 impl Config {
     /// Worker threads for client connections (`[server] workers`, default one per CPU).
     pub fn workers(&self) -> usize {
@@ -154,23 +177,7 @@ impl Config {
                 return Err(fail(problems, source));
             }
         };
-        for key in keys.keys() {
-            if !SECTIONS.contains(&key.as_str()) {
-                let mut d = Diagnostic::error(
-                    Code::Config,
-                    key_span(text, key),
-                    format!("unknown section `{key}`"),
-                );
-                if let Some(best) = SECTIONS
-                    .iter()
-                    .min_by_key(|s| strsim::levenshtein(s, key))
-                    .filter(|s| strsim::levenshtein(s, key) <= 2)
-                {
-                    d = d.hint(format!("did you mean `{best}`?"));
-                }
-                problems.push(d);
-            }
-        }
+        problems.extend(unknown_sections(text, keys.keys()));
         macro_rules! take {
             ($name:literal, $ty:ty) => {
                 match section::<$ty>(text, $name) {

@@ -3,6 +3,7 @@
 //! before it reaches a practice app, audits every decision, and swaps policies while running.
 
 pub mod admin;
+pub mod api;
 pub mod body;
 pub mod cli;
 pub mod clock;

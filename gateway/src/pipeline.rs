@@ -136,10 +136,19 @@ struct Admitted<'g> {
     decision: Decision,
 }
 
+/// An administrative request that passed every check: the API answers it.
+struct AdminCall {
+    parts: http::request::Parts,
+    body: Body,
+    who: Who,
+}
+
 /// Where a request goes once the checks are done.
 enum Next<'g> {
     /// To the app, after its allow is audited.
     Forward(Box<Admitted<'g>>),
+    /// To the administration API, after its allow is audited.
+    Admin(Box<AdminCall>),
     /// A gateway page answered it (and says what it refused, if anything).
     Page(crate::pipeline::login::Page),
 }
@@ -193,8 +202,12 @@ impl Gateway {
         // 3. Network rules: the global lists, then the country.
         network::check(&c.network.rules, cx.client)?;
         cx.country = geo::check(self.geo(), cx.client)?;
-        // The gateway's own pages: behind the network rules, before any credential.
-        if req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
+        // The administration API is decided like the app; the gateway's own pages are behind
+        // the network rules, before any credential.
+        let api = req.uri().path().starts_with(crate::api::PREFIX);
+        if api {
+            cx.browser = None;
+        } else if req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
             let practice = practice::for_pages(self, cx, &req)?;
             return Ok(Next::Page(
                 crate::pipeline::login::handle(self, req, cx, practice).await,
@@ -222,15 +235,21 @@ impl Gateway {
         };
         // 4. The practice's own networks, once it is known who asks.
         practice::rules(&c.practices, &practice.id, cx.client)?;
+        // A change asked with a session cookie must come from the gateway's own pages.
+        if api && matches!(who, Who::Session(_)) {
+            authenticate::api_csrf(&parts)?;
+        }
         // 5. Rate limit, per key or per session.
         let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;
-        // 7. Route: the upstream, then method + path -> action and resource attributes.
-        let target = upstreams
-            .pick(
-                host_of(&parts.headers, &parts.uri).as_deref(),
-                parts.uri.path(),
-            )
-            .ok_or(Rejection::NoUpstream)?;
+        // 7. Route: the upstream (none for the API), then method + path -> action and
+        //    resource attributes.
+        let target = if api {
+            None
+        } else {
+            let host = host_of(&parts.headers, &parts.uri);
+            let picked = upstreams.pick(host.as_deref(), parts.uri.path());
+            Some(picked.ok_or(Rejection::NoUpstream)?)
+        };
         let module = self.policy().current();
         cx.module_hash = Some(module.module_hash.clone());
         let routed = route::route(&module, &parts, body, c.server.max_json_body_bytes).await?;
@@ -249,6 +268,13 @@ impl Gateway {
             routed.resource,
             cx,
         )?;
+        let Some(target) = target else {
+            return Ok(Next::Admin(Box::new(AdminCall {
+                parts,
+                body: routed.body,
+                who,
+            })));
+        };
         Ok(Next::Forward(Box::new(Admitted {
             parts,
             body: routed.body,

@@ -228,8 +228,20 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
             None,
         ));
     }
+    // The operator's socket: the command line administers the running gateway through it. A
+    // gateway that cannot bind it still serves, and says so.
+    let socket = match crate::api::socket::start(gateway.clone(), stop_rx.clone()) {
+        Ok((path, operator)) => {
+            tasks.spawn(operator);
+            Some(path)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no operator socket: the command line cannot administer this gateway while it runs");
+            None
+        }
+    };
     tasks.spawn(gateway.clone().upkeep(stop_rx));
-    tracing::info!(%addr, admin = ?admin_addr, tls = c.tls.is_some(), "wardgate is listening");
+    tracing::info!(%addr, admin = ?admin_addr, tls = c.tls.is_some(), socket = ?socket, "wardgate is listening");
     Ok(Running {
         addr,
         admin_addr,

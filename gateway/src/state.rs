@@ -62,6 +62,8 @@ pub struct Gateway {
     logins: crate::signins::Logins,
     /// One candidate at a time.
     swapping: tokio::sync::Mutex<()>,
+    /// One administrative change at a time (so `If-Match` compares with what it replaces).
+    changing: std::sync::Mutex<()>,
     /// The policy file as last loaded (modified time, length), for the watcher.
     pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     request_prefix: String,
@@ -101,6 +103,13 @@ impl Gateway {
 
     pub(crate) fn limits(&self) -> &RateLimits {
         &self.limits
+    }
+
+    /// Held while an administrative change is checked and made.
+    pub(crate) fn changing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn logins(&self) -> &crate::signins::Logins {
@@ -190,6 +199,7 @@ impl Gateway {
             security: ArcSwap::from_pointee(HashMap::new()),
             logins,
             swapping: tokio::sync::Mutex::new(()),
+            changing: std::sync::Mutex::new(()),
             policy_file: std::sync::Mutex::new(stamp),
             request_prefix: hex::encode(prefix),
             request_seq: AtomicU64::new(0),

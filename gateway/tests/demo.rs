@@ -269,3 +269,97 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         "{text}"
     );
 }
+
+/// The command line administers the running demo (no "the audit log is open in another
+/// process"): a user added, found, locked; each change in the gateway's own chain, named by
+/// the operator who ran the command.
+#[test]
+fn the_command_line_administers_the_running_demo() {
+    let dir = std::env::temp_dir().join(format!("wardgate-demo-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let demo = Demo(
+        Command::new(env!("CARGO_BIN_EXE_wardgate"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&dir.join("demo.json"));
+    let config = dir.join("wardgate.toml");
+    let cli = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wardgate"));
+        cmd.args(args);
+        if args[0] != "audit" {
+            cmd.arg("--config").arg(&config);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {text}{err}");
+        text
+    };
+    let added = cli(&[
+        "user",
+        "add",
+        "--email",
+        "rosa@demo.example",
+        "--first",
+        "Rosa",
+        "--last",
+        "Diaz",
+        "--role",
+        "Office Staff",
+        "--practice",
+        "demo",
+    ]);
+    assert!(
+        added.contains("added:") && added.contains("temporary password"),
+        "{added}"
+    );
+    let listed = cli(&["user", "search", "ros", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{listed}");
+    let locked = cli(&["user", "lock", "rosa@demo.example"]);
+    assert!(locked.contains("locked:"), "{locked}");
+    let records = cli(&[
+        "audit",
+        "search",
+        "--dir",
+        dir.join("audit").to_str().unwrap(),
+        "--action",
+        "user:*",
+    ]);
+    let changes: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        // The operator is whoever the socket's peer is, as the operating system says.
+        .filter(|r: &serde_json::Value| {
+            r["event"]["actor"]["kind"] == "operator"
+                && r["event"]["actor"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("operator:")
+        })
+        .collect();
+    let actions: Vec<&str> = changes
+        .iter()
+        .filter_map(|r| r["event"]["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"user:create") && actions.contains(&"user:lock"),
+        "{records}"
+    );
+    drop(demo);
+    let verified = Command::new(env!("CARGO_BIN_EXE_wardgate"))
+        .args(["audit", "verify", "--dir"])
+        .arg(dir.join("audit"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+}

@@ -615,6 +615,17 @@ impl Browser {
         self.jar.lock().unwrap().get(name).cloned()
     }
 
+    /// Every cookie it holds, as a `Cookie` header.
+    pub fn cookie_header(&self) -> String {
+        self.jar
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -26,6 +26,8 @@ pub enum ActorKind {
     Service,
     Key,
     System,
+    /// Whoever runs commands on the gateway's host.
+    Operator,
     #[default]
     Anonymous,
 }
@@ -37,6 +39,7 @@ impl ActorKind {
             ActorKind::Service => "service",
             ActorKind::Key => "key",
             ActorKind::System => "system",
+            ActorKind::Operator => "operator",
             ActorKind::Anonymous => "anonymous",
         }
     }

@@ -75,6 +75,22 @@ impl Store {
         })
     }
 
+    /// The practice a service account belongs to.
+    pub fn account_practice(&self, account: &str) -> Result<String> {
+        self.tx(|tx| {
+            tx.query_row(
+                "SELECT practice_id FROM service_accounts WHERE id = ?1",
+                params![account],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| IdentityError::NotFound {
+                what: "service account",
+                id: account.to_string(),
+            })
+        })
+    }
+
     pub fn issue_key(&self, actor: &Actor, new: &NewKey) -> Result<IssuedKey> {
         if new.scopes.is_empty() {
             return Err(IdentityError::Invalid(

@@ -109,7 +109,7 @@ pub struct KeyInfo {
     pub uses: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     /// The first 12 hex digits of the token's hash: enough to name it, useless to use it.
     pub id: String,

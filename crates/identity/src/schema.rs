@@ -211,7 +211,7 @@ mod tests {
         impl crate::ChangeSink for Nothing {
             fn record(
                 &self,
-                _: &str,
+                _: &crate::Actor,
                 _: &str,
                 _: Option<serde_json::Value>,
                 _: Option<serde_json::Value>,

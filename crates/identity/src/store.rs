@@ -28,7 +28,7 @@ impl Clock for SystemClock {
 pub trait ChangeSink: Send + Sync {
     fn record(
         &self,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
@@ -38,18 +38,20 @@ pub trait ChangeSink: Send + Sync {
 impl ChangeSink for wardgate_audit::AuditLog {
     fn record(
         &self,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> std::result::Result<(), String> {
+        let kind = match actor.kind {
+            ActorKind::System => wardgate_audit::ActorKind::System,
+            ActorKind::User => wardgate_audit::ActorKind::User,
+            ActorKind::Key => wardgate_audit::ActorKind::Key,
+            ActorKind::Operator => wardgate_audit::ActorKind::Operator,
+        };
         let mut e = wardgate_audit::Event::new(
             wardgate_audit::EventKind::Change,
-            if actor == "system" {
-                wardgate_audit::Actor::system(actor)
-            } else {
-                wardgate_audit::Actor::user(actor)
-            },
+            wardgate_audit::Actor::new(kind, &actor.id),
             action,
         );
         e.before = before;
@@ -64,7 +66,7 @@ impl ChangeSink for wardgate_audit::AuditLog {
 impl ChangeSink for std::sync::Arc<wardgate_audit::AuditLog> {
     fn record(
         &self,
-        actor: &str,
+        actor: &Actor,
         action: &str,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
@@ -73,25 +75,66 @@ impl ChangeSink for std::sync::Arc<wardgate_audit::AuditLog> {
     }
 }
 
-/// Who is making a change: an administrator's user id, or `system` for bootstrapping.
+/// What kind of party makes a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// The gateway itself, or bootstrapping (`--as system`).
+    System,
+    /// A person, by user id.
+    User,
+    /// An integration, by API key id.
+    Key,
+    /// Whoever runs commands on the gateway's host (`operator:<os user>`); like `system`, not
+    /// held to practices, since they can open the store's files anyway.
+    Operator,
+}
+
+/// Who is making a change: a user, a key, the host's operator, or the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    pub kind: ActorKind,
     pub id: String,
 }
 
 impl Actor {
     pub fn system() -> Actor {
         Actor {
+            kind: ActorKind::System,
             id: "system".into(),
         }
     }
 
+    /// A user id; `system` names the system (the command line's `--as system`).
     pub fn user(id: impl Into<String>) -> Actor {
-        Actor { id: id.into() }
+        let id = id.into();
+        if id == "system" {
+            return Actor::system();
+        }
+        Actor {
+            kind: ActorKind::User,
+            id,
+        }
     }
 
+    pub fn key(id: impl Into<String>) -> Actor {
+        Actor {
+            kind: ActorKind::Key,
+            id: id.into(),
+        }
+    }
+
+    /// The operator on the gateway's host, by operating-system user name.
+    pub fn operator(os_user: &str) -> Actor {
+        Actor {
+            kind: ActorKind::Operator,
+            id: format!("operator:{os_user}"),
+        }
+    }
+
+    /// Not held to practices or roles: the system and the host's operator.
     pub fn is_system(&self) -> bool {
-        self.id == "system"
+        matches!(self.kind, ActorKind::System | ActorKind::Operator)
     }
 }
 
@@ -262,7 +305,7 @@ impl Store {
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.sink
-            .record(&actor.id, action, before, after)
+            .record(actor, action, before, after)
             .map_err(IdentityError::Audit)
     }
 

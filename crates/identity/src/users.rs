@@ -240,6 +240,22 @@ impl Store {
             return Ok(());
         }
         let now = self.now();
+        if actor.kind == crate::store::ActorKind::Key {
+            // An integration administers the practice of its service account only.
+            let holds: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM api_keys k JOIN service_accounts a ON a.id = k.account_id
+                 WHERE k.id = ?1 AND a.practice_id = ?2 AND k.revoked_at IS NULL",
+                params![actor.id, practice],
+                |r| r.get(0),
+            )?;
+            if holds == 0 {
+                return Err(IdentityError::Forbidden(format!(
+                    "key {} is not for practice {practice}",
+                    actor.id
+                )));
+            }
+            return Ok(());
+        }
         let holds: i64 = tx.query_row(
             "SELECT COUNT(*) FROM assignments a JOIN users u ON u.id = a.user_id
              WHERE a.user_id = ?1 AND a.practice_id = ?2 AND a.revoked_at IS NULL
@@ -261,6 +277,19 @@ impl Store {
             return Ok(true);
         }
         let now = self.now();
+        if actor.kind == crate::store::ActorKind::Key {
+            let roles: Option<String> = tx
+                .query_row(
+                    "SELECT a.roles FROM api_keys k JOIN service_accounts a ON a.id = k.account_id WHERE k.id = ?1",
+                    params![actor.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let roles: Vec<String> = roles
+                .and_then(|r| serde_json::from_str(&r).ok())
+                .unwrap_or_default();
+            return Ok(roles.iter().any(|r| self.admin_roles.contains(r)));
+        }
         let mut n = 0i64;
         for role in &self.admin_roles {
             n += tx.query_row(

@@ -17,7 +17,7 @@ struct Nothing;
 impl ChangeSink for Nothing {
     fn record(
         &self,
-        _: &str,
+        _: &wardgate_identity::Actor,
         _: &str,
         _: Option<serde_json::Value>,
         _: Option<serde_json::Value>,

@@ -18,12 +18,15 @@ struct Sink(Arc<Mutex<Vec<(String, String)>>>);
 impl ChangeSink for Sink {
     fn record(
         &self,
-        actor: &str,
+        actor: &wardgate_identity::Actor,
         action: &str,
         _b: Option<serde_json::Value>,
         _a: Option<serde_json::Value>,
     ) -> Result<(), String> {
-        self.0.lock().unwrap().push((actor.into(), action.into()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((actor.id.clone(), action.into()));
         Ok(())
     }
 }

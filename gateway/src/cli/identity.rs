@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
-use wardgate_identity::Store;
+use wardgate_identity::{Actor, Store};
+
+use crate::api::client::Client;
+use crate::api::ops::Op;
+use crate::api::run::Caller;
 
 mod key;
 mod practice;
@@ -29,9 +33,10 @@ pub struct Common {
     /// Check role names against this policy's roles.
     #[arg(long, global = true)]
     policy: Option<PathBuf>,
-    /// Who is making the change (a user id; `system` to bootstrap).
-    #[arg(long = "as", global = true, default_value = "system")]
-    actor: String,
+    /// The gateway's configuration: its identity database and audit log, and the socket of
+    /// the gateway when it runs.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     /// Print JSON instead of words.
     #[arg(long, global = true)]
     json: bool,
@@ -53,14 +58,11 @@ pub(super) fn rate(s: &str) -> anyhow::Result<u32> {
 }
 
 pub(super) fn open(c: &Common) -> anyhow::Result<Store> {
-    let audit_dir = c
-        .audit
-        .clone()
-        .unwrap_or_else(|| c.db.parent().unwrap_or(Path::new(".")).join("audit"));
+    let (db, audit_dir) = paths(c)?;
     let (log, _) = wardgate_audit::AuditLog::open(&audit_dir, wardgate_audit::Options::default())
         .with_context(|| format!("cannot open the audit log {}", audit_dir.display()))?;
-    let mut store = Store::open(&c.db, Box::new(log))
-        .with_context(|| format!("cannot open {}", c.db.display()))?;
+    let mut store =
+        Store::open(&db, Box::new(log)).with_context(|| format!("cannot open {}", db.display()))?;
     if let Some(p) = &c.policy {
         let compiled = wardgate_policy::compile_file(p).map_err(|e| anyhow::anyhow!("{e}"))?;
         store = store.with_roles(
@@ -73,6 +75,101 @@ pub(super) fn open(c: &Common) -> anyhow::Result<Store> {
         );
     }
     Ok(store)
+}
+
+/// The identity database and the audit folder: the configuration's, or the flags'.
+fn paths(c: &Common) -> anyhow::Result<(PathBuf, PathBuf)> {
+    if let Some(path) = &c.config {
+        let config = crate::config::Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok((config.identity.database, config.audit.dir));
+    }
+    let audit = c
+        .audit
+        .clone()
+        .unwrap_or_else(|| c.db.parent().unwrap_or(Path::new(".")).join("audit"));
+    Ok((c.db.clone(), audit))
+}
+
+/// Where administrative operations go: to the running gateway, or, when none runs, to the
+/// store directly. Either way the operator on this host is who makes them.
+pub(super) enum Backend {
+    Live(Client),
+    Direct(Box<Store>),
+}
+
+impl Backend {
+    pub(super) fn connect(c: &Common) -> anyhow::Result<Backend> {
+        let (db, _) = paths(c)?;
+        if let Some(client) = Client::running(&crate::api::socket::path_for(&db)) {
+            return Ok(Backend::Live(client));
+        }
+        Ok(Backend::Direct(Box::new(open(c)?)))
+    }
+
+    /// Runs `op`; its JSON result, or the API's error as the command's.
+    pub(super) fn run(&self, op: Op) -> anyhow::Result<serde_json::Value> {
+        match self {
+            Backend::Live(client) => {
+                let (status, body) = client.call(&op)?;
+                if status.is_success() {
+                    Ok(body)
+                } else {
+                    let text = |v: Option<&serde_json::Value>| {
+                        v.and_then(|x| x.as_str()).unwrap_or("").to_string()
+                    };
+                    let message = text(body.get("message"));
+                    let problems: Vec<String> = body
+                        .get("problems")
+                        .and_then(|p| p.as_array())
+                        .into_iter()
+                        .flatten()
+                        .map(|p| {
+                            format!(
+                                "\n  {}: {}",
+                                p["field"].as_str().unwrap_or("?"),
+                                p["message"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    bail!("{message}{} ({status})", problems.concat())
+                }
+            }
+            Backend::Direct(store) => {
+                let caller = Caller {
+                    actor: Actor::operator(&os_user()),
+                    practice: None,
+                };
+                Ok(crate::api::run::run(store, &caller, op)?.body)
+            }
+        }
+    }
+
+    /// The store itself, for what only the host can do (setting a password with a token).
+    pub(super) fn store(&self) -> anyhow::Result<&Store> {
+        match self {
+            Backend::Direct(s) => Ok(s),
+            Backend::Live(client) => bail!(
+                "a gateway is running ({}); this command needs it stopped",
+                client.socket().display()
+            ),
+        }
+    }
+}
+
+/// Who runs this command, as the operating system says.
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A field of a result as its type.
+pub(super) fn field<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    name: &str,
+) -> anyhow::Result<T> {
+    serde_json::from_value(value.get(name).cloned().unwrap_or_default())
+        .with_context(|| format!("the gateway's answer has no usable `{name}`"))
 }
 
 pub(super) fn show<T: Serialize>(

@@ -55,3 +55,25 @@ pub(super) fn key_networks(key: &KeyInfo, client: IpAddr) -> Result<(), Rejectio
         Err(Rejection::BadCredentials)
     }
 }
+
+/// A change to the administration API made with a session cookie: from this gateway's origin
+/// (when the browser says), carrying the CSRF token of its double-submit cookie in
+/// [`crate::api::CSRF_HEADER`] (a header no other site can make a browser send).
+pub(super) fn api_csrf(parts: &http::request::Parts) -> Result<(), Rejection> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(crate::api::CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let cookie = crate::session::cookie(&parts.headers, crate::session::CSRF_COOKIE).unwrap_or("");
+    let token_ok =
+        !cookie.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent));
+    if token_ok && super::login::same_origin(&parts.headers, &parts.uri, true) {
+        Ok(())
+    } else {
+        Err(Rejection::CrossSite)
+    }
+}

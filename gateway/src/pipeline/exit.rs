@@ -33,6 +33,10 @@ pub(super) async fn exit(
             };
             sent.unwrap_or_else(|rejection| render(gw, &cx, &rejection))
         }
+        Ok(Next::Admin(call)) => match audit_allow(gw, &cx).await {
+            Ok(()) => admin(gw, *call).await,
+            Err(rejection) => render(gw, &cx, &rejection),
+        },
         Ok(Next::Page(page)) => {
             if let Some(refused) = &page.refused {
                 audit_deny(gw, &cx, refused);
@@ -59,6 +63,29 @@ pub(super) async fn exit(
         .request_seconds
         .observe(cx.started.elapsed().as_secs_f64());
     response
+}
+
+/// An administrative request, answered by the API for whoever the checks found.
+async fn admin(gw: &Arc<Gateway>, call: super::AdminCall) -> Response<Body> {
+    let caller = match &call.who {
+        super::Who::Session(s) => crate::api::run::Caller {
+            actor: wardgate_identity::Actor::user(&s.user.id),
+            practice: Some(s.info.practice_id.clone()),
+        },
+        super::Who::Key(k) => crate::api::run::Caller {
+            actor: wardgate_identity::Actor::key(&k.id),
+            practice: Some(k.practice.clone()),
+        },
+    };
+    let path = call
+        .parts
+        .uri
+        .path()
+        .strip_prefix(crate::api::PREFIX.trim_end_matches('/'))
+        .unwrap_or("/")
+        .to_string();
+    let req = http::Request::from_parts(call.parts, call.body);
+    crate::api::serve(gw, caller, req, path).await
 }
 
 /// A refusal as its client should see it: a page (or a way to one) for a browser, JSON else.

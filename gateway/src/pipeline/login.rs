@@ -166,7 +166,7 @@ fn route(path: &str) -> Option<Handler> {
 /// either is refused, a JSON post without either is a non-browser client (a browser cannot
 /// send one across sites without a CORS preflight the gateway never grants). A form post
 /// must also carry the CSRF token of its browser's double-submit cookie.
-fn same_origin(headers: &HeaderMap, uri: &http::Uri, json_body: bool) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap, uri: &http::Uri, json_body: bool) -> bool {
     let Some(authority) = crate::pipeline::host_of(headers, uri) else {
         return false;
     };

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use wardgate_identity::{Actor, NewKey};
+use wardgate_identity::{IssuedKey, KeyInfo};
 
-use super::{duration, open, rate, show, Common};
+use super::{duration, field, rate, show, Backend, Common};
+use crate::api::ops::{AccountBody, KeyBody, Op, RotateBody};
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -50,15 +51,19 @@ pub enum KeyCommand {
 }
 
 pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
-    let s = open(&c)?;
-    let actor = Actor::user(&c.actor);
+    let b = Backend::connect(&c)?;
     match cmd {
         KeyCommand::Account {
             id,
             practice,
             roles,
         } => {
-            s.add_service_account(&actor, &id, &practice, &roles)?;
+            let body = AccountBody {
+                id: id.clone(),
+                practice: practice.clone(),
+                roles: roles.clone(),
+            };
+            b.run(Op::AddAccount(body))?;
             show(
                 &c,
                 &serde_json::json!({"id": id, "practice": practice, "roles": roles}),
@@ -77,16 +82,17 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             expires,
             networks,
         } => {
-            let issued = s.issue_key(
-                &actor,
-                &NewKey {
-                    account,
-                    scopes,
-                    networks: networks.into_iter().map(|n| n.0).collect(),
-                    rate_per_minute: r.as_deref().map(rate).transpose()?,
-                    expires_in: expires.as_deref().map(duration).transpose()?,
-                },
-            )?;
+            if let Some(e) = &expires {
+                duration(e)?;
+            }
+            let body = KeyBody {
+                account,
+                scopes,
+                networks: networks.iter().map(|n| n.0.to_string()).collect(),
+                rate_per_minute: r.as_deref().map(rate).transpose()?,
+                expires_in: expires,
+            };
+            let issued: IssuedKey = field(&b.run(Op::IssueKey(body))?, "key")?;
             show(&c, &issued, || {
                 format!(
                     "issued key {} for {} (scopes: {}; expires: {})\n{}\nThis is the only time the key is shown.",
@@ -99,7 +105,7 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             })
         }
         KeyCommand::List { account } => {
-            let keys = s.keys(account.as_deref())?;
+            let keys: Vec<KeyInfo> = field(&b.run(Op::ListKeys(account))?, "keys")?;
             show(&c, &keys, || {
                 keys.iter()
                     .map(|k| {
@@ -118,18 +124,22 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             })
         }
         KeyCommand::Revoke { id } => {
-            s.revoke_key(&actor, &id)?;
+            b.run(Op::RevokeKey(id.clone()))?;
             show(&c, &serde_json::json!({"revoked": id}), || {
                 format!("revoked key {id}")
             })
         }
         KeyCommand::Rotate { id, overlap } => {
-            let issued = s.rotate_key(&actor, &id, duration(&overlap)?)?;
+            duration(&overlap)?;
+            let body = RotateBody {
+                overlap: Some(overlap.clone()),
+            };
+            let issued: IssuedKey = field(&b.run(Op::RotateKey(id.clone(), body))?, "key")?;
             show(&c, &issued, || {
                 format!("rotated {id}: the old key works for {overlap} more\n{}\nThis is the only time the key is shown.", issued.key)
             })
         }
-        KeyCommand::Verify { key } => match s.verify_key(&key) {
+        KeyCommand::Verify { key } => match b.store()?.verify_key(&key) {
             Ok(info) => show(&c, &info, || {
                 format!(
                     "valid: key {} of {} at {} (roles: {}; scopes: {})",

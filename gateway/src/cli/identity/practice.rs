@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use wardgate_identity::Actor;
+use wardgate_identity::{Location, Practice, SecuritySettings};
 
-use super::{open, show, Common};
+use super::{field, show, Backend, Common};
+use crate::api::ops::{LocationBody, Op, PracticeBody};
 
 #[derive(Debug, Subcommand)]
 pub enum PracticeCommand {
@@ -51,8 +52,7 @@ pub enum PracticeCommand {
 }
 
 pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
-    let s = open(&c)?;
-    let actor = Actor::user(&c.actor);
+    let b = Backend::connect(&c)?;
     match cmd {
         PracticeCommand::Add {
             id,
@@ -60,7 +60,13 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             timezone,
             modules,
         } => {
-            let p = s.add_practice(&actor, &id, &name, &timezone, &modules)?;
+            let body = PracticeBody {
+                id,
+                name,
+                timezone,
+                modules,
+            };
+            let p: Practice = field(&b.run(Op::AddPractice(body))?, "practice")?;
             show(&c, &p, || {
                 format!(
                     "added practice {} ({}, {}, modules: {})",
@@ -72,10 +78,17 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             })
         }
         PracticeCommand::List => {
-            let ps = s.practices()?;
+            let v = b.run(Op::ListPractices)?;
+            let mut ps: Vec<Practice> = Vec::new();
             let mut lines = Vec::new();
-            for p in &ps {
-                let warning = s.admin_warning(&p.id)?;
+            for entry in v
+                .get("practices")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let p: Practice = field(entry, "practice")?;
+                let warning = entry.get("warning").and_then(|w| w.as_str());
                 lines.push(format!(
                     "{}  {}  {}  [{}]{}",
                     p.id,
@@ -86,11 +99,13 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
                         .map(|w| format!("\n  warning: {w}"))
                         .unwrap_or_default()
                 ));
+                ps.push(p);
             }
             show(&c, &ps, || lines.join("\n"))
         }
         PracticeCommand::Location { practice, id, name } => {
-            let l = s.add_location(&actor, &id, &practice, &name)?;
+            let body = LocationBody { id, name };
+            let l: Location = field(&b.run(Op::AddLocation(practice, body))?, "location")?;
             show(&c, &l, || {
                 format!("added location {} ({}) to {}", l.id, l.name, l.practice_id)
             })
@@ -105,7 +120,8 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             lockout_after,
             lockout_minutes,
         } => {
-            let mut settings = s.security(&practice)?;
+            let mut settings: SecuritySettings =
+                field(&b.run(Op::Security(practice.clone()))?, "security")?;
             let change = require_mfa.is_some()
                 || idle_minutes.is_some()
                 || max_hours.is_some()
@@ -122,7 +138,8 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
                 settings.inactivity_days = inactivity_days.unwrap_or(settings.inactivity_days);
                 settings.lockout_after = lockout_after.unwrap_or(settings.lockout_after);
                 settings.lockout_minutes = lockout_minutes.unwrap_or(settings.lockout_minutes);
-                settings = s.set_security(&actor, &practice, &settings)?;
+                let op = Op::SetSecurity(practice.clone(), Box::new(settings));
+                settings = field(&b.run(op)?, "security")?;
             }
             show(&c, &settings, || {
                 format!(

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
-use wardgate_identity::{Actor, NewUser, Store, UserFilter, UserStatus};
-
 use anyhow::bail;
+use clap::{Args, Subcommand};
+use wardgate_identity::{SessionInfo, User};
 
-use super::{open, show, user_line, Common};
+use super::{field, show, user_line, Backend, Common};
+use crate::api::ops::{EditBody, GrantBody, ListQuery, NewUserBody, Op, RelateBody, UserAction};
 
 /// What "Add User" / "Add Provider" takes.
 #[derive(Debug, Args)]
@@ -26,9 +26,10 @@ pub struct AddUser {
     /// One or more practices.
     #[arg(long = "practice", required = true)]
     pub practices: Vec<String>,
-    /// A temporary password (changed at first sign-in).
+    /// A temporary password (changed at first sign-in); without one a strong one is
+    /// generated and shown once.
     #[arg(long)]
-    pub password: String,
+    pub password: Option<String>,
     /// Makes the user a provider.
     #[arg(long)]
     pub npi: Option<String>,
@@ -53,14 +54,13 @@ pub struct AddUser {
     pub emergency_access: Vec<String>,
 }
 
-impl From<AddUser> for NewUser {
-    fn from(a: AddUser) -> NewUser {
-        NewUser {
+impl From<AddUser> for NewUserBody {
+    fn from(a: AddUser) -> NewUserBody {
+        NewUserBody {
             email: a.email,
             first_name: a.first,
             last_name: a.last,
             phone: a.phone,
-            provider: a.npi.is_some(),
             npi: a.npi,
             taxonomy: a.taxonomy,
             provider_type: a.provider_type,
@@ -72,7 +72,7 @@ impl From<AddUser> for NewUser {
             practices: a.practices,
             expires_at: a.expires,
             emergency_access: a.emergency_access,
-            ..NewUser::default()
+            ..NewUserBody::default()
         }
     }
 }
@@ -207,49 +207,62 @@ pub enum AccessCommand {
 }
 
 pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    let s = open(&c)?;
-    let actor = Actor::user(&c.actor);
-    let changed = |u: wardgate_identity::User, what: &str| {
+    let b = Backend::connect(&c)?;
+    let changed = |v: serde_json::Value, what: &str| -> anyhow::Result<ExitCode> {
+        let u: User = field(&v, "user")?;
         show(&c, &u, || format!("{what}: {}", user_line(&u)))
     };
+    let act = |user: String, action: UserAction| b.run(Op::User(user, action));
     match cmd {
-        UserCommand::Add(add) => changed(s.add_user(&actor, add.into())?, "added"),
+        UserCommand::Add(add) => {
+            let v = b.run(Op::AddUser(Box::new(add.into())))?;
+            match v.get("temporary_password").and_then(|t| t.as_str()) {
+                Some(temporary) => {
+                    let u: User = field(&v, "user")?;
+                    show(&c, &v, || {
+                        format!(
+                            "added: {}\ntemporary password (shown once; changed at first sign-in): {temporary}",
+                            user_line(&u)
+                        )
+                    })
+                }
+                None => changed(v, "added"),
+            }
+        }
         UserCommand::List {
             practice,
             role,
             status,
-        } => {
-            let filter = UserFilter {
+        } => list(
+            &c,
+            &b,
+            ListQuery {
                 practice,
                 role,
-                status: status.as_deref().map(parse_status).transpose()?,
-                prefix: None,
-            };
-            list(&c, &s.users(&filter)?)
-        }
-        UserCommand::Search { prefix } => {
-            let filter = UserFilter {
+                status,
+                ..ListQuery::default()
+            },
+        ),
+        UserCommand::Search { prefix } => list(
+            &c,
+            &b,
+            ListQuery {
                 prefix: Some(prefix),
-                ..UserFilter::default()
-            };
-            list(&c, &s.users(&filter)?)
-        }
+                ..ListQuery::default()
+            },
+        ),
         UserCommand::Show { user } => {
-            let u = s.user(&user)?;
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
             show(&c, &u, || user_line(&u))
         }
-        UserCommand::Lock { user } => changed(s.lock(&actor, &s.user(&user)?.id)?, "locked"),
-        UserCommand::Unlock { user } => changed(s.unlock(&actor, &s.user(&user)?.id)?, "unlocked"),
-        UserCommand::Unassign { user } => {
-            changed(s.unassign(&actor, &s.user(&user)?.id)?, "unassigned")
-        }
-        UserCommand::Disable { user } => {
-            changed(s.disable(&actor, &s.user(&user)?.id)?, "disabled")
-        }
-        UserCommand::Enable { user } => changed(s.enable(&actor, &s.user(&user)?.id)?, "enabled"),
+        UserCommand::Lock { user } => changed(act(user, UserAction::Lock)?, "locked"),
+        UserCommand::Unlock { user } => changed(act(user, UserAction::Unlock)?, "unlocked"),
+        UserCommand::Unassign { user } => changed(act(user, UserAction::Unassign)?, "unassigned"),
+        UserCommand::Disable { user } => changed(act(user, UserAction::Disable)?, "disabled"),
+        UserCommand::Enable { user } => changed(act(user, UserAction::Enable)?, "enabled"),
         UserCommand::Delete { user } => {
-            let u = s.user(&user)?;
-            s.delete(&actor, &u.id)?;
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            b.run(Op::DeleteUser(u.id.clone()))?;
             show(&c, &u, || format!("deleted: {}", user_line(&u)))
         }
         UserCommand::Invite {
@@ -259,15 +272,17 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             roles,
             practices,
         } => {
-            let new = NewUser {
+            let new = NewUserBody {
                 email,
                 first_name: first,
                 last_name: last,
                 roles,
                 practices,
-                ..NewUser::default()
+                ..NewUserBody::default()
             };
-            let (u, token) = s.invite(&actor, new, chrono::Duration::days(7))?;
+            let v = b.run(Op::InviteUser(Box::new(new)))?;
+            let u: User = field(&v, "user")?;
+            let token: String = field(&v, "activation_token")?;
             let json = serde_json::json!({"user": u, "activation_token": token});
             show(&c, &json, || {
                 let line = user_line(&u);
@@ -283,24 +298,25 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             allow_emergency,
             deny_emergency,
         } => {
-            let id = s.user(&user)?.id;
-            let edit = wardgate_identity::UserEdit {
+            let edit = EditBody {
                 email,
                 first_name: first,
                 last_name: last,
                 phone,
-                emergency_access: emergency_changes(allow_emergency, deny_emergency),
-                ..Default::default()
+                allow_emergency,
+                deny_emergency,
+                ..EditBody::default()
             };
-            changed(s.edit(&actor, &id, &edit)?, "edited")
+            changed(b.run(Op::EditUser(user, Box::new(edit)))?, "edited")
         }
-        UserCommand::Access(cmd) => access(&c, &s, &actor, cmd),
+        UserCommand::Access(cmd) => access(&c, &b, cmd),
     }
 }
 
 /// The commands about a user's roles, sessions, tokens and relations.
-fn access(c: &Common, s: &Store, actor: &Actor, cmd: AccessCommand) -> anyhow::Result<ExitCode> {
-    let changed = |u: wardgate_identity::User, what: &str| {
+fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCode> {
+    let changed = |v: serde_json::Value, what: &str| -> anyhow::Result<ExitCode> {
+        let u: User = field(&v, "user")?;
         show(c, &u, || format!("{what}: {}", user_line(&u)))
     };
     match cmd {
@@ -308,12 +324,16 @@ fn access(c: &Common, s: &Store, actor: &Actor, cmd: AccessCommand) -> anyhow::R
             user,
             role,
             practice,
-        } => {
-            let id = s.user(&user)?.id;
-            changed(s.revoke(actor, &id, &role, &practice)?, "revoked")
-        }
+        } => changed(
+            b.run(Op::Revoke {
+                user,
+                role,
+                practice,
+            })?,
+            "revoked",
+        ),
         AccessCommand::Sessions { user } => {
-            let sessions = s.sessions(&s.user(&user)?.id)?;
+            let sessions: Vec<SessionInfo> = field(&b.run(Op::Sessions(user))?, "sessions")?;
             show(c, &sessions, || {
                 sessions
                     .iter()
@@ -323,22 +343,24 @@ fn access(c: &Common, s: &Store, actor: &Actor, cmd: AccessCommand) -> anyhow::R
             })
         }
         AccessCommand::Logout { user } => {
-            let u = s.user(&user)?;
-            let n = s.end_sessions(actor, &u.id, "remote logout")?;
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            let v = b.run(Op::User(u.id.clone(), UserAction::Logout))?;
+            let n: u64 = field(&v, "ended")?;
             show(c, &serde_json::json!({"user": u.id, "ended": n}), || {
                 format!("ended {n} session(s) of {}", u.email)
             })
         }
         AccessCommand::ResetToken { user } => {
-            let u = s.user(&user)?;
-            let token = s.reset_token(actor, &u.id, chrono::Duration::hours(24))?;
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            let v = b.run(Op::User(u.id.clone(), UserAction::Reset))?;
+            let token: String = field(&v, "token")?;
             let json = serde_json::json!({"user": u.id, "token": token});
             show(c, &json, || {
                 format!("reset token for {} (valid 24 h, once):\n{token}", u.email)
             })
         }
         AccessCommand::SetPassword { token, password } => {
-            s.set_password_with_token(&token, &password)?;
+            b.store()?.set_password_with_token(&token, &password)?;
             let json = serde_json::json!({"password": "set"});
             show(c, &json, || "password set".to_string())
         }
@@ -347,15 +369,26 @@ fn access(c: &Common, s: &Store, actor: &Actor, cmd: AccessCommand) -> anyhow::R
             patient,
             relation,
         } => {
-            let u = s.user(&user)?;
-            s.relate(actor, &u.id, &patient, &relation)?;
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            let body = RelateBody {
+                patient: patient.clone(),
+                relation: relation.clone(),
+            };
+            b.run(Op::Relate(u.id.clone(), body))?;
             let json = serde_json::json!({"user": u.id, "patient": patient, "relation": relation});
             show(c, &json, || {
                 format!("{} is now {relation} to {patient}", u.email)
             })
         }
         AccessCommand::ExpireInactive { days } => {
-            let ids = s.expire_inactive(actor, chrono::Duration::days(days))?;
+            if days < 1 {
+                bail!("--days must be at least 1 (0 would disable every account)");
+            }
+            let s = b.store()?;
+            let actor = wardgate_identity::Actor::operator(
+                &std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            );
+            let ids = s.expire_inactive(&actor, chrono::Duration::days(days))?;
             show(c, &ids, || {
                 format!(
                     "disabled {} inactive account(s): {}",
@@ -371,25 +404,30 @@ fn access(c: &Common, s: &Store, actor: &Actor, cmd: AccessCommand) -> anyhow::R
             location,
             expires,
         } => {
-            let id = s.user(&user)?.id;
-            let (location, expires) = (location.as_deref(), expires.as_deref());
-            let u = s.grant(actor, &id, &role, &practice, location, expires)?;
-            changed(u, "granted")
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            let grant = GrantBody {
+                role,
+                practice,
+                location,
+                expires_at: expires,
+            };
+            changed(b.run(Op::Grant(u.id, grant))?, "granted")
         }
     }
 }
 
-fn parse_status(s: &str) -> anyhow::Result<UserStatus> {
-    Ok(match s {
-        "active" => UserStatus::Active,
-        "locked" => UserStatus::Locked,
-        "disabled" => UserStatus::Disabled,
-        "unassigned" => UserStatus::Unassigned,
-        other => bail!("unknown status `{other}` (active, locked, disabled, unassigned)"),
-    })
-}
-
-fn list(c: &Common, users: &[wardgate_identity::User]) -> anyhow::Result<ExitCode> {
+/// Every page of a listing, in order.
+fn list(c: &Common, b: &Backend, mut q: ListQuery) -> anyhow::Result<ExitCode> {
+    q.limit = Some(crate::api::run::MAX_PAGE);
+    let mut users: Vec<User> = Vec::new();
+    loop {
+        let v = b.run(Op::ListUsers(q.clone()))?;
+        users.extend(field::<Vec<User>>(&v, "users")?);
+        match v.get("next_cursor").and_then(|n| n.as_str()) {
+            Some(next) => q.cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
     show(c, &users, || {
         users.iter().map(user_line).collect::<Vec<_>>().join("\n")
     })
@@ -405,12 +443,4 @@ fn session_line(x: &wardgate_identity::SessionInfo) -> String {
         x.created_at,
         x.last_seen_at
     )
-}
-
-/// `--allow-emergency` and `--deny-emergency` as changes per practice.
-fn emergency_changes(allow: Vec<String>, deny: Vec<String>) -> Vec<(String, bool)> {
-    let allowed = allow.into_iter().map(|p| (p, true));
-    allowed
-        .chain(deny.into_iter().map(|p| (p, false)))
-        .collect()
 }

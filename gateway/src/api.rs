@@ -1,0 +1,142 @@
+//! The administration API, `/v1`: every operation of the seeds' "Settings > Users / Roles /
+//! Security" while the gateway serves, for three kinds of caller -
+//!
+//! - a person signed in at the gateway, or an integration with a `wg_` key, on the gateway's
+//!   own listener under [`PREFIX`]: these requests go through the whole pipeline (network,
+//!   country, credential, session rules, rate limit, the policy's route and decision, the one
+//!   exit's audit record) and are kept to the caller's practice;
+//! - the operator on the gateway's host, over a Unix socket only its user can reach
+//!   ([`socket`]): the command line's way in, named `operator:<os user>`.
+//!
+//! Each change is recorded by the store in the gateway's own audit chain, in the transaction
+//! that makes it, before the caller hears of it; the store's caches see it at once.
+
+pub mod client;
+pub mod error;
+pub mod ops;
+pub mod run;
+pub mod socket;
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Request, Response, StatusCode};
+
+use crate::body::{full, Body};
+use crate::state::Gateway;
+use error::ApiError;
+use ops::Op;
+use run::{Caller, Reply};
+
+/// Where the API lives on the gateway's own listener.
+pub const PREFIX: &str = "/.wardgate/v1/";
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The header a signed-in browser sends with its CSRF token on every change.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Answers one API request for `caller`: `path` is below the API root.
+pub async fn serve(
+    gw: &Arc<Gateway>,
+    caller: Caller,
+    req: Request<Body>,
+    path: String,
+) -> Response<Body> {
+    match answer(gw, caller, req, path).await {
+        Ok(reply) => render(&reply),
+        Err(e) => error(&e),
+    }
+}
+
+async fn answer(
+    gw: &Arc<Gateway>,
+    caller: Caller,
+    req: Request<Body>,
+    path: String,
+) -> Result<Reply, ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = crate::body::read_all(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            crate::body::ReadError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a request body may be at most {MAX_BODY_BYTES} bytes"),
+            ),
+            crate::body::ReadError::Timeout | crate::body::ReadError::Broken => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time",
+            ),
+        })?;
+    let op = Op::parse(&parts.method, &path, parts.uri.query(), &bytes)?;
+    let if_match = parts
+        .headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let gw2 = gw.clone();
+    let refreshes = matches!(op, Op::SetSecurity(..) | Op::AddPractice(_));
+    let reply = tokio::task::spawn_blocking(move || {
+        // Changes one at a time, so that `If-Match` compares with what the change replaces.
+        let _one = op.changes().then(|| gw2.changing());
+        if let (Some(expected), Some(user)) = (&if_match, op.target_user()) {
+            let current = gw2
+                .store()
+                .user(user)
+                .map_err(|_| ApiError::not_found("such user"))?;
+            if expected != "*" && *expected != run::etag(&current) {
+                return Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "stale",
+                    "the user changed since you read them; read them again and retry",
+                ));
+            }
+        }
+        run::run(gw2.store(), &caller, op)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed",
+            "the operation stopped unexpectedly; nothing was acknowledged",
+        )
+    })??;
+    if refreshes {
+        if let Err(e) = gw.refresh_practices() {
+            tracing::error!(error = %e, "cannot re-read the practices after a change");
+        }
+    }
+    Ok(reply)
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut res = Response::new(full(body.to_string()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn render(reply: &Reply) -> Response<Body> {
+    let mut res = json_response(reply.status, &reply.body);
+    if let Some(tag) = reply
+        .etag
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    res
+}
+
+/// An API error as its response.
+pub fn error(e: &ApiError) -> Response<Body> {
+    json_response(e.status, &e.body())
+}

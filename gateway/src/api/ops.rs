@@ -1,0 +1,450 @@
+//! The administrative operations as values, and the one table between them and HTTP: the
+//! server parses a request into an [`Op`], the command line turns an [`Op`] into a request.
+//! Paths are relative to the API's root (`/v1` on the operator's socket and the admin
+//! listener, `/.wardgate/v1` on the gateway's own listener).
+
+use http::Method;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wardgate_identity::SecuritySettings;
+
+use super::error::{ApiError, Problem};
+
+/// What may stay unescaped in a path segment; everything else is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'@')
+    .remove(b'~');
+
+/// "Add User" / "Add Provider". Without a password one is generated and shown once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewUserBody {
+    pub email: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub password: Option<String>,
+    pub npi: Option<String>,
+    pub taxonomy: Option<String>,
+    pub provider_type: Option<String>,
+    pub specialty: Option<String>,
+    pub credentials: Option<String>,
+    pub modules: Vec<String>,
+    pub roles: Vec<String>,
+    pub practices: Vec<String>,
+    pub location: Option<String>,
+    pub expires_at: Option<String>,
+    pub emergency_access: Vec<String>,
+}
+
+/// "Edit User": only the fields sent change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EditBody {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub modules: Option<Vec<String>>,
+    /// Practices where emergency access is allowed from now on ...
+    pub allow_emergency: Vec<String>,
+    /// ... and where it no longer is.
+    pub deny_emergency: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantBody {
+    pub role: String,
+    pub practice: String,
+    pub location: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelateBody {
+    pub patient: String,
+    /// `assigned` or `shared`.
+    pub relation: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PracticeBody {
+    pub id: String,
+    pub name: String,
+    /// An IANA time zone, e.g. `America/New_York`.
+    pub timezone: String,
+    /// Subscribed modules (`clinical`, `billing`, `engage`).
+    pub modules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationBody {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountBody {
+    pub id: String,
+    pub practice: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyBody {
+    pub account: String,
+    pub scopes: Vec<String>,
+    /// Client networks (CIDR or address); empty: anywhere.
+    pub networks: Vec<String>,
+    pub rate_per_minute: Option<u32>,
+    /// e.g. `90d`.
+    pub expires_in: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotateBody {
+    /// How long the old key keeps working, e.g. `1h`.
+    pub overlap: Option<String>,
+}
+
+/// `GET /users` filters and page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub practice: Option<String>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+    /// The first letters of a name or email.
+    pub prefix: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// What can be done to a user in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    Lock,
+    Unlock,
+    Disable,
+    Enable,
+    /// Remove from the account (the email becomes `archived_<email>`).
+    Unassign,
+    /// End every session (remote logout).
+    Logout,
+    /// A one-time reset link token.
+    Reset,
+}
+
+impl UserAction {
+    const ALL: [(UserAction, &'static str); 7] = [
+        (UserAction::Lock, "lock"),
+        (UserAction::Unlock, "unlock"),
+        (UserAction::Disable, "disable"),
+        (UserAction::Enable, "enable"),
+        (UserAction::Unassign, "unassign"),
+        (UserAction::Logout, "logout"),
+        (UserAction::Reset, "reset"),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        UserAction::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("?", |(_, s)| s)
+    }
+
+    fn parse(s: &str) -> Option<UserAction> {
+        UserAction::ALL
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(a, _)| *a)
+    }
+}
+
+/// One administrative operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    ListUsers(ListQuery),
+    ShowUser(String),
+    AddUser(Box<NewUserBody>),
+    InviteUser(Box<NewUserBody>),
+    EditUser(String, Box<EditBody>),
+    DeleteUser(String),
+    User(String, UserAction),
+    Sessions(String),
+    Grant(String, GrantBody),
+    Revoke {
+        user: String,
+        role: String,
+        practice: String,
+    },
+    Relate(String, RelateBody),
+    ListPractices,
+    AddPractice(PracticeBody),
+    AddLocation(String, LocationBody),
+    Security(String),
+    SetSecurity(String, Box<SecuritySettings>),
+    AddAccount(AccountBody),
+    ListKeys(Option<String>),
+    IssueKey(KeyBody),
+    RotateKey(String, RotateBody),
+    RevokeKey(String),
+}
+
+/// A request to make for an operation: method, path (with query) below the API root, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+fn query(pairs: &[(&str, &Option<String>)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
+}
+
+fn to_value<T: Serialize>(body: &T) -> Option<Value> {
+    serde_json::to_value(body).ok()
+}
+
+impl Op {
+    /// The request that asks for this operation.
+    pub fn call(&self) -> Call {
+        let (method, path, body) = match self {
+            Op::ListUsers(q) => {
+                let limit = q.limit.map(|l| l.to_string());
+                let pairs = [
+                    ("practice", &q.practice),
+                    ("role", &q.role),
+                    ("status", &q.status),
+                    ("prefix", &q.prefix),
+                    ("limit", &limit),
+                    ("cursor", &q.cursor),
+                ];
+                (Method::GET, format!("/users{}", query(&pairs)), None)
+            }
+            Op::ShowUser(u) => (Method::GET, format!("/users/{}", seg(u)), None),
+            Op::AddUser(b) => (Method::POST, "/users".into(), to_value(b)),
+            Op::InviteUser(b) => (Method::POST, "/users/invitations".into(), to_value(b)),
+            Op::EditUser(u, b) => (Method::PATCH, format!("/users/{}", seg(u)), to_value(b)),
+            Op::DeleteUser(u) => (Method::DELETE, format!("/users/{}", seg(u)), None),
+            Op::User(u, a) => (
+                Method::POST,
+                format!("/users/{}/{}", seg(u), a.as_str()),
+                None,
+            ),
+            Op::Sessions(u) => (Method::GET, format!("/users/{}/sessions", seg(u)), None),
+            Op::Grant(u, b) => (
+                Method::POST,
+                format!("/users/{}/roles", seg(u)),
+                to_value(b),
+            ),
+            Op::Revoke {
+                user,
+                role,
+                practice,
+            } => (
+                Method::DELETE,
+                format!(
+                    "/users/{}/roles/{}{}",
+                    seg(user),
+                    seg(role),
+                    query(&[("practice", &Some(practice.clone()))])
+                ),
+                None,
+            ),
+            Op::Relate(u, b) => (
+                Method::POST,
+                format!("/users/{}/relations", seg(u)),
+                to_value(b),
+            ),
+            Op::ListPractices => (Method::GET, "/practices".into(), None),
+            Op::AddPractice(b) => (Method::POST, "/practices".into(), to_value(b)),
+            Op::AddLocation(p, b) => (
+                Method::POST,
+                format!("/practices/{}/locations", seg(p)),
+                to_value(b),
+            ),
+            Op::Security(p) => (Method::GET, format!("/practices/{}/security", seg(p)), None),
+            Op::SetSecurity(p, s) => (
+                Method::PUT,
+                format!("/practices/{}/security", seg(p)),
+                to_value(s),
+            ),
+            Op::AddAccount(b) => (Method::POST, "/accounts".into(), to_value(b)),
+            Op::ListKeys(a) => (
+                Method::GET,
+                format!("/keys{}", query(&[("account", a)])),
+                None,
+            ),
+            Op::IssueKey(b) => (Method::POST, "/keys".into(), to_value(b)),
+            Op::RotateKey(k, b) => (
+                Method::POST,
+                format!("/keys/{}/rotate", seg(k)),
+                to_value(b),
+            ),
+            Op::RevokeKey(k) => (Method::DELETE, format!("/keys/{}", seg(k)), None),
+        };
+        Call { method, path, body }
+    }
+
+    /// The operation a request asks for. `path` is below the API root, without the query.
+    pub fn parse(
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Op, ApiError> {
+        let segments: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let q: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let param = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let m = method.as_str();
+        let op = match (m, s.as_slice()) {
+            ("GET", ["users"]) => Op::ListUsers(ListQuery {
+                practice: param("practice"),
+                role: param("role"),
+                status: param("status"),
+                prefix: param("prefix"),
+                limit: match param("limit") {
+                    Some(l) => Some(l.parse().map_err(|_| {
+                        field_error("limit", "must be a whole number from 1 to 500")
+                    })?),
+                    None => None,
+                },
+                cursor: param("cursor"),
+            }),
+            ("POST", ["users"]) => Op::AddUser(Box::new(json(body)?)),
+            ("POST", ["users", "invitations"]) => Op::InviteUser(Box::new(json(body)?)),
+            ("GET", ["users", u]) => Op::ShowUser(u.to_string()),
+            ("PATCH", ["users", u]) => Op::EditUser(u.to_string(), Box::new(json(body)?)),
+            ("DELETE", ["users", u]) => Op::DeleteUser(u.to_string()),
+            ("GET", ["users", u, "sessions"]) => Op::Sessions(u.to_string()),
+            ("POST", ["users", u, "roles"]) => Op::Grant(u.to_string(), json(body)?),
+            ("DELETE", ["users", u, "roles", role]) => Op::Revoke {
+                user: u.to_string(),
+                role: role.to_string(),
+                practice: param("practice")
+                    .ok_or_else(|| field_error("practice", "say at which practice"))?,
+            },
+            ("POST", ["users", u, "relations"]) => Op::Relate(u.to_string(), json(body)?),
+            ("POST", ["users", u, action]) => match UserAction::parse(action) {
+                Some(a) => Op::User(u.to_string(), a),
+                None => return Err(no_such(method, path)),
+            },
+            ("GET", ["practices"]) => Op::ListPractices,
+            ("POST", ["practices"]) => Op::AddPractice(json(body)?),
+            ("POST", ["practices", p, "locations"]) => Op::AddLocation(p.to_string(), json(body)?),
+            ("GET", ["practices", p, "security"]) => Op::Security(p.to_string()),
+            ("PUT", ["practices", p, "security"]) => {
+                Op::SetSecurity(p.to_string(), Box::new(json(body)?))
+            }
+            ("POST", ["accounts"]) => Op::AddAccount(json(body)?),
+            ("GET", ["keys"]) => Op::ListKeys(param("account")),
+            ("POST", ["keys"]) => Op::IssueKey(json(body)?),
+            ("POST", ["keys", k, "rotate"]) => Op::RotateKey(k.to_string(), json(body)?),
+            ("DELETE", ["keys", k]) => Op::RevokeKey(k.to_string()),
+            _ => return Err(no_such(method, path)),
+        };
+        Ok(op)
+    }
+
+    /// Whether the operation changes anything (and so is serialized with other changes).
+    pub fn changes(&self) -> bool {
+        !matches!(
+            self,
+            Op::ListUsers(_)
+                | Op::ShowUser(_)
+                | Op::Sessions(_)
+                | Op::ListPractices
+                | Op::Security(_)
+                | Op::ListKeys(_)
+        )
+    }
+
+    /// The user an operation is about, for `If-Match`.
+    pub fn target_user(&self) -> Option<&str> {
+        match self {
+            Op::ShowUser(u)
+            | Op::EditUser(u, _)
+            | Op::DeleteUser(u)
+            | Op::User(u, _)
+            | Op::Grant(u, _)
+            | Op::Relate(u, _)
+            | Op::Revoke { user: u, .. } => Some(u),
+            _ => None,
+        }
+    }
+}
+
+fn field_error(field: &str, message: &str) -> ApiError {
+    ApiError::invalid(vec![Problem {
+        field: field.into(),
+        message: message.into(),
+    }])
+}
+
+fn no_such(method: &Method, path: &str) -> ApiError {
+    ApiError::new(
+        http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no operation {method} {path}; see /v1/openapi.json"),
+    )
+}
+
+/// A JSON body into its type; an unknown or mistyped field is named.
+fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let text = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(text).map_err(|e| {
+        let message = e.to_string();
+        let field = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.contains("field"))
+            .unwrap_or("body");
+        ApiError::invalid(vec![Problem {
+            field: field.to_string(),
+            message,
+        }])
+    })
+}
+
+#[cfg(test)]
+mod tests;

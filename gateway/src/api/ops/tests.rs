@@ -1,0 +1,68 @@
+//! The table between operations and requests, both ways.
+
+use super::*;
+
+/// Every operation survives the trip through HTTP: what the command line sends is what
+/// the server understands.
+#[test]
+fn every_operation_round_trips_through_its_request() {
+    let ops = vec![
+        Op::ListUsers(ListQuery {
+            practice: Some("p 1".into()),
+            prefix: Some("ma&r".into()),
+            limit: Some(5),
+            ..ListQuery::default()
+        }),
+        Op::ShowUser("maria+x@clinic.example".into()),
+        Op::AddUser(Box::new(NewUserBody {
+            email: "a@b.example".into(),
+            roles: vec!["System Admin".into()],
+            ..NewUserBody::default()
+        })),
+        Op::InviteUser(Box::default()),
+        Op::EditUser("u/1".into(), Box::default()),
+        Op::DeleteUser("u-1".into()),
+        Op::User("u-1".into(), UserAction::Unlock),
+        Op::User("u-1".into(), UserAction::Reset),
+        Op::Sessions("u-1".into()),
+        Op::Grant("u-1".into(), GrantBody::default()),
+        Op::Revoke {
+            user: "u-1".into(),
+            role: "System Admin".into(),
+            practice: "p-1".into(),
+        },
+        Op::Relate("u-1".into(), RelateBody::default()),
+        Op::ListPractices,
+        Op::AddPractice(PracticeBody::default()),
+        Op::AddLocation("p-1".into(), LocationBody::default()),
+        Op::Security("p-1".into()),
+        Op::SetSecurity("p-1".into(), Box::default()),
+        Op::AddAccount(AccountBody::default()),
+        Op::ListKeys(Some("lab".into())),
+        Op::ListKeys(None),
+        Op::IssueKey(KeyBody::default()),
+        Op::RotateKey("abc".into(), RotateBody::default()),
+        Op::RevokeKey("abc".into()),
+    ];
+    for op in ops {
+        let call = op.call();
+        let (path, query) = match call.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (call.path.as_str(), None),
+        };
+        let body = call.body.map(|b| b.to_string()).unwrap_or_default();
+        let back = Op::parse(&call.method, path, query, body.as_bytes()).unwrap();
+        assert_eq!(back, op, "{} {}", call.method, call.path);
+    }
+}
+
+#[test]
+fn unknown_fields_and_operations_are_named() {
+    let e = Op::parse(&Method::POST, "/users", None, br#"{"emial": "x"}"#).unwrap_err();
+    assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
+    assert_eq!(e.problems[0].field, "emial");
+    let e = Op::parse(&Method::POST, "/users/u-1/promote", None, b"").unwrap_err();
+    assert_eq!(e.status, http::StatusCode::NOT_FOUND);
+    let e = Op::parse(&Method::GET, "/users", Some("limit=lots"), b"").unwrap_err();
+    assert_eq!(e.problems[0].field, "limit");
+}

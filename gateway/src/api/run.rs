@@ -1,0 +1,123 @@
+//! Carrying out an [`Op`] against the identity store, for one caller: the same code whether
+//! the gateway serves it or the command line runs it with the gateway stopped. The store's
+//! own rules hold (duplicates, the password policy, "only practices they themselves can
+//! access"); here the caller is kept to their practice and nobody raises their own roles.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use wardgate_identity::{Actor, Store, User};
+
+use super::error::{ApiError, Problems};
+use super::ops::Op;
+
+mod settings;
+mod users;
+
+/// The most users one page holds.
+pub const MAX_PAGE: usize = 500;
+
+/// Who asks, and how far their reach goes.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    /// `Some(p)`: a person or key of practice `p`, administering that practice only. `None`:
+    /// the host's operator (or the system), everywhere.
+    pub practice: Option<String>,
+}
+
+/// An operation's result: status, body, and the user's version where there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub etag: Option<String>,
+}
+
+impl Reply {
+    pub(super) fn ok(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            etag: None,
+        }
+    }
+
+    pub(super) fn user(status: StatusCode, user: &User, extra: Option<(&str, Value)>) -> Reply {
+        let mut body = json!({ "user": user });
+        if let (Some((k, v)), Some(obj)) = (extra, body.as_object_mut()) {
+            obj.insert(k.to_string(), v);
+        }
+        Reply {
+            status,
+            body,
+            etag: Some(etag(user)),
+        }
+    }
+}
+
+/// A user's version: changes whenever anything an administrator sees of them changes.
+pub fn etag(user: &User) -> String {
+    let bytes = serde_json::to_vec(user).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    format!("\"{}\"", hex::encode(digest.get(..12).unwrap_or_default()))
+}
+
+/// Runs `op` for `caller`.
+pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
+    match op {
+        Op::ListPractices
+        | Op::AddPractice(_)
+        | Op::AddLocation(..)
+        | Op::Security(_)
+        | Op::SetSecurity(..)
+        | Op::AddAccount(_)
+        | Op::ListKeys(_)
+        | Op::IssueKey(_)
+        | Op::RotateKey(..)
+        | Op::RevokeKey(_) => settings::run(store, caller, op),
+        op => users::run(store, caller, op),
+    }
+}
+
+/// A user the caller may administer; another practice's user is not found, not forbidden, so
+/// nothing about them leaks.
+pub(super) fn target(store: &Store, caller: &Caller, id: &str) -> Result<User, ApiError> {
+    let user = store
+        .user(id)
+        .map_err(|_| ApiError::not_found("such user"))?;
+    match &caller.practice {
+        Some(p) if !user.assignments.iter().any(|a| a.practice_id == *p) => {
+            Err(ApiError::not_found("such user"))
+        }
+        _ => Ok(user),
+    }
+}
+
+/// A value naming a practice must name the caller's.
+pub(super) fn within(caller: &Caller, field: &str, practice: &str) -> Result<(), ApiError> {
+    match &caller.practice {
+        Some(p) if p != practice => Err(ApiError::forbidden(format!(
+            "{field}: you administer practice {p} only, not {practice}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn duration(field: &str, text: &str) -> Result<chrono::Duration, ApiError> {
+    let bad = || {
+        let mut p = Problems::default();
+        p.add(
+            field,
+            format!("`{text}` is not a duration from 1s to 3650d, e.g. 90d"),
+        );
+        p.finish()
+            .err()
+            .unwrap_or_else(|| ApiError::not_found(field))
+    };
+    let d = wardgate_policy::duration::parse(text).map_err(|_| bad())?;
+    match chrono::Duration::from_std(d) {
+        Ok(d) if d > chrono::Duration::zero() && d <= chrono::Duration::days(3650) => Ok(d),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,158 @@
+//! The operations on practices, locations, security settings, service accounts and keys.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+use wardgate_identity::{NewKey, Store};
+
+use super::{duration, within, Caller, Reply};
+use crate::api::error::{ApiError, Problems};
+use crate::api::ops::{KeyBody, Op};
+
+pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
+    let actor = &caller.actor;
+    match op {
+        Op::ListPractices => {
+            let practices: Vec<Value> = store
+                .practices()?
+                .into_iter()
+                .filter(|p| caller.practice.as_ref().is_none_or(|mine| *mine == p.id))
+                .map(|p| {
+                    let warning = store.admin_warning(&p.id).ok().flatten();
+                    json!({"practice": p, "warning": warning})
+                })
+                .collect();
+            Ok(Reply::ok(json!({ "practices": practices })))
+        }
+        Op::AddPractice(p) => {
+            if let Some(mine) = &caller.practice {
+                return Err(ApiError::forbidden(format!(
+                    "you administer practice {mine}; adding a practice is the host operator's"
+                )));
+            }
+            let added = store.add_practice(actor, &p.id, &p.name, &p.timezone, &p.modules)?;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: json!({ "practice": added }),
+                etag: None,
+            })
+        }
+        Op::AddLocation(p, l) => {
+            within(caller, "practice", &p)?;
+            let added = store.add_location(actor, &l.id, &p, &l.name)?;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: json!({ "location": added }),
+                etag: None,
+            })
+        }
+        Op::Security(p) => {
+            within(caller, "practice", &p)?;
+            Ok(Reply::ok(
+                json!({"practice": p, "security": store.security(&p)?}),
+            ))
+        }
+        Op::SetSecurity(p, settings) => {
+            within(caller, "practice", &p)?;
+            let saved = store.set_security(actor, &p, &settings)?;
+            Ok(Reply::ok(json!({"practice": p, "security": saved})))
+        }
+        Op::AddAccount(a) => {
+            within(caller, "practice", &a.practice)?;
+            store.add_service_account(actor, &a.id, &a.practice, &a.roles)?;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: json!({"account": a.id, "practice": a.practice, "roles": a.roles}),
+                etag: None,
+            })
+        }
+        Op::ListKeys(account) => {
+            let keys: Vec<_> = store
+                .keys(account.as_deref())?
+                .into_iter()
+                .filter(|k| caller.practice.as_ref().is_none_or(|p| *p == k.practice))
+                .collect();
+            Ok(Reply::ok(json!({ "keys": keys })))
+        }
+        Op::IssueKey(k) => issue_key(store, caller, k),
+        Op::RotateKey(id, r) => {
+            key_of(store, caller, &id)?;
+            let overlap = match r.overlap.as_deref() {
+                Some(o) => duration("overlap", o)?,
+                None => chrono::Duration::hours(1),
+            };
+            let issued = store.rotate_key(actor, &id, overlap)?;
+            Ok(Reply {
+                status: StatusCode::CREATED,
+                body: json!({ "key": issued }),
+                etag: None,
+            })
+        }
+        Op::RevokeKey(id) => {
+            key_of(store, caller, &id)?;
+            store.revoke_key(actor, &id)?;
+            Ok(Reply::ok(json!({"revoked": id})))
+        }
+        _ => Err(ApiError::not_found("such operation")),
+    }
+}
+
+fn key_of(store: &Store, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let found = store
+        .keys(None)?
+        .into_iter()
+        .find(|k| k.id == id)
+        .filter(|k| caller.practice.as_ref().is_none_or(|p| *p == k.practice));
+    found
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("such key"))
+}
+
+fn issue_key(store: &Store, caller: &Caller, k: KeyBody) -> Result<Reply, ApiError> {
+    let mut problems = Problems::default();
+    let networks: Vec<ipnet::IpNet> = k
+        .networks
+        .iter()
+        .filter_map(|n| match n.parse::<crate::config::Net>() {
+            Ok(net) => Some(net.0),
+            Err(e) => {
+                problems.add("networks", e);
+                None
+            }
+        })
+        .collect();
+    if k.scopes.is_empty() {
+        problems.add("scopes", "a key needs at least one scope");
+    }
+    let expires_in = match k.expires_in.as_deref().map(|e| duration("expires_in", e)) {
+        Some(Err(e)) => {
+            for p in e.problems {
+                problems.add(&p.field, p.message);
+            }
+            None
+        }
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    problems.finish()?;
+    if let Some(mine) = &caller.practice {
+        let theirs = store.account_practice(&k.account)?;
+        if theirs != *mine {
+            return Err(ApiError::not_found("such service account"));
+        }
+    }
+    let issued = store.issue_key(
+        &caller.actor,
+        &NewKey {
+            account: k.account,
+            scopes: k.scopes,
+            networks,
+            rate_per_minute: k.rate_per_minute,
+            expires_in,
+        },
+    )?;
+    Ok(Reply {
+        status: StatusCode::CREATED,
+        body: json!({ "key": issued }),
+        etag: None,
+    })
+}

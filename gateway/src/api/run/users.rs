@@ -1,0 +1,290 @@
+//! The operations on users: listing, adding and inviting, editing, the one-step actions,
+//! roles, relations, sessions.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+use wardgate_identity::{NewUser, Store, User, UserEdit, UserFilter, UserStatus};
+
+use super::{target, within, Caller, Reply, MAX_PAGE};
+use crate::api::error::{ApiError, Problems};
+use crate::api::ops::{EditBody, ListQuery, NewUserBody, Op, UserAction};
+
+pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
+    let actor = &caller.actor;
+    match op {
+        Op::ListUsers(q) => list_users(store, caller, q),
+        Op::ShowUser(u) => Ok(Reply::user(
+            StatusCode::OK,
+            &target(store, caller, &u)?,
+            None,
+        )),
+        Op::AddUser(body) => add_user(store, caller, *body),
+        Op::InviteUser(body) => {
+            let new = new_user(caller, *body, Some(String::new()))?;
+            let (user, token) = store.invite(actor, new, chrono::Duration::days(7))?;
+            let extra = Some(("activation_token", json!(token)));
+            Ok(Reply::user(StatusCode::CREATED, &user, extra))
+        }
+        Op::EditUser(u, body) => {
+            let user = target(store, caller, &u)?;
+            let edit = edit(*body);
+            Ok(Reply::user(
+                StatusCode::OK,
+                &store.edit(actor, &user.id, &edit)?,
+                None,
+            ))
+        }
+        Op::DeleteUser(u) => {
+            let user = target(store, caller, &u)?;
+            if user.id == actor.id {
+                return Err(ApiError::forbidden("nobody may delete their own account"));
+            }
+            store.delete(actor, &user.id)?;
+            Ok(Reply::ok(json!({"deleted": user.id})))
+        }
+        Op::User(u, action) => user_action(store, caller, &u, action),
+        Op::Sessions(u) => {
+            let user = target(store, caller, &u)?;
+            Ok(Reply::ok(json!({"sessions": store.sessions(&user.id)?})))
+        }
+        Op::Grant(u, g) => {
+            let user = target(store, caller, &u)?;
+            within(caller, "practice", &g.practice)?;
+            if user.id == actor.id {
+                return Err(ApiError::forbidden("nobody may raise their own roles"));
+            }
+            let (location, expires) = (g.location.as_deref(), g.expires_at.as_deref());
+            let user = store.grant(actor, &user.id, &g.role, &g.practice, location, expires)?;
+            Ok(Reply::user(StatusCode::OK, &user, None))
+        }
+        Op::Revoke {
+            user,
+            role,
+            practice,
+        } => {
+            let user = target(store, caller, &user)?;
+            within(caller, "practice", &practice)?;
+            let user = store.revoke(actor, &user.id, &role, &practice)?;
+            Ok(Reply::user(StatusCode::OK, &user, None))
+        }
+        Op::Relate(u, r) => {
+            let user = target(store, caller, &u)?;
+            store.relate(actor, &user.id, &r.patient, &r.relation)?;
+            Ok(Reply::ok(
+                json!({"user": user.id, "patient": r.patient, "relation": r.relation}),
+            ))
+        }
+        _ => Err(ApiError::not_found("such operation")),
+    }
+}
+
+fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, ApiError> {
+    let mut problems = Problems::default();
+    if let (Some(mine), Some(asked)) = (&caller.practice, &q.practice) {
+        if mine != asked {
+            problems.add("practice", format!("you administer practice {mine} only"));
+        }
+    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("active") => Some(UserStatus::Active),
+        Some("locked") => Some(UserStatus::Locked),
+        Some("disabled") => Some(UserStatus::Disabled),
+        Some("unassigned") => Some(UserStatus::Unassigned),
+        Some(other) => {
+            problems.add(
+                "status",
+                format!("`{other}` is not active, locked, disabled or unassigned"),
+            );
+            None
+        }
+    };
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        problems.add("limit", format!("must be from 1 to {MAX_PAGE}"));
+    }
+    problems.finish()?;
+    let filter = UserFilter {
+        practice: caller.practice.clone().or(q.practice),
+        role: q.role,
+        status,
+        prefix: q.prefix,
+    };
+    // The store's order (providers first, then by name); the cursor is the last id seen, so
+    // a page never repeats or skips a user who was there before and after.
+    let users = store.users(&filter)?;
+    let start = match &q.cursor {
+        Some(c) => match users.iter().position(|u| u.id == *c) {
+            Some(i) => i + 1,
+            None => {
+                let mut p = Problems::default();
+                p.add(
+                    "cursor",
+                    "not a cursor of this list (the user is gone); start again",
+                );
+                return p.finish().map(|_| Reply::ok(Value::Null));
+            }
+        },
+        None => 0,
+    };
+    let page: Vec<&User> = users.iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < users.len())
+        .then(|| page.last().map(|u| u.id.clone()))
+        .flatten();
+    Ok(Reply::ok(json!({"users": page, "next_cursor": next})))
+}
+
+/// A strong temporary password: 96 random bits, in groups, with every kind of character.
+fn generated_password() -> Result<String, ApiError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_randomness",
+            "no random source to generate a password",
+        )
+    })?;
+    let chars: Vec<char> = bytes
+        .iter()
+        .filter_map(|b| ALPHABET.get(usize::from(*b) % ALPHABET.len()))
+        .map(|b| char::from(*b))
+        .collect();
+    let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+    Ok(format!("{}-Aa9!", groups.join("-")))
+}
+
+/// The body of "Add User" as the store takes it; `password: None` leaves it to the caller.
+fn new_user(
+    caller: &Caller,
+    b: NewUserBody,
+    password: Option<String>,
+) -> Result<NewUser, ApiError> {
+    let mut problems = Problems::default();
+    for (field, value) in [
+        ("email", &b.email),
+        ("first_name", &b.first_name),
+        ("last_name", &b.last_name),
+    ] {
+        if value.trim().is_empty() {
+            problems.add(field, "is required");
+        }
+    }
+    if !b.email.trim().is_empty() && !wardgate_identity::valid_email(&b.email) {
+        problems.add(
+            "email",
+            format!("`{}` is not a valid email address", b.email),
+        );
+    }
+    if let Some(npi) = &b.npi {
+        if !wardgate_identity::valid_npi(npi) {
+            problems.add(
+                "npi",
+                format!("`{npi}` is not a valid NPI (10 digits, check digit)"),
+            );
+        }
+    }
+    if b.roles.is_empty() {
+        problems.add("roles", "give at least one role");
+    }
+    if b.practices.is_empty() {
+        problems.add("practices", "give at least one practice");
+    }
+    if let Some(mine) = &caller.practice {
+        for p in b.practices.iter().filter(|p| *p != mine) {
+            problems.add(
+                "practices",
+                format!("you may give access to practice {mine} only, not {p}"),
+            );
+        }
+    }
+    for p in b
+        .emergency_access
+        .iter()
+        .filter(|p| !b.practices.contains(p))
+    {
+        problems.add(
+            "emergency_access",
+            format!("{p} is not one of the user's practices"),
+        );
+    }
+    problems.finish()?;
+    Ok(NewUser {
+        email: b.email,
+        first_name: b.first_name,
+        middle_name: b.middle_name,
+        last_name: b.last_name,
+        phone: b.phone,
+        provider: b.npi.is_some(),
+        npi: b.npi,
+        taxonomy: b.taxonomy,
+        provider_type: b.provider_type,
+        specialty: b.specialty,
+        credentials: b.credentials,
+        modules: b.modules,
+        password: password.or(b.password).unwrap_or_default(),
+        roles: b.roles,
+        practices: b.practices,
+        location: b.location,
+        expires_at: b.expires_at,
+        emergency_access: b.emergency_access,
+    })
+}
+
+fn add_user(store: &Store, caller: &Caller, b: NewUserBody) -> Result<Reply, ApiError> {
+    let generated = match &b.password {
+        Some(_) => None,
+        None => Some(generated_password()?),
+    };
+    let new = new_user(caller, b, generated.clone())?;
+    let user = store.add_user(&caller.actor, new)?;
+    let extra = generated.map(|p| ("temporary_password", json!(p)));
+    Ok(Reply::user(StatusCode::CREATED, &user, extra))
+}
+
+fn edit(b: EditBody) -> UserEdit {
+    let allowed = b.allow_emergency.into_iter().map(|p| (p, true));
+    UserEdit {
+        email: b.email,
+        first_name: b.first_name,
+        middle_name: b.middle_name,
+        last_name: b.last_name,
+        phone: b.phone,
+        emergency_access: allowed
+            .chain(b.deny_emergency.into_iter().map(|p| (p, false)))
+            .collect(),
+        modules: b.modules,
+    }
+}
+
+fn user_action(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    action: UserAction,
+) -> Result<Reply, ApiError> {
+    let actor = &caller.actor;
+    let user = target(store, caller, id)?;
+    let changed = match action {
+        UserAction::Lock | UserAction::Disable | UserAction::Unassign if user.id == actor.id => {
+            return Err(ApiError::forbidden(format!(
+                "nobody may {} their own account",
+                action.as_str()
+            )))
+        }
+        UserAction::Lock => store.lock(actor, &user.id)?,
+        UserAction::Unlock => store.unlock(actor, &user.id)?,
+        UserAction::Disable => store.disable(actor, &user.id)?,
+        UserAction::Enable => store.enable(actor, &user.id)?,
+        UserAction::Unassign => store.unassign(actor, &user.id)?,
+        UserAction::Logout => {
+            let n = store.end_sessions(actor, &user.id, "remote logout")?;
+            return Ok(Reply::ok(json!({"user": user.id, "ended": n})));
+        }
+        UserAction::Reset => {
+            let token = store.reset_token(actor, &user.id, chrono::Duration::hours(24))?;
+            return Ok(Reply::ok(json!({"user": user.id, "token": token})));
+        }
+    };
+    Ok(Reply::user(StatusCode::OK, &changed, None))
+}

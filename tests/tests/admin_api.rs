@@ -1,0 +1,331 @@
+//! The administration API while the gateway serves, over real sockets: people signed in at the
+//! gateway and integrations with keys, decided by the policy, kept to their practice, every
+//! change in the gateway's one audit chain; and the operator's socket.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use wardgate::api::client::Client as OperatorClient;
+use wardgate::api::ops::{ListQuery, Op};
+use wardgate_tests::gateway::{Browser, Harness, Reply, Setup, CSRF_COOKIE, PRACTICE};
+
+const API: &str = "/.wardgate/v1";
+
+/// A JSON call with the browser's cookies; with `csrf`, its form token in the API's header.
+async fn call(
+    h: &Harness,
+    b: &Browser,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    csrf: bool,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let cookies = b.cookie_header();
+    let token = b.cookie(CSRF_COOKIE).unwrap_or_default();
+    let mut headers = vec![
+        // The session is bound to its device.
+        ("user-agent", "wardgate-test-client/1.0"),
+        ("accept", "application/json"),
+        ("content-type", "application/json"),
+        ("cookie", cookies.as_str()),
+    ];
+    if csrf {
+        headers.push(("x-csrf-token", token.as_str()));
+    }
+    headers.extend_from_slice(extra);
+    let body = body.map(|b| b.to_string());
+    h.client()
+        .send(
+            method,
+            &format!("{}{API}{path}", h.base),
+            &headers,
+            body.as_deref(),
+        )
+        .await
+}
+
+/// A JSON call with an API key.
+async fn with_key(
+    h: &Harness,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let auth = format!("Bearer {key}");
+    let body = body.map(|b| b.to_string());
+    h.client()
+        .send(
+            method,
+            &format!("{}{API}{path}", h.base),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ],
+            body.as_deref(),
+        )
+        .await
+}
+
+async fn signed_in(h: &Harness, email: &str, roles: &[&str]) -> (Browser, String) {
+    let user = h.user(email, roles, "Correct#Horse9", true);
+    let b = h.api_browser();
+    let r = b.login(email, "Correct#Horse9").await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.body
+    );
+    assert!(b.cookie("__Host-wardgate").is_some(), "not signed in");
+    (b, user.id)
+}
+
+fn changes_by(h: &Harness, actor: &str) -> Vec<String> {
+    h.audit_records()
+        .iter()
+        .filter(|r| r["event"]["kind"] == "change" && r["event"]["actor"]["id"] == actor)
+        .map(|r| r["event"]["action"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_admin_administers_users_live_and_a_biller_is_refused_by_the_policy() {
+    let h = Harness::start("api-admin", Setup::default()).await;
+    let (admin, admin_id) = signed_in(&h, "admin@clinic.example", &["System Admin"]).await;
+
+    let new = json!({
+        "email": "frontdesk@clinic.example", "first_name": "Rosa", "last_name": "Diaz",
+        "phone": "555-0100", "roles": ["Office Staff"], "practices": [PRACTICE]
+    });
+    // A change without the form token is a cross-site request.
+    let forged = call(
+        &h,
+        &admin,
+        Method::POST,
+        "/users",
+        Some(new.clone()),
+        false,
+        &[],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_eq!(forged.json()["error"], "cross_site");
+
+    let added = call(
+        &h,
+        &admin,
+        Method::POST,
+        "/users",
+        Some(new.clone()),
+        true,
+        &[],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let temporary = added.json()["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(added.headers.contains_key("etag"));
+    // The new receptionist signs in with the generated password (and must change it).
+    let rosa = h.api_browser();
+    let r = rosa.login("frontdesk@clinic.example", &temporary).await;
+    assert_eq!(r.json()["step"], "change_password", "{}", r.body);
+
+    let again = call(&h, &admin, Method::POST, "/users", Some(new), true, &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+    // Every field problem at once.
+    let bad = json!({"email": "not-an-email", "roles": [], "practices": ["elsewhere"]});
+    let refused = call(&h, &admin, Method::POST, "/users", Some(bad), true, &[]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let fields: Vec<String> = refused.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap().to_string())
+        .collect();
+    for f in ["email", "first_name", "last_name", "roles", "practices"] {
+        assert!(fields.iter().any(|x| x == f), "{f} missing in {fields:?}");
+    }
+
+    let listed = call(
+        &h,
+        &admin,
+        Method::GET,
+        "/users?prefix=ros",
+        None,
+        false,
+        &[],
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.json()["users"].as_array().unwrap().len(), 1);
+
+    // Nobody raises their own roles.
+    let grant = json!({"role": "Biller", "practice": PRACTICE});
+    let own = format!("/users/{admin_id}/roles");
+    let r = call(&h, &admin, Method::POST, &own, Some(grant), true, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // A Biller may not manage user accounts: the policy's reason.
+    let (biller, _) = signed_in(&h, "biller@clinic.example", &["Biller"]).await;
+    let r = call(&h, &biller, Method::GET, "/users", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"], "forbidden", "{}", r.body);
+    assert_eq!(r.json()["reason"], "no_grant", "{}", r.body);
+    // ... but may manage practice information, as the vendor's table says.
+    let r = call(&h, &biller, Method::GET, "/practices", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // The change is the administrator's, in the one chain, which verifies.
+    assert!(changes_by(&h, &admin_id).contains(&"user:create".to_string()));
+    h.gw.audit().flush().unwrap();
+    let report = wardgate_audit::verify(&h.dir.join("audit"), None).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_administrators_editing_one_user_one_gets_412() {
+    let h = Harness::start("api-412", Setup::default()).await;
+    let (first, _) = signed_in(&h, "one@clinic.example", &["System Admin"]).await;
+    let (second, _) = signed_in(&h, "two@clinic.example", &["System Admin"]).await;
+    let target = h.user(
+        "staff@clinic.example",
+        &["Office Staff"],
+        "Correct#Horse9",
+        true,
+    );
+    let path = format!("/users/{}", target.id);
+    let read_1 = call(&h, &first, Method::GET, &path, None, false, &[]).await;
+    let read_2 = call(&h, &second, Method::GET, &path, None, false, &[]).await;
+    let tag_1 = read_1.headers["etag"].to_str().unwrap().to_string();
+    let tag_2 = read_2.headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(tag_1, tag_2);
+    let edit = json!({"phone": "555-0111"});
+    let ok = call(
+        &h,
+        &first,
+        Method::PATCH,
+        &path,
+        Some(edit),
+        true,
+        &[("if-match", &tag_1)],
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_ne!(ok.headers["etag"].to_str().unwrap(), tag_1);
+    let edit = json!({"phone": "555-0222"});
+    let stale = call(
+        &h,
+        &second,
+        Method::PATCH,
+        &path,
+        Some(edit),
+        true,
+        &[("if-match", &tag_2)],
+    )
+    .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.body
+    );
+    let now = call(&h, &second, Method::GET, &path, None, false, &[]).await;
+    assert_eq!(now.json()["user"]["phone"], "555-0111");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_through_the_api_is_refused_on_its_next_request() {
+    let h = Harness::start("api-keys", Setup::default()).await;
+    let admin = h.key("provisioning", "System Admin", &["user_accounts"], None);
+    let lab = h.key("lab", "Provider", &["*"], None);
+    assert_eq!(h.get("/api/patients", &lab).await.status, StatusCode::OK);
+
+    let listed = with_key(&h, &admin, Method::GET, "/keys", None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let keys = listed.json()["keys"].as_array().unwrap().clone();
+    let lab_id = keys.iter().find(|k| k["account"] == "lab").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = with_key(&h, &admin, Method::DELETE, &format!("/keys/{lab_id}"), None).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert_eq!(
+        h.get("/api/patients", &lab).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The revocation names the key that made it.
+    let admin_id = keys
+        .iter()
+        .find(|k| k["account"] == "provisioning")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(changes_by(&h, &admin_id).contains(&"key:revoke".to_string()));
+    let record = h
+        .audit_records()
+        .into_iter()
+        .find(|r| r["event"]["action"] == "key:revoke")
+        .unwrap();
+    assert_eq!(record["event"]["actor"]["kind"], "key");
+
+    // A key without the scope is refused, whatever its role.
+    let narrow = h.key("reports", "System Admin", &["patient_demographics"], None);
+    let r = with_key(&h, &narrow, Method::GET, "/users", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_socket_administers_the_running_gateway_as_the_os_user() {
+    let h = Harness::start("api-operator", Setup::default()).await;
+    let socket = wardgate::api::socket::path_for(&h.dir.join("wardgate.db"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir = std::fs::metadata(socket.parent().unwrap()).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+    }
+    let client = OperatorClient::running(&socket).expect("the socket answers");
+    let op = Op::AddUser(Box::new(wardgate::api::ops::NewUserBody {
+        email: "first.admin@clinic.example".into(),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+        password: Some("Correct#Horse9".into()),
+        roles: vec!["System Admin".into()],
+        practices: vec![PRACTICE.into()],
+        ..Default::default()
+    }));
+    let (status, body) = tokio::task::spawn_blocking(move || client.call(&op).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let client = OperatorClient::running(&socket).unwrap();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        client.call(&Op::ListUsers(ListQuery::default())).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["users"].as_array().unwrap().len(), 1);
+    let record = h
+        .audit_records()
+        .into_iter()
+        .find(|r| r["event"]["action"] == "user:create")
+        .unwrap();
+    assert_eq!(record["event"]["actor"]["kind"], "operator");
+    assert!(record["event"]["actor"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("operator:"));
+}
