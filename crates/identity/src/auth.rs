@@ -406,10 +406,29 @@ impl Store {
     /// "Conditional access expiration": disables active users with no sign-in for `idle`.
     /// Returns the ids disabled.
     pub fn expire_inactive(&self, actor: &Actor, idle: Duration) -> Result<Vec<String>> {
+        if idle < Duration::days(1) {
+            return Err(IdentityError::Invalid(
+                "accounts expire after at least one idle day".into(),
+            ));
+        }
         let horizon = ts(self.clock.now() - idle);
         self.tx(|tx| {
             let mut st = tx.prepare("SELECT id FROM users WHERE status = 'active' AND COALESCE(last_active_at, created_at) < ?1")?;
             let ids: Vec<String> = st.query_map(params![horizon], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            // Never the one who asks, nor the administrators when none would be left.
+            let mut ids: Vec<String> = ids.into_iter().filter(|id| *id != actor.id).collect();
+            let admins: Vec<String> = {
+                let mut st = tx.prepare(
+                    "SELECT DISTINCT a.user_id FROM assignments a JOIN users u ON u.id = a.user_id
+                     WHERE u.status = 'active' AND a.revoked_at IS NULL AND a.role IN (SELECT value FROM json_each(?1))",
+                )?;
+                let roles = serde_json::json!(self.admin_roles).to_string();
+                let found = st.query_map(params![roles], |r| r.get(0))?;
+                found.collect::<rusqlite::Result<_>>()?
+            };
+            if admins.iter().all(|a| ids.contains(a)) {
+                ids.retain(|id| !admins.contains(id));
+            }
             for id in &ids {
                 tx.execute("UPDATE users SET status = 'disabled' WHERE id = ?1", params![id])?;
             }

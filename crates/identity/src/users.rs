@@ -439,9 +439,26 @@ impl Store {
                 return Err(IdentityError::Invalid("the user is already unassigned".into()));
             }
             let now = self.now();
+            // "archived_<email>"; a person unassigned before (and re-hired under the same
+            // email) already holds that, so the next free "archived_<n>_<email>".
+            let archived = (1..)
+                .map(|n| match n {
+                    1 => format!("archived_{}", before.email),
+                    n => format!("archived_{n}_{}", before.email),
+                })
+                .take(1000)
+                .find(|candidate| {
+                    tx.query_row(
+                        "SELECT COUNT(*) FROM users WHERE email = ?1",
+                        params![candidate],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .is_ok_and(|n| n == 0)
+                })
+                .ok_or_else(|| IdentityError::Invalid("no free archived_ email".into()))?;
             tx.execute(
-                "UPDATE users SET status = 'unassigned', email = 'archived_' || email WHERE id = ?1",
-                params![id],
+                "UPDATE users SET status = 'unassigned', email = ?2 WHERE id = ?1",
+                params![id, archived],
             )?;
             tx.execute("UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL", params![now, id])?;
             crate::sessions::end_all(tx, &now, id, "user:unassign")?;
@@ -460,12 +477,21 @@ impl Store {
                 ));
             }
             let before = load_user(tx, id)?;
+            if before.id == actor.id {
+                return Err(IdentityError::Forbidden(
+                    "nobody may delete their own account".into(),
+                ));
+            }
+            // Everything that refers to the user goes with them; the audit log keeps the trail.
             for table in [
                 "assignments",
                 "relations",
                 "tokens",
                 "password_history",
                 "emergency_access",
+                "emergency_grants",
+                "recovery_codes",
+                "sessions",
             ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE user_id = ?1"),

@@ -735,3 +735,103 @@ fn held_roles_count_users_and_service_accounts_but_not_revoked_grants() {
         vec![("Biller".to_string(), 2), ("Office Staff".to_string(), 1)]
     );
 }
+
+#[test]
+fn deleting_someone_who_signed_in_removes_their_sessions_factors_and_grants() {
+    let (s, sink) = store("delete-signed-in");
+    let admin = s
+        .add_user(
+            &Actor::system(),
+            staff("owner@x.com", &["System Admin"], &["p-1"]),
+        )
+        .unwrap();
+    let gone = s
+        .add_user(
+            &Actor::system(),
+            staff("leaver@x.com", &["Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    s.start_session(&gone.id, "p-1", Some("10.0.0.1"), Some("dev"), false)
+        .unwrap();
+    s.enroll_totp(&gone.id, "Wardgate").unwrap();
+    s.reset_token(
+        &Actor::user(&admin.id),
+        &gone.id,
+        chrono::Duration::hours(1),
+    )
+    .unwrap();
+    s.delete(&Actor::user(&admin.id), &gone.id).unwrap();
+    assert!(s.user(&gone.id).is_err());
+    assert!(sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(who, what)| *who == admin.id && what == "user:delete"));
+    // Nobody deletes themselves.
+    assert!(matches!(
+        s.delete(&Actor::user(&admin.id), &admin.id),
+        Err(IdentityError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn a_rehired_person_can_be_unassigned_again() {
+    let (s, _) = store("rehired");
+    let first = s
+        .add_user(
+            &Actor::system(),
+            staff("temp@x.com", &["Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    let first = s.unassign(&Actor::system(), &first.id).unwrap();
+    assert_eq!(first.email, "archived_temp@x.com");
+    let again = s
+        .add_user(
+            &Actor::system(),
+            staff("temp@x.com", &["Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    let again = s.unassign(&Actor::system(), &again.id).unwrap();
+    assert_eq!(again.email, "archived_2_temp@x.com");
+}
+
+#[test]
+fn expiring_inactive_accounts_spares_the_actor_and_the_last_administrator() {
+    let (s, _) = store("expire-guard");
+    let admin = s
+        .add_user(
+            &Actor::system(),
+            staff("boss@x.com", &["System Admin"], &["p-1"]),
+        )
+        .unwrap();
+    let other = s
+        .add_user(
+            &Actor::system(),
+            staff("idle@x.com", &["Office Staff"], &["p-1"]),
+        )
+        .unwrap();
+    let operator = Actor::operator("root");
+    assert!(matches!(
+        s.expire_inactive(&operator, chrono::Duration::zero()),
+        Err(IdentityError::Invalid(_))
+    ));
+    // Everybody is idle "for a day" on a clock a day ahead.
+    let later = s.with_clock(Box::new(Ahead(chrono::Duration::days(2))));
+    let disabled = later
+        .expire_inactive(&operator, chrono::Duration::days(1))
+        .unwrap();
+    assert_eq!(
+        disabled,
+        vec![other.id.clone()],
+        "the last administrator stays"
+    );
+    assert_eq!(later.user(&admin.id).unwrap().status, UserStatus::Active);
+}
+
+struct Ahead(chrono::Duration);
+impl wardgate_identity::Clock for Ahead {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.0
+    }
+}
