@@ -43,6 +43,9 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
     if req.method() == Method::GET && path == "/healthz" {
         return reply(StatusCode::OK, json!({"status": "ok"}));
     }
+    if path.starts_with("/v1/") {
+        return bootstrap(gw, req, peer).await;
+    }
     if !authorized(gw, &req) {
         let mut e = Event::new(
             EventKind::Login,
@@ -201,4 +204,98 @@ fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
             json!({"error": "refused", "message": e.to_string()}),
         ),
     }
+}
+
+/// `/v1/...` on the admin listener: the shared admin key is a bootstrap credential. It creates
+/// the first administrator (`POST /v1/users` with an administering role, while no active user
+/// holds one) and nothing else; every use is audited and alerted. Everything else is
+/// administered by people and keys on the gateway's listener, or the host's operator.
+async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    use crate::api::error::ApiError;
+    let path = req.uri().path().to_string();
+    let presented = authorized(gw, &req);
+    let mut e = Event::new(
+        EventKind::Login,
+        wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "bootstrap"),
+        if presented {
+            "admin:bootstrap"
+        } else {
+            "admin:refused"
+        },
+    );
+    e.client = Some(peer.ip().to_string());
+    e.resource.path = Some(path.clone());
+    if let Err(err) = gw.audit().append(e, wardgate_audit::Durability::Sync) {
+        tracing::error!(error = %err, "a use of the bootstrap key could not be audited");
+        return crate::api::error(&ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "the audit log could not record this; nothing was done",
+        ));
+    }
+    if !presented {
+        return crate::api::error(&ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send the bootstrap key, or use the gateway's listener with a session or an API key",
+        ));
+    }
+    gw.alert(
+        "bootstrap",
+        &format!("the bootstrap key was used from {} for {path}", peer.ip()),
+    );
+    if !(req.method() == Method::POST && path == "/v1/users") {
+        return crate::api::error(&ApiError::forbidden(
+            "the bootstrap key only creates the first administrator (POST /v1/users)",
+        ));
+    }
+    let store = gw.store().clone();
+    let has_admin = tokio::task::spawn_blocking(move || store.has_active_admin()).await;
+    match has_admin {
+        Ok(Ok(false)) => {}
+        Ok(Ok(true)) => {
+            return crate::api::error(&ApiError::forbidden(
+                "an administrator exists: the bootstrap key creates only the first",
+            ))
+        }
+        _ => {
+            return crate::api::error(&ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the identity store could not be read",
+            ))
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, crate::api::MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return crate::api::error(&ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body is too large",
+            ))
+        }
+    };
+    let admin_roles = gw.store().admin_roles().to_vec();
+    let administering = serde_json::from_slice::<crate::api::ops::NewUserBody>(&bytes)
+        .is_ok_and(|b| b.roles.iter().any(|r| admin_roles.contains(r)));
+    if !administering {
+        return crate::api::error(&ApiError::forbidden(format!(
+            "the first administrator needs one of these roles: {}",
+            admin_roles.join(", ")
+        )));
+    }
+    let caller = crate::api::run::Caller {
+        actor: wardgate_identity::Actor {
+            kind: wardgate_identity::ActorKind::System,
+            id: "bootstrap".into(),
+        },
+        practice: None,
+    };
+    let req = Request::from_parts(parts, full(bytes));
+    crate::api::serve(gw, caller, req, "/users".into()).await
 }

@@ -329,3 +329,54 @@ async fn the_operator_socket_administers_the_running_gateway_as_the_os_user() {
         .unwrap()
         .starts_with("operator:"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_key_creates_the_first_administrator_only_and_is_alerted() {
+    let h = Harness::start("api-bootstrap", Setup::default()).await;
+    let first = json!({
+        "email": "owner@clinic.example", "first_name": "Olga", "last_name": "Owner",
+        "password": "Correct#Horse9", "roles": ["System Admin"], "practices": [PRACTICE]
+    });
+    let staff = json!({
+        "email": "staff@clinic.example", "first_name": "Sam", "last_name": "Staff",
+        "roles": ["Office Staff"], "practices": [PRACTICE]
+    });
+    let body = |v: &Value| Some(v.to_string().into_bytes());
+    // Not for anything but an administrator ...
+    let r = h.admin(Method::POST, "/v1/users", body(&staff)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = h.admin(Method::GET, "/v1/users", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // ... the first one ...
+    let r = h.admin(Method::POST, "/v1/users", body(&first)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // ... and only the first.
+    let mut second = first.clone();
+    second["email"] = json!("another@clinic.example");
+    let r = h.admin(Method::POST, "/v1/users", body(&second)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // The first administrator signs in and takes over.
+    let b = h.api_browser();
+    b.login("owner@clinic.example", "Correct#Horse9").await;
+    let records = h.audit_records();
+    let uses = records
+        .iter()
+        .filter(|r| r["event"]["action"] == "admin:bootstrap")
+        .count();
+    assert_eq!(uses, 4, "every use is on record");
+    let created = records
+        .iter()
+        .find(|r| r["event"]["action"] == "user:create")
+        .unwrap();
+    assert_eq!(created["event"]["actor"]["id"], "bootstrap");
+    let metrics = h.gw.metrics().render();
+    assert!(
+        metrics.contains("result=\"bootstrap\"} 4"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("alert"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -504,6 +504,28 @@ impl Store {
         })
     }
 
+    /// The roles that administer (Owner, System Admin).
+    pub fn admin_roles(&self) -> &[String] {
+        &self.admin_roles
+    }
+
+    /// Whether any active user holds an administering role now.
+    pub fn has_active_admin(&self) -> Result<bool> {
+        let now = self.now();
+        self.tx(|tx| {
+            let roles = json!(self.admin_roles).to_string();
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM assignments a JOIN users u ON u.id = a.user_id
+                 WHERE u.status = 'active' AND a.revoked_at IS NULL
+                   AND (a.expires_at IS NULL OR a.expires_at > ?2)
+                   AND a.role IN (SELECT value FROM json_each(?1))",
+                params![roles, now],
+                |r| r.get(0),
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     /// Grants a role at a practice (or location), optionally until a date.
     pub fn grant(
         &self,
