@@ -43,6 +43,9 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
     if req.method() == Method::GET && path == "/healthz" {
         return reply(StatusCode::OK, json!({"status": "ok"}));
     }
+    if req.method() == Method::GET && path == "/v1/openapi.json" {
+        return crate::api::openapi("/v1");
+    }
     if path.starts_with("/v1/") {
         return bootstrap(gw, req, peer).await;
     }
@@ -289,13 +292,10 @@ async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
             admin_roles.join(", ")
         )));
     }
-    let caller = crate::api::run::Caller {
-        actor: wardgate_identity::Actor {
-            kind: wardgate_identity::ActorKind::System,
-            id: "bootstrap".into(),
-        },
-        practice: None,
-    };
+    let caller = crate::api::run::Caller::operator(wardgate_identity::Actor {
+        kind: wardgate_identity::ActorKind::System,
+        id: "bootstrap".into(),
+    });
     let req = Request::from_parts(parts, full(bytes));
     crate::api::serve(gw, caller, req, "/users".into()).await
 }

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod error;
+pub mod openapi;
 pub mod ops;
 pub mod run;
 pub mod socket;
@@ -82,11 +83,9 @@ async fn answer(
         // Changes one at a time, so that `If-Match` compares with what the change replaces.
         let _one = op.changes().then(|| gw2.changing());
         if let (Some(expected), Some(user)) = (&if_match, op.target_user()) {
-            let current = gw2
-                .store()
-                .user(user)
-                .map_err(|_| ApiError::not_found("such user"))?;
-            if expected != "*" && *expected != run::etag(&current) {
+            // The caller's view of the user: another practice's user is not found, stale or not.
+            let current = run::etag_for(gw2.store(), &caller, user)?;
+            if expected.trim() != "*" && expected.trim() != current {
                 return Err(ApiError::new(
                     StatusCode::PRECONDITION_FAILED,
                     "stale",
@@ -134,6 +133,11 @@ fn render(reply: &Reply) -> Response<Body> {
         res.headers_mut().insert(header::ETAG, tag);
     }
     res
+}
+
+/// The OpenAPI document for an API rooted at `root`.
+pub fn openapi(root: &str) -> Response<Body> {
+    json_response(StatusCode::OK, &openapi::document(root))
 }
 
 /// An API error as its response.

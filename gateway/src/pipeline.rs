@@ -207,6 +207,15 @@ impl Gateway {
         let api = req.uri().path().starts_with(crate::api::PREFIX);
         if api {
             cx.browser = None;
+            // What the API is: public, like any OpenAPI document.
+            if req.method() == http::Method::GET && req.uri().path() == "/.wardgate/v1/openapi.json"
+            {
+                let response = crate::api::openapi("/.wardgate/v1");
+                return Ok(Next::Page(crate::pipeline::login::Page {
+                    response,
+                    refused: None,
+                }));
+            }
         } else if req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
             let practice = practice::for_pages(self, cx, &req)?;
             return Ok(Next::Page(
@@ -236,8 +245,12 @@ impl Gateway {
         // 4. The practice's own networks, once it is known who asks.
         practice::rules(&c.practices, &practice.id, cx.client)?;
         // A change asked with a session cookie must come from the gateway's own pages.
-        if api && matches!(who, Who::Session(_)) {
+        if let (true, Who::Session(s)) = (api, &who) {
             authenticate::api_csrf(&parts)?;
+            // Break-glass is for patient care: while it is open, no administration.
+            if s.emergency.is_some() {
+                return Err(Rejection::EmergencyRefused);
+            }
         }
         // 5. Rate limit, per key or per session.
         let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;

@@ -380,3 +380,173 @@ async fn the_bootstrap_key_creates_the_first_administrator_only_and_is_alerted()
             .join("\n")
     );
 }
+
+/// What a security review of the first version found, each now refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_identity_is_minted_past_its_maker_and_no_practice_reached_past_its_own() {
+    let h = Harness::start("api-escalation", Setup::default()).await;
+    let store = h.gw.store().clone();
+    store
+        .add_practice(
+            &wardgate_identity::Actor::system(),
+            "p2",
+            "Uptown",
+            "America/Chicago",
+            &[],
+        )
+        .unwrap();
+    let (admin, admin_id) = signed_in(&h, "admin@clinic.example", &["System Admin"]).await;
+
+    // A narrow key does not make a wide one, nor accounts.
+    let narrow = h.key("ua-bot", "System Admin", &["user_accounts"], None);
+    let wide = json!({"account": "ua-bot", "scopes": ["*"]});
+    let r = with_key(&h, &narrow, Method::POST, "/keys", Some(wide)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let account = json!({"id": "shadow", "practice": PRACTICE, "roles": ["System Admin"]});
+    let r = with_key(&h, &narrow, Method::POST, "/accounts", Some(account)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // Someone who also works at another practice: seen here only, changed there by nobody here.
+    let dual = store
+        .add_user(
+            &wardgate_identity::Actor::system(),
+            wardgate_identity::NewUser {
+                email: "dual@clinic.example".into(),
+                first_name: "Dee".into(),
+                last_name: "Dual".into(),
+                password: "Temporary#Pass1".into(),
+                roles: vec!["Office Staff".into()],
+                practices: vec![PRACTICE.into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    store
+        .grant(
+            &wardgate_identity::Actor::system(),
+            &dual.id,
+            "System Admin",
+            "p2",
+            None,
+            None,
+        )
+        .unwrap();
+    let path = format!("/users/{}", dual.id);
+    let seen = call(&h, &admin, Method::GET, &path, None, false, &[]).await;
+    let seen_json = seen.json();
+    let places: Vec<&str> = seen_json["user"]["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["practice_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(places, vec![PRACTICE], "{}", seen.body);
+    for (method, what, body) in [
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"email": "attacker@evil.example"})),
+        ),
+        (Method::POST, format!("{path}/disable"), None),
+        (Method::POST, format!("{path}/unassign"), None),
+        (Method::POST, format!("{path}/reset"), None),
+        (Method::DELETE, path.clone(), None),
+    ] {
+        let r = call(&h, &admin, method.clone(), &what, body, true, &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {what}: {}",
+            r.body
+        );
+    }
+    assert_eq!(store.user(&dual.id).unwrap().email, "dual@clinic.example");
+    // Their role here is the administrator's to revoke.
+    let revoke = format!("{path}/roles/Office%20Staff?practice={PRACTICE}");
+    let r = call(&h, &admin, Method::DELETE, &revoke, None, true, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // The last administrator stays one.
+    let own = format!("/users/{admin_id}/roles/System%20Admin?practice={PRACTICE}");
+    let r = call(&h, &admin, Method::DELETE, &own, None, true, &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.json()["error"], "last_administrator");
+    let r = with_key(
+        &h,
+        &narrow,
+        Method::POST,
+        &format!("/users/{admin_id}/lock"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    // A duplicate account is a conflict, not a fault.
+    let twice = json!({"id": "lab", "practice": PRACTICE, "roles": ["Provider"]});
+    let first = call(
+        &h,
+        &admin,
+        Method::POST,
+        "/accounts",
+        Some(twice.clone()),
+        true,
+        &[],
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = call(
+        &h,
+        &admin,
+        Method::POST,
+        "/accounts",
+        Some(twice),
+        true,
+        &[],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+    // Another practice's user is not found, even behind If-Match.
+    let elsewhere = store
+        .add_user(
+            &wardgate_identity::Actor::system(),
+            wardgate_identity::NewUser {
+                email: "boss@uptown.example".into(),
+                first_name: "Bo".into(),
+                last_name: "Boss".into(),
+                password: "Temporary#Pass1".into(),
+                roles: vec!["System Admin".into()],
+                practices: vec!["p2".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let there = format!("/users/{}", elsewhere.id);
+    let r = call(
+        &h,
+        &admin,
+        Method::PATCH,
+        &there,
+        Some(json!({"phone": "1"})),
+        true,
+        &[("if-match", "\"x\"")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_does_not_open_administration() {
+    let h = Harness::start("api-break-glass", Setup::default()).await;
+    let (provider, _) = signed_in(&h, "doc@clinic.example", &["Provider"]).await;
+    let r = provider
+        .post(
+            "/.wardgate/emergency",
+            &[("reason", "patient coding in ER")],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = call(&h, &provider, Method::GET, "/users", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"], "emergency_not_allowed", "{}", r.body);
+}

@@ -26,7 +26,7 @@ pub struct NewKey {
 }
 
 /// A key as issued: the only time the secret is visible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssuedKey {
     pub id: String,
     pub key: String,

@@ -65,3 +65,15 @@ pub enum IdentityError {
 }
 
 pub type Result<T> = std::result::Result<T, IdentityError>;
+
+impl IdentityError {
+    /// A uniqueness or reference rule of the database refused the change (a duplicate id, a
+    /// practice that does not exist): the caller's mistake, not the store's fault.
+    pub fn is_constraint(&self) -> bool {
+        matches!(
+            self,
+            IdentityError::Db(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation
+        )
+    }
+}

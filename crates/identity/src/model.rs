@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Practice {
     pub id: String,
     pub name: String,
@@ -11,21 +11,21 @@ pub struct Practice {
     pub modules: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     pub id: String,
     pub practice_id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
     Staff,
     Provider,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     Active,
@@ -56,7 +56,7 @@ impl UserStatus {
 }
 
 /// A role held at a practice, or at one location of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assignment {
     pub role: String,
     pub practice_id: String,
@@ -66,7 +66,7 @@ pub struct Assignment {
     pub granted_by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -93,7 +93,7 @@ pub struct User {
 }
 
 /// What a valid key unlocks, for the gateway.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyInfo {
     pub id: String,
     pub account: String,
@@ -101,6 +101,7 @@ pub struct KeyInfo {
     pub roles: Vec<String>,
     pub scopes: Vec<String>,
     /// Client networks the key may be used from; empty: anywhere.
+    #[schemars(with = "Vec<String>")]
     pub networks: Vec<ipnet::IpNet>,
     pub rate_per_minute: Option<u32>,
     pub expires_at: Option<String>,
@@ -109,7 +110,7 @@ pub struct KeyInfo {
     pub uses: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionInfo {
     /// The first 12 hex digits of the token's hash: enough to name it, useless to use it.
     pub id: String,

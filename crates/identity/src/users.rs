@@ -509,6 +509,30 @@ impl Store {
         &self.admin_roles
     }
 
+    /// The practices where `user` is the only active administrator: locking, disabling,
+    /// unassigning or deleting them, or revoking their role there, would leave none.
+    pub fn sole_admin_of(&self, user: &str) -> Result<Vec<String>> {
+        let now = self.now();
+        self.tx(|tx| {
+            let roles = json!(self.admin_roles).to_string();
+            let mut st = tx.prepare(
+                "SELECT a.practice_id FROM assignments a JOIN users u ON u.id = a.user_id
+                 WHERE a.user_id = ?1 AND u.status = 'active' AND a.revoked_at IS NULL
+                   AND (a.expires_at IS NULL OR a.expires_at > ?3)
+                   AND a.role IN (SELECT value FROM json_each(?2))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM assignments b JOIN users v ON v.id = b.user_id
+                     WHERE b.practice_id = a.practice_id AND b.user_id <> ?1
+                       AND v.status = 'active' AND b.revoked_at IS NULL
+                       AND (b.expires_at IS NULL OR b.expires_at > ?3)
+                       AND b.role IN (SELECT value FROM json_each(?2)))
+                 GROUP BY a.practice_id",
+            )?;
+            let found = st.query_map(params![user, roles, now], |r| r.get(0))?;
+            Ok(found.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
     /// Whether any active user holds an administering role now.
     pub fn has_active_admin(&self) -> Result<bool> {
         let now = self.now();
@@ -811,7 +835,9 @@ fn allow_emergency(
 }
 
 /// A practice's security settings ("Settings > Security").
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecuritySettings {
     /// Require a second factor at sign-in.

@@ -39,6 +39,27 @@ impl Client {
             })
     }
 
+    /// The gateway of the identity database `database`, if it runs: its socket in a folder of
+    /// the database's owner (not a link another user could point elsewhere).
+    pub fn for_database(database: &Path) -> Option<Client> {
+        let socket = super::socket::path_for(database);
+        let dir = socket.parent()?;
+        super::socket::trusted(dir, database).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let owner = std::fs::metadata(database).ok()?.uid();
+            if std::fs::symlink_metadata(&socket).ok()?.uid() != owner {
+                return None;
+            }
+        }
+        std::os::unix::net::UnixStream::connect(&socket)
+            .ok()
+            .map(|_| Client {
+                socket: socket.to_path_buf(),
+            })
+    }
+
     pub fn socket(&self) -> &Path {
         &self.socket
     }

@@ -96,6 +96,13 @@ impl Problems {
 
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> ApiError {
+        if e.is_constraint() {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "that id is taken, or something it names does not exist",
+            );
+        }
         let message = e.to_string();
         let field = |f: &str| {
             ApiError::invalid(vec![Problem {

@@ -20,7 +20,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// "Add User" / "Add Provider". Without a password one is generated and shown once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NewUserBody {
     pub email: String,
@@ -43,7 +43,7 @@ pub struct NewUserBody {
 }
 
 /// "Edit User": only the fields sent change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EditBody {
     pub email: Option<String>,
@@ -58,7 +58,7 @@ pub struct EditBody {
     pub deny_emergency: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrantBody {
     pub role: String,
@@ -67,7 +67,7 @@ pub struct GrantBody {
     pub expires_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelateBody {
     pub patient: String,
@@ -75,7 +75,7 @@ pub struct RelateBody {
     pub relation: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PracticeBody {
     pub id: String,
@@ -86,14 +86,14 @@ pub struct PracticeBody {
     pub modules: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocationBody {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountBody {
     pub id: String,
@@ -101,7 +101,7 @@ pub struct AccountBody {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyBody {
     pub account: String,
@@ -113,7 +113,7 @@ pub struct KeyBody {
     pub expires_in: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RotateBody {
     /// How long the old key keeps working, e.g. `1h`.
@@ -427,12 +427,26 @@ fn no_such(method: &Method, path: &str) -> ApiError {
 
 /// A JSON body into its type; an unknown or mistyped field is named.
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let text = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(text).map_err(|e| {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(vec![Problem {
+            field: "body".into(),
+            message: "this operation takes a JSON object".into(),
+        }]));
+    }
+    // An object, not an array that serde would read field by field.
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(vec![Problem {
+            field: "body".into(),
+            message: format!("not JSON: {e}"),
+        }])
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::invalid(vec![Problem {
+            field: "body".into(),
+            message: "this operation takes a JSON object".into(),
+        }]));
+    }
+    serde_json::from_value(value).map_err(|e| {
         let message = e.to_string();
         let field = message
             .split('`')

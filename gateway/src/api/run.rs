@@ -24,6 +24,19 @@ pub struct Caller {
     /// `Some(p)`: a person or key of practice `p`, administering that practice only. `None`:
     /// the host's operator (or the system), everywhere.
     pub practice: Option<String>,
+    /// The caller's roles in effect there (a key: its account's).
+    pub roles: Vec<String>,
+}
+
+impl Caller {
+    /// The host's operator: everywhere, above the policy.
+    pub fn operator(actor: Actor) -> Caller {
+        Caller {
+            actor,
+            practice: None,
+            roles: Vec::new(),
+        }
+    }
 }
 
 /// An operation's result: status, body, and the user's version where there is one.
@@ -43,7 +56,14 @@ impl Reply {
         }
     }
 
-    pub(super) fn user(status: StatusCode, user: &User, extra: Option<(&str, Value)>) -> Reply {
+    /// A user as the caller may see them: at a practice-bound caller's practice only.
+    pub(super) fn user(
+        caller: &Caller,
+        status: StatusCode,
+        user: &User,
+        extra: Option<(&str, Value)>,
+    ) -> Reply {
+        let user = &view(caller, user.clone());
         let mut body = json!({ "user": user });
         if let (Some((k, v)), Some(obj)) = (extra, body.as_object_mut()) {
             obj.insert(k.to_string(), v);
@@ -82,6 +102,75 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
 
 /// A user the caller may administer; another practice's user is not found, not forbidden, so
 /// nothing about them leaks.
+/// What a practice-bound caller sees of a user: their roles and emergency access at that
+/// practice, not elsewhere.
+pub fn view(caller: &Caller, mut user: User) -> User {
+    if let Some(p) = &caller.practice {
+        user.assignments.retain(|a| a.practice_id == *p);
+        user.emergency_access.retain(|e| e == p);
+    }
+    user
+}
+
+/// The version of a user as this caller sees them, for `If-Match`.
+pub fn etag_for(store: &Store, caller: &Caller, id: &str) -> Result<String, ApiError> {
+    Ok(etag(&view(caller, target(store, caller, id)?)))
+}
+
+/// A change to the whole account (its email, status, password, sessions) by a practice-bound
+/// caller: only for someone who works at the caller's practice alone. Someone who also works
+/// elsewhere is changed by the host's operator, or only at this practice (revoke, relations).
+pub(super) fn only_here(caller: &Caller, user: &User) -> Result<(), ApiError> {
+    match &caller.practice {
+        Some(p) if user.assignments.iter().any(|a| a.practice_id != *p) => {
+            Err(ApiError::forbidden(format!(
+                "{} also works at other practices; only their roles at {p} are yours to change",
+                user.email
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Roles a caller hands out (a grant, a new user, an account): an administrator of the
+/// practice may give any; anyone else only roles they hold themselves, so nobody mints an
+/// identity with more than they have.
+pub(super) fn may_give(store: &Store, caller: &Caller, roles: &[String]) -> Result<(), ApiError> {
+    if caller.practice.is_none() {
+        return Ok(());
+    }
+    let admin = caller.roles.iter().any(|r| store.admin_roles().contains(r));
+    match roles.iter().find(|r| !admin && !caller.roles.contains(r)) {
+        Some(r) => Err(ApiError::forbidden(format!(
+            "you may give only roles you hold yourself; not {r}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A change that would leave a practice without an active administrator is refused.
+pub(super) fn not_last_admin(
+    store: &Store,
+    user: &User,
+    practice: Option<&str>,
+) -> Result<(), ApiError> {
+    let sole = store.sole_admin_of(&user.id)?;
+    match sole
+        .iter()
+        .find(|p| practice.is_none_or(|q| q == p.as_str()))
+    {
+        Some(p) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_administrator",
+            format!(
+                "{} is the last administrator of {p}; make another first",
+                user.email
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn target(store: &Store, caller: &Caller, id: &str) -> Result<User, ApiError> {
     let user = store
         .user(id)

@@ -30,21 +30,58 @@ pub fn path_for(database: &Path) -> PathBuf {
         .join("wardgate.sock")
 }
 
+/// The socket's folder must be a real folder (not a link) owned by whoever owns the identity
+/// database, so that nobody else can put another socket in its place.
+pub fn trusted(dir: &Path, database: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is a link or not a folder; the operator socket needs a folder of its own",
+            dir.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(database).map(|m| m.uid())?;
+        if meta.uid() != owner {
+            return Err(std::io::Error::other(format!(
+                "{} belongs to another user than {}",
+                dir.display(),
+                database.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Binds the socket (replacing a stale one); the future serves it until `stop` fires, then
 /// removes it.
 pub fn start(
     gw: Arc<Gateway>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<(PathBuf, impl std::future::Future<Output = ()>)> {
-    let path = path_for(&gw.config().identity.database);
+    let database = &gw.config().identity.database;
+    let path = path_for(database);
     let dir = path.parent().unwrap_or(Path::new("."));
     wardgate_audit::private::create_dir(dir)?;
+    trusted(dir, database)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a socket; not replacing it",
+                    path.display()
+                )));
+            }
+        }
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
@@ -108,11 +145,11 @@ async fn handle(gw: Arc<Gateway>, operator: String, req: Request<Incoming>) -> R
         ));
     };
     let below = below.to_string();
+    if req.method() == http::Method::GET && below == "/openapi.json" {
+        return super::openapi("/v1");
+    }
     let req = req.map(|b| -> Body { b.map_err(BoxError::from).boxed() });
-    let caller = Caller {
-        actor: actor.clone(),
-        practice: None,
-    };
+    let caller = Caller::operator(actor.clone());
     let res = super::serve(&gw, caller, req, below).await;
     // Reads as well as changes: what the operator looked at is on record too.
     let mut e = Event::new(
@@ -137,7 +174,7 @@ async fn handle(gw: Arc<Gateway>, operator: String, req: Request<Incoming>) -> R
 }
 
 /// The name of an operating-system user, from `/etc/passwd`; `uid:<n>` when it has none.
-fn user_name(uid: u32) -> String {
+pub fn user_name(uid: u32) -> String {
     std::fs::read_to_string("/etc/passwd")
         .ok()
         .and_then(|text| {

@@ -100,7 +100,7 @@ pub(super) enum Backend {
 impl Backend {
     pub(super) fn connect(c: &Common) -> anyhow::Result<Backend> {
         let (db, _) = paths(c)?;
-        if let Some(client) = Client::running(&crate::api::socket::path_for(&db)) {
+        if let Some(client) = Client::for_database(&db) {
             return Ok(Backend::Live(client));
         }
         Ok(Backend::Direct(Box::new(open(c)?)))
@@ -135,10 +135,7 @@ impl Backend {
                 }
             }
             Backend::Direct(store) => {
-                let caller = Caller {
-                    actor: Actor::operator(&os_user()),
-                    practice: None,
-                };
+                let caller = Caller::operator(Actor::operator(&os_user()));
                 Ok(crate::api::run::run(store, &caller, op)?.body)
             }
         }
@@ -156,11 +153,22 @@ impl Backend {
     }
 }
 
-/// Who runs this command, as the operating system says.
-fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// Who runs this command, as the operating system says (not the environment, which the
+/// caller sets).
+pub(super) fn os_user() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                .and_then(|euid| euid.parse::<u32>().ok())
+        });
+    match uid {
+        Some(uid) => crate::api::socket::user_name(uid),
+        None => "unknown".into(),
+    }
 }
 
 /// A field of a result as its type.

@@ -71,10 +71,12 @@ async fn admin(gw: &Arc<Gateway>, call: super::AdminCall) -> Response<Body> {
         super::Who::Session(s) => crate::api::run::Caller {
             actor: wardgate_identity::Actor::user(&s.user.id),
             practice: Some(s.info.practice_id.clone()),
+            roles: s.roles.clone(),
         },
         super::Who::Key(k) => crate::api::run::Caller {
             actor: wardgate_identity::Actor::key(&k.id),
             practice: Some(k.practice.clone()),
+            roles: k.roles.clone(),
         },
     };
     let path = call

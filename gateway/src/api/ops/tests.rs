@@ -6,7 +6,73 @@ use super::*;
 /// the server understands.
 #[test]
 fn every_operation_round_trips_through_its_request() {
-    let ops = vec![
+    let ops = sample_ops();
+    for op in ops {
+        let call = op.call();
+        let (path, query) = match call.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (call.path.as_str(), None),
+        };
+        let body = call.body.map(|b| b.to_string()).unwrap_or_default();
+        let back = Op::parse(&call.method, path, query, body.as_bytes()).unwrap();
+        assert_eq!(back, op, "{} {}", call.method, call.path);
+    }
+}
+
+#[test]
+fn unknown_fields_and_operations_are_named() {
+    let e = Op::parse(&Method::POST, "/users", None, br#"{"emial": "x"}"#).unwrap_err();
+    assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
+    assert_eq!(e.problems[0].field, "emial");
+    let e = Op::parse(&Method::POST, "/users/u-1/promote", None, b"").unwrap_err();
+    assert_eq!(e.status, http::StatusCode::NOT_FOUND);
+    let e = Op::parse(&Method::GET, "/users", Some("limit=lots"), b"").unwrap_err();
+    assert_eq!(e.problems[0].field, "limit");
+}
+
+/// The document and the parser agree: every path of the document is an operation, and every
+/// operation is a path of the document.
+#[test]
+fn the_openapi_document_lists_exactly_the_operations() {
+    let templates: Vec<(String, String)> = crate::api::openapi::operations()
+        .map(|(m, p)| (m.to_ascii_uppercase(), p.to_string()))
+        .collect();
+    for (method, template) in &templates {
+        let path: String = template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let parsed = Op::parse(&method, &path, Some("practice=p"), b"{}");
+        assert!(parsed.is_ok(), "{method} {template}: {parsed:?}");
+    }
+    let matches = |method: &Method, path: &str| {
+        templates.iter().any(|(m, t)| {
+            let (a, b): (Vec<&str>, Vec<&str>) =
+                (t.split('/').collect(), path.split('/').collect());
+            *m == method.as_str()
+                && a.len() == b.len()
+                && a.iter().zip(&b).all(|(x, y)| x.starts_with('{') || x == y)
+        })
+    };
+    for op in sample_ops() {
+        let call = op.call();
+        let path = call.path.split('?').next().unwrap_or("");
+        assert!(
+            matches(&call.method, path),
+            "{} {} is not in the document",
+            call.method,
+            path
+        );
+    }
+    let doc = crate::api::openapi::document("/v1");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["schemas"]["User"].is_object(), "{doc}");
+}
+
+fn sample_ops() -> Vec<Op> {
+    vec![
         Op::ListUsers(ListQuery {
             practice: Some("p 1".into()),
             prefix: Some("ma&r".into()),
@@ -43,26 +109,5 @@ fn every_operation_round_trips_through_its_request() {
         Op::IssueKey(KeyBody::default()),
         Op::RotateKey("abc".into(), RotateBody::default()),
         Op::RevokeKey("abc".into()),
-    ];
-    for op in ops {
-        let call = op.call();
-        let (path, query) = match call.path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (call.path.as_str(), None),
-        };
-        let body = call.body.map(|b| b.to_string()).unwrap_or_default();
-        let back = Op::parse(&call.method, path, query, body.as_bytes()).unwrap();
-        assert_eq!(back, op, "{} {}", call.method, call.path);
-    }
-}
-
-#[test]
-fn unknown_fields_and_operations_are_named() {
-    let e = Op::parse(&Method::POST, "/users", None, br#"{"emial": "x"}"#).unwrap_err();
-    assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
-    assert_eq!(e.problems[0].field, "emial");
-    let e = Op::parse(&Method::POST, "/users/u-1/promote", None, b"").unwrap_err();
-    assert_eq!(e.status, http::StatusCode::NOT_FOUND);
-    let e = Op::parse(&Method::GET, "/users", Some("limit=lots"), b"").unwrap_err();
-    assert_eq!(e.problems[0].field, "limit");
+    ]
 }

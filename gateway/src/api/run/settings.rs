@@ -38,6 +38,13 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
         }
         Op::AddLocation(p, l) => {
             within(caller, "practice", &p)?;
+            let mut problems = Problems::default();
+            for (field, value) in [("id", &l.id), ("name", &l.name)] {
+                if value.trim().is_empty() {
+                    problems.add(field, "is required");
+                }
+            }
+            problems.finish()?;
             let added = store.add_location(actor, &l.id, &p, &l.name)?;
             Ok(Reply {
                 status: StatusCode::CREATED,
@@ -57,7 +64,17 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             Ok(Reply::ok(json!({"practice": p, "security": saved})))
         }
         Op::AddAccount(a) => {
+            no_key(caller, "create service accounts")?;
             within(caller, "practice", &a.practice)?;
+            super::may_give(store, caller, &a.roles)?;
+            let mut problems = Problems::default();
+            if a.id.trim().is_empty() {
+                problems.add("id", "is required");
+            }
+            if a.roles.is_empty() {
+                problems.add("roles", "give at least one role");
+            }
+            problems.finish()?;
             store.add_service_account(actor, &a.id, &a.practice, &a.roles)?;
             Ok(Reply {
                 status: StatusCode::CREATED,
@@ -107,7 +124,19 @@ fn key_of(store: &Store, caller: &Caller, id: &str) -> Result<(), ApiError> {
         .ok_or_else(|| ApiError::not_found("such key"))
 }
 
+/// Keys do not make keys or service accounts (a narrow key would make a wide one); people
+/// and the host's operator do.
+fn no_key(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if caller.actor.kind == wardgate_identity::ActorKind::Key {
+        return Err(ApiError::forbidden(format!(
+            "an API key may not {what}; a person or the host's operator may"
+        )));
+    }
+    Ok(())
+}
+
 fn issue_key(store: &Store, caller: &Caller, k: KeyBody) -> Result<Reply, ApiError> {
+    no_key(caller, "issue keys")?;
     let mut problems = Problems::default();
     let networks: Vec<ipnet::IpNet> = k
         .networks

@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 use wardgate_identity::{NewUser, Store, User, UserEdit, UserFilter, UserStatus};
 
-use super::{target, within, Caller, Reply, MAX_PAGE};
+use super::{may_give, not_last_admin, only_here, target, view, within, Caller, Reply, MAX_PAGE};
 use crate::api::error::{ApiError, Problems};
 use crate::api::ops::{EditBody, ListQuery, NewUserBody, Op, UserAction};
 
@@ -14,21 +14,25 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
     match op {
         Op::ListUsers(q) => list_users(store, caller, q),
         Op::ShowUser(u) => Ok(Reply::user(
+            caller,
             StatusCode::OK,
             &target(store, caller, &u)?,
             None,
         )),
         Op::AddUser(body) => add_user(store, caller, *body),
         Op::InviteUser(body) => {
+            may_give(store, caller, &body.roles)?;
             let new = new_user(caller, *body, Some(String::new()))?;
             let (user, token) = store.invite(actor, new, chrono::Duration::days(7))?;
             let extra = Some(("activation_token", json!(token)));
-            Ok(Reply::user(StatusCode::CREATED, &user, extra))
+            Ok(Reply::user(caller, StatusCode::CREATED, &user, extra))
         }
         Op::EditUser(u, body) => {
             let user = target(store, caller, &u)?;
+            only_here(caller, &user)?;
             let edit = edit(*body);
             Ok(Reply::user(
+                caller,
                 StatusCode::OK,
                 &store.edit(actor, &user.id, &edit)?,
                 None,
@@ -39,13 +43,20 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             if user.id == actor.id {
                 return Err(ApiError::forbidden("nobody may delete their own account"));
             }
+            only_here(caller, &user)?;
+            not_last_admin(store, &user, None)?;
             store.delete(actor, &user.id)?;
             Ok(Reply::ok(json!({"deleted": user.id})))
         }
         Op::User(u, action) => user_action(store, caller, &u, action),
         Op::Sessions(u) => {
             let user = target(store, caller, &u)?;
-            Ok(Reply::ok(json!({"sessions": store.sessions(&user.id)?})))
+            let sessions: Vec<_> = store
+                .sessions(&user.id)?
+                .into_iter()
+                .filter(|s| caller.practice.as_ref().is_none_or(|p| *p == s.practice_id))
+                .collect();
+            Ok(Reply::ok(json!({ "sessions": sessions })))
         }
         Op::Grant(u, g) => {
             let user = target(store, caller, &u)?;
@@ -53,9 +64,10 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             if user.id == actor.id {
                 return Err(ApiError::forbidden("nobody may raise their own roles"));
             }
+            may_give(store, caller, std::slice::from_ref(&g.role))?;
             let (location, expires) = (g.location.as_deref(), g.expires_at.as_deref());
             let user = store.grant(actor, &user.id, &g.role, &g.practice, location, expires)?;
-            Ok(Reply::user(StatusCode::OK, &user, None))
+            Ok(Reply::user(caller, StatusCode::OK, &user, None))
         }
         Op::Revoke {
             user,
@@ -64,8 +76,11 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
         } => {
             let user = target(store, caller, &user)?;
             within(caller, "practice", &practice)?;
+            if store.admin_roles().contains(&role) {
+                not_last_admin(store, &user, Some(&practice))?;
+            }
             let user = store.revoke(actor, &user.id, &role, &practice)?;
-            Ok(Reply::user(StatusCode::OK, &user, None))
+            Ok(Reply::user(caller, StatusCode::OK, &user, None))
         }
         Op::Relate(u, r) => {
             let user = target(store, caller, &u)?;
@@ -127,7 +142,12 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
         },
         None => 0,
     };
-    let page: Vec<&User> = users.iter().skip(start).take(limit).collect();
+    let page: Vec<User> = users
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|u| view(caller, u.clone()))
+        .collect();
     let next = (start + page.len() < users.len())
         .then(|| page.last().map(|u| u.id.clone()))
         .flatten();
@@ -236,10 +256,11 @@ fn add_user(store: &Store, caller: &Caller, b: NewUserBody) -> Result<Reply, Api
         Some(_) => None,
         None => Some(generated_password()?),
     };
+    may_give(store, caller, &b.roles)?;
     let new = new_user(caller, b, generated.clone())?;
     let user = store.add_user(&caller.actor, new)?;
     let extra = generated.map(|p| ("temporary_password", json!(p)));
-    Ok(Reply::user(StatusCode::CREATED, &user, extra))
+    Ok(Reply::user(caller, StatusCode::CREATED, &user, extra))
 }
 
 fn edit(b: EditBody) -> UserEdit {
@@ -265,13 +286,22 @@ fn user_action(
 ) -> Result<Reply, ApiError> {
     let actor = &caller.actor;
     let user = target(store, caller, id)?;
+    let removes = matches!(
+        action,
+        UserAction::Lock | UserAction::Disable | UserAction::Unassign
+    );
+    if removes && user.id == actor.id {
+        return Err(ApiError::forbidden(format!(
+            "nobody may {} their own account",
+            action.as_str()
+        )));
+    }
+    // The whole account changes: only for someone who works here alone.
+    only_here(caller, &user)?;
+    if removes {
+        not_last_admin(store, &user, None)?;
+    }
     let changed = match action {
-        UserAction::Lock | UserAction::Disable | UserAction::Unassign if user.id == actor.id => {
-            return Err(ApiError::forbidden(format!(
-                "nobody may {} their own account",
-                action.as_str()
-            )))
-        }
         UserAction::Lock => store.lock(actor, &user.id)?,
         UserAction::Unlock => store.unlock(actor, &user.id)?,
         UserAction::Disable => store.disable(actor, &user.id)?,
@@ -286,5 +316,5 @@ fn user_action(
             return Ok(Reply::ok(json!({"user": user.id, "token": token})));
         }
     };
-    Ok(Reply::user(StatusCode::OK, &changed, None))
+    Ok(Reply::user(caller, StatusCode::OK, &changed, None))
 }

@@ -385,9 +385,7 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
                 bail!("--days must be at least 1 (0 would disable every account)");
             }
             let s = b.store()?;
-            let actor = wardgate_identity::Actor::operator(
-                &std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            );
+            let actor = wardgate_identity::Actor::operator(&super::os_user());
             let ids = s.expire_inactive(&actor, chrono::Duration::days(days))?;
             show(c, &ids, || {
                 format!(

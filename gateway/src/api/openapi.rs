@@ -1,0 +1,327 @@
+//! The API's OpenAPI 3.1 document, built from the same table the server parses with: every
+//! operation's method and path, its request body's schema and its response's, derived from
+//! the Rust types (JSON Schema 2020-12, as OpenAPI 3.1 uses). A test checks that every path
+//! here parses into an operation and that every operation's request is a path here.
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+use wardgate_identity::{
+    IssuedKey, KeyInfo, Location, Practice, SecuritySettings, SessionInfo, User,
+};
+
+use super::ops::{
+    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, NewUserBody, PracticeBody, RelateBody,
+    RotateBody,
+};
+
+/// A user, with the version an edit's `If-Match` names (also in the `ETag` header).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct UserReply {
+    user: User,
+    /// Only when the password was generated: shown this once.
+    temporary_password: Option<String>,
+    /// Only for an invitation.
+    activation_token: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct UserPage {
+    users: Vec<User>,
+    /// Pass as `cursor` for the next page; none on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Sessions {
+    sessions: Vec<SessionInfo>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Deleted {
+    deleted: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct LoggedOut {
+    user: String,
+    ended: u64,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct ResetToken {
+    user: String,
+    /// A one-time reset token, valid 24 hours.
+    token: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Related {
+    user: String,
+    patient: String,
+    relation: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct PracticeEntry {
+    practice: Practice,
+    /// No administrator, or more than two.
+    warning: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Practices {
+    practices: Vec<PracticeEntry>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct PracticeReply {
+    practice: Practice,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct LocationReply {
+    location: Location,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Security {
+    practice: String,
+    security: SecuritySettings,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Account {
+    account: String,
+    practice: String,
+    roles: Vec<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Keys {
+    keys: Vec<KeyInfo>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Issued {
+    /// The key itself is in `key.key`, shown this once.
+    key: IssuedKey,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Revoked {
+    revoked: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct FieldProblem {
+    field: String,
+    message: String,
+}
+
+/// Every error: a stable code, a sentence, and the fields that were wrong. Refusals by the
+/// gateway's checks also carry the request's id and, from the policy, its `reason`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Error {
+    error: String,
+    message: String,
+    #[serde(default)]
+    problems: Vec<FieldProblem>,
+    request_id: Option<String>,
+    reason: Option<String>,
+}
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// One operation: method, path template, id, summary, success status, request and response.
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    status: u16,
+    request: Option<SchemaFn>,
+    response: SchemaFn,
+}
+
+fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+macro_rules! endpoints {
+    ($($method:literal $path:literal $id:literal $status:literal $req:tt $res:ty : $summary:literal;)*) => {
+        &[$(Endpoint {
+            method: $method,
+            path: $path,
+            id: $id,
+            summary: $summary,
+            status: $status,
+            request: endpoints!(@req $req),
+            response: s::<$res>,
+        },)*]
+    };
+    (@req -) => { None };
+    (@req $t:ty) => { Some(s::<$t>) };
+}
+
+/// The operations, as [`super::ops::Op::parse`] accepts them.
+const ENDPOINTS: &[Endpoint] = endpoints! {
+    "get" "/users" "listUsers" 200 - UserPage: "Users, providers first; filters and first letters";
+    "post" "/users" "addUser" 201 NewUserBody UserReply: "Add User / Add Provider";
+    "post" "/users/invitations" "inviteUser" 201 NewUserBody UserReply: "Send Invite";
+    "get" "/users/{user}" "showUser" 200 - UserReply: "One user (by id or email), with its ETag";
+    "patch" "/users/{user}" "editUser" 200 EditBody UserReply: "Edit User (If-Match: the ETag)";
+    "delete" "/users/{user}" "deleteUser" 200 - Deleted: "Delete a user for good";
+    "get" "/users/{user}/sessions" "userSessions" 200 - Sessions: "A user's live sessions";
+    "post" "/users/{user}/lock" "lockUser" 200 - UserReply: "Lock (ends the sessions)";
+    "post" "/users/{user}/unlock" "unlockUser" 200 - UserReply: "Unlock Account";
+    "post" "/users/{user}/disable" "disableUser" 200 - UserReply: "Disable User";
+    "post" "/users/{user}/enable" "enableUser" 200 - UserReply: "Enable User";
+    "post" "/users/{user}/unassign" "unassignUser" 200 - UserReply: "Unassign (email becomes archived_)";
+    "post" "/users/{user}/logout" "logoutUser" 200 - LoggedOut: "Remote logout: end every session";
+    "post" "/users/{user}/reset" "resetUser" 200 - ResetToken: "Reset Password: a one-time token";
+    "post" "/users/{user}/roles" "grantRole" 200 GrantBody UserReply: "Grant a role at a practice or location";
+    "delete" "/users/{user}/roles/{role}" "revokeRole" 200 - UserReply: "Revoke a role (?practice=)";
+    "post" "/users/{user}/relations" "relatePatient" 200 RelateBody Related: "Relate a user to a patient";
+    "get" "/practices" "listPractices" 200 - Practices: "Practices, with administrator warnings";
+    "post" "/practices" "addPractice" 201 PracticeBody PracticeReply: "Add a practice (the host's operator)";
+    "post" "/practices/{practice}/locations" "addLocation" 201 LocationBody LocationReply: "Add a location";
+    "get" "/practices/{practice}/security" "getSecurity" 200 - Security: "Settings > Security";
+    "put" "/practices/{practice}/security" "setSecurity" 200 SecuritySettings Security: "Change the security settings";
+    "post" "/accounts" "addAccount" 201 AccountBody Account: "A service account for an integration";
+    "get" "/keys" "listKeys" 200 - Keys: "API keys with their use";
+    "post" "/keys" "issueKey" 201 KeyBody Issued: "Issue a key (shown once)";
+    "post" "/keys/{key}/rotate" "rotateKey" 201 RotateBody Issued: "Rotate a key, the old one kept for an overlap";
+    "delete" "/keys/{key}" "revokeKey" 200 - Revoked: "Revoke a key at once";
+};
+
+/// The query parameters an operation takes.
+fn query(id: &str) -> Vec<(&'static str, &'static str)> {
+    match id {
+        "listUsers" => vec![
+            ("practice", "only this practice's users"),
+            ("role", "only holders of this role"),
+            ("status", "active, locked, disabled or unassigned"),
+            ("prefix", "the first letters of a name or email"),
+            ("limit", "at most this many (1 to 500, default 100)"),
+            ("cursor", "the previous page's next_cursor"),
+        ],
+        "revokeRole" => vec![("practice", "where the role is revoked (required)")],
+        "listKeys" => vec![("account", "only this service account's keys")],
+        _ => Vec::new(),
+    }
+}
+
+fn parameters(e: &Endpoint) -> Vec<Value> {
+    let mut out: Vec<Value> = e
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true,
+                   "schema": {"type": "string", "minLength": 1}})
+        })
+        .collect();
+    for (name, description) in query(e.id) {
+        let schema = match name {
+            "limit" => json!({"type": "integer", "minimum": 1, "maximum": super::run::MAX_PAGE}),
+            "status" => {
+                json!({"type": "string", "enum": ["active", "locked", "disabled", "unassigned"]})
+            }
+            _ => json!({"type": "string"}),
+        };
+        let required = e.id == "revokeRole";
+        out.push(json!({"name": name, "in": "query", "required": required,
+                        "description": description, "schema": schema}));
+    }
+    if e.id == "editUser" {
+        out.push(
+            json!({"name": "If-Match", "in": "header", "required": false,
+                        "description": "the ETag read with the user; 412 if it changed since",
+                        "schema": {"type": "string"}}),
+        );
+    }
+    out
+}
+
+/// The document, for an API rooted at `root` (`/v1` or `/.wardgate/v1`).
+pub fn document(root: &str) -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut g = settings.into_generator();
+    let error = s::<Error>(&mut g);
+    let mut paths: Map<String, Value> = Map::new();
+    for e in ENDPOINTS {
+        let mut op = json!({
+            "operationId": e.id,
+            "summary": e.summary,
+            "parameters": parameters(e),
+            "responses": {
+                e.status.to_string(): {
+                    "description": e.summary,
+                    "content": {"application/json": {"schema": (e.response)(&mut g)}},
+                },
+                "default": {
+                    "description": "refused: 400 (every field), 401, 403 (the policy's reason), 404, 409, 412, 413, 429, 503",
+                    "content": {"application/json": {"schema": error.clone()}},
+                },
+            },
+        });
+        if let (Some(request), Some(obj)) = (e.request, op.as_object_mut()) {
+            obj.insert(
+                "requestBody".into(),
+                json!({"required": true,
+                       "content": {"application/json": {"schema": request(&mut g)}}}),
+            );
+        }
+        let entry = paths
+            .entry(e.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert(e.method.to_string(), op);
+        }
+    }
+    let schemas = g.take_definitions(true);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Wardgate administration API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Users, roles, practices, security settings and keys, while the gateway serves. On the gateway's listener every operation is decided by the policy (its routes under /.wardgate/v1) and kept to the caller's practice.",
+        },
+        "servers": [{"url": root}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a wg_ API key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-wardgate",
+                            "description": "a session; changes also send X-CSRF-Token"},
+            },
+        },
+    })
+}
+
+/// Every path template of the document, with its method.
+pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ENDPOINTS.iter().map(|e| (e.method, e.path))
+}
