@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 
-use crate::body::{full, Body};
+use crate::body::Body;
 use crate::state::Gateway;
 use error::ApiError;
 use ops::Op;
@@ -112,15 +112,7 @@ async fn answer(
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut res = Response::new(full(body.to_string()));
-    *res.status_mut() = status;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    crate::respond::json(status, body)
 }
 
 fn render(reply: &Reply) -> Response<Body> {

@@ -70,6 +70,19 @@ pub fn rejection(
 }
 
 /// The JSON response to a refusal, for an API client.
+/// A JSON answer, never cached.
+pub fn json(status: http::StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut res = Response::new(full(body.to_string()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 pub fn api(r: &Rejection, request_id: &str) -> Response<Body> {
     let mut body = serde_json::Map::new();
     body.insert("error".into(), r.code().into());
@@ -88,15 +101,8 @@ pub fn api(r: &Rejection, request_id: &str) -> Response<Body> {
         }
         _ => {}
     }
-    let body = serde_json::Value::Object(body);
-    let mut res = Response::new(full(body.to_string()));
-    *res.status_mut() = r.status();
+    let mut res = json(r.status(), &serde_json::Value::Object(body));
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
