@@ -550,3 +550,27 @@ async fn break_glass_does_not_open_administration() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(r.json()["error"], "emergency_not_allowed", "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_password_change_needs_the_new_password_twice() {
+    let h = Harness::start("api-confirm", Setup::default()).await;
+    h.user("new@clinic.example", &["Office Staff"], "Temporary#Pass1", false);
+    let b = h.api_browser();
+    let r = b.login("new@clinic.example", "Temporary#Pass1").await;
+    assert_eq!(r.json()["step"], "change_password", "{}", r.body);
+    let differ = [
+        ("current", "Temporary#Pass1"),
+        ("new", "Correct#Horse9"),
+        ("confirm", "Correct#Horse8"),
+    ];
+    let r = b.post("/.wardgate/password", &differ).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["error"], "passwords_differ");
+    let same = [
+        ("current", "Temporary#Pass1"),
+        ("new", "Correct#Horse9"),
+        ("confirm", "Correct#Horse9"),
+    ];
+    let r = b.post("/.wardgate/password", &same).await;
+    assert!(r.status.is_success() || r.status.is_redirection(), "{}", r.body);
+}

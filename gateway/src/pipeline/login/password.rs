@@ -23,11 +23,12 @@ pub(super) fn change(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             json!({"step": "change_password"}),
         ));
     }
-    if cx.f("new") != cx.f("confirm") && !a.json {
+    // The new password twice, from a form or JSON alike.
+    if cx.f("new") != cx.f("confirm") {
         return Ok(a.page(
             StatusCode::BAD_REQUEST,
             pages::change_password(Some("The new passwords do not match."), &cx.csrf),
-            json!({}),
+            json!({"error": "passwords_differ", "message": "the new passwords do not match"}),
         ));
     }
     match gw
