@@ -78,7 +78,10 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let gw2 = gw.clone();
-    let refreshes = matches!(op, Op::SetSecurity(..) | Op::AddPractice(_));
+    let refreshes = matches!(
+        op,
+        Op::SetSecurity(..) | Op::AddPractice(_) | Op::EditPractice(..) | Op::SetModules(..)
+    );
     let reply = tokio::task::spawn_blocking(move || {
         // Changes one at a time, so that `If-Match` compares with what the change replaces.
         let _one = op.changes().then(|| gw2.changing());

@@ -554,7 +554,12 @@ async fn break_glass_does_not_open_administration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_password_change_needs_the_new_password_twice() {
     let h = Harness::start("api-confirm", Setup::default()).await;
-    h.user("new@clinic.example", &["Office Staff"], "Temporary#Pass1", false);
+    h.user(
+        "new@clinic.example",
+        &["Office Staff"],
+        "Temporary#Pass1",
+        false,
+    );
     let b = h.api_browser();
     let r = b.login("new@clinic.example", "Temporary#Pass1").await;
     assert_eq!(r.json()["step"], "change_password", "{}", r.body);
@@ -572,5 +577,58 @@ async fn the_json_password_change_needs_the_new_password_twice() {
         ("confirm", "Correct#Horse9"),
     ];
     let r = b.post("/.wardgate/password", &same).await;
-    assert!(r.status.is_success() || r.status.is_redirection(), "{}", r.body);
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practice_that_drops_a_module_loses_its_actions_at_once() {
+    let h = Harness::start("api-modules", Setup::default()).await;
+    let admin = h.key(
+        "provisioning",
+        "System Admin",
+        &["user_accounts", "practice_information"],
+        None,
+    );
+    let biller = h.key("billing-sync", "Biller", &["*"], None);
+    assert_eq!(h.get("/api/charges", &biller).await.status, StatusCode::OK);
+    let modules = json!({"modules": ["clinical", "engage"]});
+    let path = format!("/practices/{PRACTICE}/modules");
+    let r = with_key(&h, &admin, Method::PUT, &path, Some(modules)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.json()["practice"]["modules"],
+        json!(["clinical", "engage"])
+    );
+    let refused = h.get("/api/charges", &biller).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.json()["reason"], "module_not_subscribed");
+    // The name and time zone are practice information.
+    let edit = json!({"name": "Main Street Family Clinic", "timezone": "Mars/Olympus"});
+    let r = with_key(
+        &h,
+        &admin,
+        Method::PATCH,
+        &format!("/practices/{PRACTICE}"),
+        Some(edit),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let edit = json!({"name": "Main Street Family Clinic"});
+    let r = with_key(
+        &h,
+        &admin,
+        Method::PATCH,
+        &format!("/practices/{PRACTICE}"),
+        Some(edit),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        h.gw.practice(PRACTICE).unwrap().name,
+        "Main Street Family Clinic"
+    );
 }

@@ -94,6 +94,86 @@ impl Store {
         })
     }
 
+    /// "Manage Practice Information": the name and time zone; `None` keeps one.
+    pub fn edit_practice(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: Option<&str>,
+        timezone: Option<&str>,
+    ) -> Result<Practice> {
+        if name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(IdentityError::Invalid("a practice needs a name".into()));
+        }
+        if let Some(tz) = timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                return Err(IdentityError::Invalid(format!("unknown time zone `{tz}`")));
+            }
+        }
+        self.change_practice(actor, id, "practice:edit", |p| {
+            if let Some(n) = name {
+                p.name = n.trim().to_string();
+            }
+            if let Some(tz) = timezone {
+                p.timezone = tz.to_string();
+            }
+        })
+    }
+
+    /// "Subscriptions": the modules a practice subscribes to, from now on.
+    pub fn set_modules(&self, actor: &Actor, id: &str, modules: &[String]) -> Result<Practice> {
+        if modules.iter().any(|m| m.trim().is_empty()) {
+            return Err(IdentityError::Invalid("a module needs a name".into()));
+        }
+        let mut modules = modules.to_vec();
+        modules.sort();
+        modules.dedup();
+        self.change_practice(actor, id, "practice:modules", |p| p.modules = modules)
+    }
+
+    fn change_practice(
+        &self,
+        actor: &Actor,
+        id: &str,
+        action: &str,
+        change: impl FnOnce(&mut Practice),
+    ) -> Result<Practice> {
+        self.tx(|tx| {
+            let before = tx
+                .query_row(
+                    "SELECT id, name, timezone, modules FROM practices WHERE id = ?1",
+                    params![id],
+                    |r| {
+                        let modules: String = r.get(3)?;
+                        Ok(Practice {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            timezone: r.get(2)?,
+                            modules: serde_json::from_str(&modules).unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()?
+                .ok_or_else(|| IdentityError::NotFound {
+                    what: "practice",
+                    id: id.to_string(),
+                })?;
+            let mut after = before.clone();
+            change(&mut after);
+            tx.execute(
+                "UPDATE practices SET name = ?2, timezone = ?3, modules = ?4 WHERE id = ?1",
+                params![
+                    id,
+                    after.name,
+                    after.timezone,
+                    json!(after.modules).to_string()
+                ],
+            )?;
+            self.record(actor, action, Some(json!(before)), Some(json!(after)))?;
+            Ok(after)
+        })
+    }
+
     pub fn practices(&self) -> Result<Vec<Practice>> {
         self.tx(|tx| {
             let mut st =
@@ -162,6 +242,21 @@ impl Store {
         }
         if new.roles.is_empty() {
             return Err(IdentityError::Invalid("select one or more roles".into()));
+        }
+        if !new.modules.is_empty() {
+            // A provider's modules are among those their practices subscribe to.
+            let subscribed: Vec<String> = self
+                .practices()?
+                .into_iter()
+                .filter(|p| new.practices.contains(&p.id))
+                .flat_map(|p| p.modules)
+                .collect();
+            if let Some(m) = new.modules.iter().find(|m| !subscribed.contains(m)) {
+                return Err(IdentityError::Invalid(format!(
+                    "module `{m}` is not subscribed by the provider's practices ({})",
+                    new.practices.join(", ")
+                )));
+            }
         }
         for role in &new.roles {
             self.check_role(role)?;

@@ -11,8 +11,8 @@ use wardgate_identity::{
 };
 
 use super::ops::{
-    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, NewUserBody, PracticeBody, RelateBody,
-    RotateBody,
+    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, ModulesBody, NewUserBody,
+    PracticeBody, PracticeEdit, RelateBody, RotateBody,
 };
 
 /// A user, with the version an edit's `If-Match` names (also in the `ETag` header).
@@ -203,6 +203,8 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/users/{user}/relations" "relatePatient" 200 RelateBody Related: "Relate a user to a patient";
     "get" "/practices" "listPractices" 200 - Practices: "Practices, with administrator warnings";
     "post" "/practices" "addPractice" 201 PracticeBody PracticeReply: "Add a practice (the host's operator)";
+    "patch" "/practices/{practice}" "editPractice" 200 PracticeEdit PracticeReply: "Manage Practice Information: name, time zone";
+    "put" "/practices/{practice}/modules" "setModules" 200 ModulesBody PracticeReply: "Change the module subscriptions";
     "post" "/practices/{practice}/locations" "addLocation" 201 LocationBody LocationReply: "Add a location";
     "get" "/practices/{practice}/security" "getSecurity" 200 - Security: "Settings > Security";
     "put" "/practices/{practice}/security" "setSecurity" 200 SecuritySettings Security: "Change the security settings";

@@ -86,6 +86,21 @@ pub struct PracticeBody {
     pub modules: Vec<String>,
 }
 
+/// "Manage Practice Information": only the fields sent change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PracticeEdit {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// The modules a practice subscribes to, from now on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModulesBody {
+    pub modules: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocationBody {
@@ -193,6 +208,8 @@ pub enum Op {
     Relate(String, RelateBody),
     ListPractices,
     AddPractice(PracticeBody),
+    EditPractice(String, PracticeEdit),
+    SetModules(String, ModulesBody),
     AddLocation(String, LocationBody),
     Security(String),
     SetSecurity(String, Box<SecuritySettings>),
@@ -287,6 +304,14 @@ impl Op {
             ),
             Op::ListPractices => (Method::GET, "/practices".into(), None),
             Op::AddPractice(b) => (Method::POST, "/practices".into(), to_value(b)),
+            Op::EditPractice(p, b) => {
+                (Method::PATCH, format!("/practices/{}", seg(p)), to_value(b))
+            }
+            Op::SetModules(p, b) => (
+                Method::PUT,
+                format!("/practices/{}/modules", seg(p)),
+                to_value(b),
+            ),
             Op::AddLocation(p, b) => (
                 Method::POST,
                 format!("/practices/{}/locations", seg(p)),
@@ -367,6 +392,8 @@ impl Op {
             },
             ("GET", ["practices"]) => Op::ListPractices,
             ("POST", ["practices"]) => Op::AddPractice(json(body)?),
+            ("PATCH", ["practices", p]) => Op::EditPractice(p.to_string(), json(body)?),
+            ("PUT", ["practices", p, "modules"]) => Op::SetModules(p.to_string(), json(body)?),
             ("POST", ["practices", p, "locations"]) => Op::AddLocation(p.to_string(), json(body)?),
             ("GET", ["practices", p, "security"]) => Op::Security(p.to_string()),
             ("PUT", ["practices", p, "security"]) => {

@@ -88,6 +88,8 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     match op {
         Op::ListPractices
         | Op::AddPractice(_)
+        | Op::EditPractice(..)
+        | Op::SetModules(..)
         | Op::AddLocation(..)
         | Op::Security(_)
         | Op::SetSecurity(..)

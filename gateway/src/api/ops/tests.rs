@@ -100,6 +100,8 @@ fn sample_ops() -> Vec<Op> {
         Op::Relate("u-1".into(), RelateBody::default()),
         Op::ListPractices,
         Op::AddPractice(PracticeBody::default()),
+        Op::EditPractice("p-1".into(), PracticeEdit::default()),
+        Op::SetModules("p-1".into(), ModulesBody::default()),
         Op::AddLocation("p-1".into(), LocationBody::default()),
         Op::Security("p-1".into()),
         Op::SetSecurity("p-1".into(), Box::default()),

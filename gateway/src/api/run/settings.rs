@@ -36,6 +36,18 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 etag: None,
             })
         }
+        Op::EditPractice(p, e) => {
+            within(caller, "practice", &p)?;
+            let edited =
+                store.edit_practice(actor, &p, e.name.as_deref(), e.timezone.as_deref())?;
+            Ok(Reply::ok(json!({ "practice": edited })))
+        }
+        Op::SetModules(p, m) => {
+            within(caller, "practice", &p)?;
+            Ok(Reply::ok(
+                json!({ "practice": store.set_modules(actor, &p, &m.modules)? }),
+            ))
+        }
         Op::AddLocation(p, l) => {
             within(caller, "practice", &p)?;
             let mut problems = Problems::default();

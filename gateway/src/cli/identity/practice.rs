@@ -6,7 +6,7 @@ use clap::Subcommand;
 use wardgate_identity::{Location, Practice, SecuritySettings};
 
 use super::{field, show, Backend, Common};
-use crate::api::ops::{LocationBody, Op, PracticeBody};
+use crate::api::ops::{LocationBody, ModulesBody, Op, PracticeBody, PracticeEdit};
 
 #[derive(Debug, Subcommand)]
 pub enum PracticeCommand {
@@ -22,6 +22,20 @@ pub enum PracticeCommand {
     },
     /// List practices, with a warning where the number of administrators is off.
     List,
+    /// Change a practice's name or time zone.
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Set the modules a practice subscribes to (repeat --module; none: no modules).
+    Modules {
+        id: String,
+        #[arg(long = "module")]
+        modules: Vec<String>,
+    },
     /// Add a location to a practice.
     Location {
         practice: String,
@@ -102,6 +116,20 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
                 ps.push(p);
             }
             show(&c, &ps, || lines.join("\n"))
+        }
+        PracticeCommand::Edit { id, name, timezone } => {
+            let op = Op::EditPractice(id, PracticeEdit { name, timezone });
+            let p: Practice = field(&b.run(op)?, "practice")?;
+            show(&c, &p, || {
+                format!("edited practice {} ({}, {})", p.id, p.name, p.timezone)
+            })
+        }
+        PracticeCommand::Modules { id, modules } => {
+            let op = Op::SetModules(id, ModulesBody { modules });
+            let p: Practice = field(&b.run(op)?, "practice")?;
+            show(&c, &p, || {
+                format!("{} subscribes to: {}", p.id, p.modules.join(", "))
+            })
         }
         PracticeCommand::Location { practice, id, name } => {
             let body = LocationBody { id, name };
