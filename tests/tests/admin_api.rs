@@ -632,3 +632,45 @@ async fn a_practice_that_drops_a_module_loses_its_actions_at_once() {
         "Main Street Family Clinic"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_ends_one_session_and_resets_a_lost_second_factor() {
+    let h = Harness::start("api-sessions", Setup::default()).await;
+    let admin = h.key("provisioning", "System Admin", &["user_accounts"], None);
+    let (nurse, nurse_id) = signed_in(&h, "nurse@clinic.example", &["Office Staff"]).await;
+    let listed = with_key(
+        &h,
+        &admin,
+        Method::GET,
+        &format!("/users/{nurse_id}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let session = listed.json()["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = format!("/users/{nurse_id}/sessions/{session}");
+    let r = with_key(&h, &admin, Method::DELETE, &end, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        nurse.get("/api/patients").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = with_key(&h, &admin, Method::DELETE, &end, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+
+    let store = h.gw.store();
+    let enrolled = store.enroll_totp(&nurse_id, "Wardgate").unwrap();
+    let secret = wardgate_tests::gateway::base32(&enrolled.secret);
+    let now = h.clock.utc().timestamp();
+    store
+        .confirm_totp(&nurse_id, &wardgate_identity::totp(&secret, now))
+        .unwrap();
+    assert!(store.has_second_factor(&nurse_id).unwrap());
+    let reset = format!("/users/{nurse_id}/reset-second-factor");
+    let r = with_key(&h, &admin, Method::POST, &reset, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!store.has_second_factor(&nurse_id).unwrap());
+}

@@ -302,6 +302,27 @@ impl Store {
     }
 
     /// Whether the user has a confirmed second factor.
+    /// "Lost my phone": removes a user's second factor and recovery codes, so they enroll
+    /// again at their next sign-in (where the practice requires one); their sessions end.
+    pub fn reset_second_factor(&self, actor: &Actor, user: &str) -> Result<()> {
+        let now = crate::store::ts(self.clock.now());
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
+                params![user],
+            )?;
+            if n == 0 {
+                return Err(IdentityError::NotFound {
+                    what: "user",
+                    id: user.to_string(),
+                });
+            }
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", params![user])?;
+            crate::sessions::end_all(tx, &now, user, "second-factor:reset")?;
+            self.record(actor, "user:second-factor-reset", None, Some(serde_json::json!({"user": user})))
+        })
+    }
+
     pub fn has_second_factor(&self, user: &str) -> Result<bool> {
         Ok(self.totp_secret(user)?.is_some_and(|(_, on)| on))
     }

@@ -199,6 +199,17 @@ impl Store {
     /// Ends one of a user's sessions by its id (the first 12 hex digits of its hash), as "sign
     /// out that other device" does.
     pub fn end_session_id(&self, user: &str, id: &str, reason: &str) -> Result<bool> {
+        self.end_session_by(&Actor::user(user), user, id, reason)
+    }
+
+    /// Ends one of a user's sessions (by the id [`SessionInfo`] shows), for `actor`.
+    pub fn end_session_by(
+        &self,
+        actor: &Actor,
+        user: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<bool> {
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
@@ -209,7 +220,7 @@ impl Store {
                 params![now, reason, user, id.to_ascii_lowercase()],
             )?;
             if n > 0 {
-                self.record(&Actor::user(user), "session:end", None, Some(json!({"user": user, "session": id, "reason": reason})))?;
+                self.record(actor, "session:end", None, Some(json!({"user": user, "session": id, "reason": reason})))?;
             }
             Ok(n > 0)
         })

@@ -160,10 +160,12 @@ pub enum UserAction {
     Logout,
     /// A one-time reset link token.
     Reset,
+    /// "Lost my phone": the second factor and recovery codes go; enroll again at sign-in.
+    ResetSecondFactor,
 }
 
 impl UserAction {
-    const ALL: [(UserAction, &'static str); 7] = [
+    const ALL: [(UserAction, &'static str); 8] = [
         (UserAction::Lock, "lock"),
         (UserAction::Unlock, "unlock"),
         (UserAction::Disable, "disable"),
@@ -171,6 +173,7 @@ impl UserAction {
         (UserAction::Unassign, "unassign"),
         (UserAction::Logout, "logout"),
         (UserAction::Reset, "reset"),
+        (UserAction::ResetSecondFactor, "reset-second-factor"),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -199,6 +202,10 @@ pub enum Op {
     DeleteUser(String),
     User(String, UserAction),
     Sessions(String),
+    EndSession {
+        user: String,
+        session: String,
+    },
     Grant(String, GrantBody),
     Revoke {
         user: String,
@@ -278,6 +285,11 @@ impl Op {
                 None,
             ),
             Op::Sessions(u) => (Method::GET, format!("/users/{}/sessions", seg(u)), None),
+            Op::EndSession { user, session } => (
+                Method::DELETE,
+                format!("/users/{}/sessions/{}", seg(user), seg(session)),
+                None,
+            ),
             Op::Grant(u, b) => (
                 Method::POST,
                 format!("/users/{}/roles", seg(u)),
@@ -378,6 +390,10 @@ impl Op {
             ("PATCH", ["users", u]) => Op::EditUser(u.to_string(), Box::new(json(body)?)),
             ("DELETE", ["users", u]) => Op::DeleteUser(u.to_string()),
             ("GET", ["users", u, "sessions"]) => Op::Sessions(u.to_string()),
+            ("DELETE", ["users", u, "sessions", id]) => Op::EndSession {
+                user: u.to_string(),
+                session: id.to_string(),
+            },
             ("POST", ["users", u, "roles"]) => Op::Grant(u.to_string(), json(body)?),
             ("DELETE", ["users", u, "roles", role]) => Op::Revoke {
                 user: u.to_string(),
@@ -431,7 +447,8 @@ impl Op {
             | Op::User(u, _)
             | Op::Grant(u, _)
             | Op::Relate(u, _)
-            | Op::Revoke { user: u, .. } => Some(u),
+            | Op::Revoke { user: u, .. }
+            | Op::EndSession { user: u, .. } => Some(u),
             _ => None,
         }
     }

@@ -91,6 +91,11 @@ fn sample_ops() -> Vec<Op> {
         Op::User("u-1".into(), UserAction::Unlock),
         Op::User("u-1".into(), UserAction::Reset),
         Op::Sessions("u-1".into()),
+        Op::EndSession {
+            user: "u-1".into(),
+            session: "0123456789ab".into(),
+        },
+        Op::User("u-1".into(), UserAction::ResetSecondFactor),
         Op::Grant("u-1".into(), GrantBody::default()),
         Op::Revoke {
             user: "u-1".into(),

@@ -58,6 +58,18 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 .collect();
             Ok(Reply::ok(json!({ "sessions": sessions })))
         }
+        Op::EndSession { user, session } => {
+            let user = target(store, caller, &user)?;
+            let mine = store.sessions(&user.id)?.into_iter().any(|s| {
+                s.id == session && caller.practice.as_ref().is_none_or(|p| *p == s.practice_id)
+            });
+            if !mine
+                || !store.end_session_by(actor, &user.id, &session, "ended by an administrator")?
+            {
+                return Err(ApiError::not_found("such live session"));
+            }
+            Ok(Reply::ok(json!({"user": user.id, "ended": 1})))
+        }
         Op::Grant(u, g) => {
             let user = target(store, caller, &u)?;
             within(caller, "practice", &g.practice)?;
@@ -314,6 +326,10 @@ fn user_action(
         UserAction::Reset => {
             let token = store.reset_token(actor, &user.id, chrono::Duration::hours(24))?;
             return Ok(Reply::ok(json!({"user": user.id, "token": token})));
+        }
+        UserAction::ResetSecondFactor => {
+            store.reset_second_factor(actor, &user.id)?;
+            store.user(&user.id)?
         }
     };
     Ok(Reply::user(caller, StatusCode::OK, &changed, None))

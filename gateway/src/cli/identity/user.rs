@@ -170,6 +170,10 @@ pub enum AccessCommand {
     Sessions { user: String },
     /// Remote logout: end every session of a user.
     Logout { user: String },
+    /// End one session (its id from `user sessions`).
+    EndSession { user: String, session: String },
+    /// "Lost my phone": remove the second factor; the user enrolls again at sign-in.
+    ResetSecondFactor { user: String },
     /// "Reset Password": print a one-time link token (24 h).
     ResetToken { user: String },
     /// Set a password with a reset or activation token.
@@ -350,6 +354,17 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
                 format!("ended {n} session(s) of {}", u.email)
             })
         }
+        AccessCommand::EndSession { user, session } => {
+            let v = b.run(Op::EndSession {
+                user,
+                session: session.clone(),
+            })?;
+            show(c, &v, || format!("ended session {session}"))
+        }
+        AccessCommand::ResetSecondFactor { user } => changed(
+            b.run(Op::User(user, UserAction::ResetSecondFactor))?,
+            "second factor removed",
+        ),
         AccessCommand::ResetToken { user } => {
             let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
             let v = b.run(Op::User(u.id.clone(), UserAction::Reset))?;
