@@ -11,6 +11,7 @@
 //! Each change is recorded by the store in the gateway's own audit chain, in the transaction
 //! that makes it, before the caller hears of it; the store's caches see it at once.
 
+pub mod audit;
 pub mod client;
 pub mod error;
 pub mod openapi;
@@ -44,20 +45,37 @@ pub async fn serve(
     req: Request<Body>,
     path: String,
 ) -> Response<Body> {
-    match answer(gw, caller, req, path).await {
+    let (parts, body) = req.into_parts();
+    let op = match read(body)
+        .await
+        .and_then(|bytes| Op::parse(&parts.method, &path, parts.uri.query(), &bytes))
+    {
+        Ok(op) => op,
+        Err(e) => return error(&e),
+    };
+    let done = match op {
+        // The activity log is the gateway's.
+        Op::AuditSearch(q) => audit::search(gw, &caller, q).await.map(|v| Reply {
+            status: StatusCode::OK,
+            body: v,
+            etag: None,
+        }),
+        Op::AuditExport(q) => return audit::export(gw, &caller, q).unwrap_or_else(|e| error(&e)),
+        Op::AuditVerify => audit::verify(gw).await.map(|v| Reply {
+            status: StatusCode::OK,
+            body: v,
+            etag: None,
+        }),
+        op => answer(gw, caller, &parts.headers, op).await,
+    };
+    match done {
         Ok(reply) => render(&reply),
         Err(e) => error(&e),
     }
 }
 
-async fn answer(
-    gw: &Arc<Gateway>,
-    caller: Caller,
-    req: Request<Body>,
-    path: String,
-) -> Result<Reply, ApiError> {
-    let (parts, body) = req.into_parts();
-    let bytes = crate::body::read_all(body, MAX_BODY_BYTES)
+async fn read(body: Body) -> Result<bytes::Bytes, ApiError> {
+    crate::body::read_all(body, MAX_BODY_BYTES)
         .await
         .map_err(|e| match e {
             crate::body::ReadError::TooLarge => ApiError::new(
@@ -70,10 +88,16 @@ async fn answer(
                 "body_timeout",
                 "the request body did not arrive in time",
             ),
-        })?;
-    let op = Op::parse(&parts.method, &path, parts.uri.query(), &bytes)?;
-    let if_match = parts
-        .headers
+        })
+}
+
+async fn answer(
+    gw: &Arc<Gateway>,
+    caller: Caller,
+    headers: &http::HeaderMap,
+    op: Op,
+) -> Result<Reply, ApiError> {
+    let if_match = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);

@@ -674,3 +674,58 @@ async fn an_administrator_ends_one_session_and_resets_a_lost_second_factor() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(!store.has_second_factor(&nurse_id).unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_log_is_searched_exported_and_verified_over_the_api() {
+    let h = Harness::start("api-audit", Setup::default()).await;
+    let admin = h.key("security", "System Admin", &["*"], None);
+    let lab = h.key("lab", "Provider", &["*"], None);
+    for _ in 0..3 {
+        assert_eq!(h.get("/api/patients", &lab).await.status, StatusCode::OK);
+    }
+    let r = with_key(
+        &h,
+        &admin,
+        Method::GET,
+        "/audit?action=patient_demographics:*&limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page = r.json();
+    assert_eq!(page["records"].as_array().unwrap().len(), 2, "{}", r.body);
+    assert_eq!(page["truncated"], true);
+    assert!(page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|rec| rec["event"]["resource"]["practice"] == PRACTICE));
+    // Another practice's records are not the caller's to read.
+    let r = with_key(&h, &admin, Method::GET, "/audit?practice=p2", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let r = with_key(
+        &h,
+        &admin,
+        Method::GET,
+        "/audit/export?action=patient_demographics:*",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let lines: Vec<&str> = r.body.lines().collect();
+    assert!(lines[0].starts_with("seq,"), "{}", r.body);
+    assert_eq!(lines.len(), 4, "a header and three records: {}", r.body);
+
+    let r = with_key(&h, &admin, Method::GET, "/audit/verify", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["ok"], true, "{}", r.body);
+
+    let biller = h.key("billing", "Biller", &["*"], None);
+    let r = with_key(&h, &biller, Method::GET, "/audit", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}

@@ -131,6 +131,41 @@ struct Revoked {
 
 #[derive(JsonSchema)]
 #[allow(dead_code)]
+struct AuditPage {
+    /// Records as stored: `seq`, `time`, `prev`, `hash` and the `event`.
+    records: Vec<serde_json::Map<String, Value>>,
+    /// More matched than `limit`.
+    truncated: bool,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct VerifyProblem {
+    file: String,
+    line: u64,
+    seq: Option<u64>,
+    problem: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Verified {
+    ok: bool,
+    records: u64,
+    segments: u64,
+    anchors: u64,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    problems: Vec<VerifyProblem>,
+}
+
+/// The export's body: CSV or JSON lines, as asked.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Export(String);
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
 struct FieldProblem {
     field: String,
     message: String,
@@ -215,6 +250,9 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/keys" "issueKey" 201 KeyBody Issued: "Issue a key (shown once)";
     "post" "/keys/{key}/rotate" "rotateKey" 201 RotateBody Issued: "Rotate a key, the old one kept for an overlap";
     "delete" "/keys/{key}" "revokeKey" 200 - Revoked: "Revoke a key at once";
+    "get" "/audit" "searchAudit" 200 - AuditPage: "Activity Log: filter by user, date range, action, patient";
+    "get" "/audit/export" "exportAudit" 200 - Export: "Export the matching records (streamed CSV or JSON lines)";
+    "get" "/audit/verify" "verifyAudit" 200 - Verified: "Verify the chain and its anchors";
 };
 
 /// The query parameters an operation takes.
@@ -230,6 +268,26 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "revokeRole" => vec![("practice", "where the role is revoked (required)")],
         "listKeys" => vec![("account", "only this service account's keys")],
+        "searchAudit" | "exportAudit" => {
+            let mut q = vec![
+                ("user", "the actor: a user, service account or key id"),
+                ("from", "from (RFC 3339 or YYYY-MM-DD), inclusive"),
+                ("to", "until (RFC 3339 or YYYY-MM-DD), inclusive"),
+                ("action", "an action, or a prefix ending in *"),
+                ("decision", "allow or deny"),
+                ("patient", "a patient id"),
+                ("practice", "a practice (yours, when you are bound to one)"),
+            ];
+            q.push(if id == "searchAudit" {
+                (
+                    "limit",
+                    "at most this many records (1 to 10000, default 1000)",
+                )
+            } else {
+                ("format", "csv (the default) or jsonl")
+            });
+            q
+        }
         _ => Vec::new(),
     }
 }
@@ -246,7 +304,12 @@ fn parameters(e: &Endpoint) -> Vec<Value> {
         .collect();
     for (name, description) in query(e.id) {
         let schema = match name {
+            "limit" if e.id == "searchAudit" => {
+                json!({"type": "integer", "minimum": 1, "maximum": super::audit::MAX_RECORDS})
+            }
             "limit" => json!({"type": "integer", "minimum": 1, "maximum": super::run::MAX_PAGE}),
+            "format" => json!({"type": "string", "enum": ["csv", "jsonl"]}),
+            "decision" => json!({"type": "string", "enum": ["allow", "deny"]}),
             "status" => {
                 json!({"type": "string", "enum": ["active", "locked", "disabled", "unassigned"]})
             }
@@ -274,6 +337,12 @@ pub fn document(root: &str) -> Value {
     let error = s::<Error>(&mut g);
     let mut paths: Map<String, Value> = Map::new();
     for e in ENDPOINTS {
+        let content = if e.id == "exportAudit" {
+            let text = json!({"schema": {"type": "string"}});
+            json!({"text/csv; charset=utf-8": text, "application/x-ndjson": text})
+        } else {
+            json!({"application/json": {"schema": (e.response)(&mut g)}})
+        };
         let mut op = json!({
             "operationId": e.id,
             "summary": e.summary,
@@ -281,7 +350,7 @@ pub fn document(root: &str) -> Value {
             "responses": {
                 e.status.to_string(): {
                     "description": e.summary,
-                    "content": {"application/json": {"schema": (e.response)(&mut g)}},
+                    "content": content,
                 },
                 "default": {
                     "description": "refused: 400 (every field), 401, 403 (the policy's reason), 404, 409, 412, 413, 429, 503",

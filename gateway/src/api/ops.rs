@@ -147,6 +147,24 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// Activity log filters (`GET /audit`, `/audit/export`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The actor: a user, service account or key id.
+    pub user: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// An action, or a prefix ending in `*`.
+    pub action: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: Option<String>,
+    pub patient: Option<String>,
+    pub practice: Option<String>,
+    pub limit: Option<usize>,
+    /// Export only: `csv` (the default) or `jsonl`.
+    pub format: Option<String>,
+}
+
 /// What can be done to a user in one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserAction {
@@ -225,6 +243,9 @@ pub enum Op {
     IssueKey(KeyBody),
     RotateKey(String, RotateBody),
     RevokeKey(String),
+    AuditSearch(AuditQuery),
+    AuditExport(AuditQuery),
+    AuditVerify,
 }
 
 /// A request to make for an operation: method, path (with query) below the API root, body.
@@ -348,6 +369,27 @@ impl Op {
                 to_value(b),
             ),
             Op::RevokeKey(k) => (Method::DELETE, format!("/keys/{}", seg(k)), None),
+            Op::AuditSearch(q) | Op::AuditExport(q) => {
+                let limit = q.limit.map(|l| l.to_string());
+                let pairs = [
+                    ("user", &q.user),
+                    ("from", &q.from),
+                    ("to", &q.to),
+                    ("action", &q.action),
+                    ("decision", &q.decision),
+                    ("patient", &q.patient),
+                    ("practice", &q.practice),
+                    ("limit", &limit),
+                    ("format", &q.format),
+                ];
+                let leaf = if matches!(self, Op::AuditExport(_)) {
+                    "/audit/export"
+                } else {
+                    "/audit"
+                };
+                (Method::GET, format!("{leaf}{}", query(&pairs)), None)
+            }
+            Op::AuditVerify => (Method::GET, "/audit/verify".into(), None),
         };
         Call { method, path, body }
     }
@@ -420,6 +462,9 @@ impl Op {
             ("POST", ["keys"]) => Op::IssueKey(json(body)?),
             ("POST", ["keys", k, "rotate"]) => Op::RotateKey(k.to_string(), json(body)?),
             ("DELETE", ["keys", k]) => Op::RevokeKey(k.to_string()),
+            ("GET", ["audit"]) => Op::AuditSearch(audit_query(&param)?),
+            ("GET", ["audit", "export"]) => Op::AuditExport(audit_query(&param)?),
+            ("GET", ["audit", "verify"]) => Op::AuditVerify,
             _ => return Err(no_such(method, path)),
         };
         Ok(op)
@@ -435,6 +480,9 @@ impl Op {
                 | Op::ListPractices
                 | Op::Security(_)
                 | Op::ListKeys(_)
+                | Op::AuditSearch(_)
+                | Op::AuditExport(_)
+                | Op::AuditVerify
         )
     }
 
@@ -452,6 +500,50 @@ impl Op {
             _ => None,
         }
     }
+}
+
+fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, ApiError> {
+    let mut problems = Vec::new();
+    let mut bad = |field: &str, message: String| {
+        problems.push(Problem {
+            field: field.into(),
+            message,
+        })
+    };
+    if let Some(d) = param("decision").filter(|d| d != "allow" && d != "deny") {
+        bad("decision", format!("`{d}` is not allow or deny"));
+    }
+    if let Some(f) = param("format").filter(|f| f != "csv" && f != "jsonl") {
+        bad("format", format!("`{f}` is not csv or jsonl"));
+    }
+    for field in ["from", "to"] {
+        if let Some(t) = param(field) {
+            let day = chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").is_ok();
+            if !day && chrono::DateTime::parse_from_rfc3339(&t).is_err() {
+                bad(field, format!("`{t}` is not RFC 3339 or YYYY-MM-DD"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    Ok(AuditQuery {
+        user: param("user"),
+        from: param("from"),
+        to: param("to"),
+        action: param("action"),
+        decision: param("decision"),
+        patient: param("patient"),
+        practice: param("practice"),
+        limit: match param("limit") {
+            Some(l) => Some(
+                l.parse()
+                    .map_err(|_| field_error("limit", "must be a whole number"))?,
+            ),
+            None => None,
+        },
+        format: param("format"),
+    })
 }
 
 fn field_error(field: &str, message: &str) -> ApiError {

@@ -98,6 +98,9 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::IssueKey(_)
         | Op::RotateKey(..)
         | Op::RevokeKey(_) => settings::run(store, caller, op),
+        Op::AuditSearch(_) | Op::AuditExport(_) | Op::AuditVerify => Err(ApiError::not_found(
+            "audit log here: the running gateway serves it (or run `wardgate audit`)",
+        )),
         op => users::run(store, caller, op),
     }
 }

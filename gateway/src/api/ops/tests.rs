@@ -116,5 +116,16 @@ fn sample_ops() -> Vec<Op> {
         Op::IssueKey(KeyBody::default()),
         Op::RotateKey("abc".into(), RotateBody::default()),
         Op::RevokeKey("abc".into()),
+        Op::AuditSearch(AuditQuery {
+            user: Some("u-1".into()),
+            action: Some("user:*".into()),
+            limit: Some(10),
+            ..AuditQuery::default()
+        }),
+        Op::AuditExport(AuditQuery {
+            format: Some("jsonl".into()),
+            ..AuditQuery::default()
+        }),
+        Op::AuditVerify,
     ]
 }
