@@ -113,7 +113,10 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
                     )
                 }
             };
-            match gw.swap_in(name, bytes, "admin").await {
+            match gw
+                .swap_in(name, bytes, "admin", wardgate_audit::Actor::system("admin"))
+                .await
+            {
                 Ok(report) => reply(StatusCode::OK, json!({"swapped": report})),
                 Err(e) => reply(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -121,13 +124,15 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
                 ),
             }
         }
-        (Method::POST, "/policy/rollback") => match gw.rollback() {
-            Ok(report) => reply(StatusCode::OK, json!({"rolled_back": report})),
-            Err(e) => reply(
-                StatusCode::CONFLICT,
-                json!({"error": "no_previous", "message": e.to_string()}),
-            ),
-        },
+        (Method::POST, "/policy/rollback") => {
+            match gw.rollback(wardgate_audit::Actor::system("admin")) {
+                Ok(report) => reply(StatusCode::OK, json!({"rolled_back": report})),
+                Err(e) => reply(
+                    StatusCode::CONFLICT,
+                    json!({"error": "no_previous", "message": e.to_string()}),
+                ),
+            }
+        }
         (Method::POST, p) if p.starts_with("/users/") => user_action(gw, p),
         (Method::GET, p) if p.starts_with("/users/") && p.ends_with("/sessions") => {
             let id = p

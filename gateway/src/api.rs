@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod policy;
 pub mod run;
 pub mod socket;
 
@@ -66,6 +67,9 @@ pub async fn serve(
             body: v,
             etag: None,
         }),
+        Op::Policy | Op::Explain(_) | Op::SwapPolicy(_) | Op::RollbackPolicy => {
+            policy::serve(gw, &caller, op).await
+        }
         op => answer(gw, caller, &parts.headers, op).await,
     };
     match done {

@@ -207,7 +207,12 @@ impl Gateway {
         gw.refresh_practices()
             .map_err(|e| StartError::Store(e.to_string()))?;
         let gw = Arc::new(gw);
-        gw.record_swap("policy:load", "start", None);
+        gw.record_swap(
+            "policy:load",
+            "start",
+            None,
+            wardgate_audit::Actor::system("start"),
+        );
         Ok(gw)
     }
 
@@ -245,13 +250,15 @@ impl Gateway {
         self.practices.load().get(id).cloned()
     }
 
-    fn record_swap(&self, action: &str, origin: &str, previous: Option<String>) {
+    fn record_swap(
+        &self,
+        action: &str,
+        origin: &str,
+        previous: Option<String>,
+        by: wardgate_audit::Actor,
+    ) {
         let current = self.policy.current();
-        let mut e = Event::new(
-            EventKind::PolicySwap,
-            wardgate_audit::Actor::system(origin),
-            action,
-        );
+        let mut e = Event::new(EventKind::PolicySwap, by, action);
         e.module_hash = Some(current.module_hash.clone());
         e.detail = Some(json!({"origin": origin, "previous": previous}));
         if let Err(err) = self.audit.append(e, Durability::Sync) {
@@ -260,12 +267,13 @@ impl Gateway {
     }
 
     /// Checks a candidate and, when it passes, puts it in force. `origin` says where it came
-    /// from (`admin`, `watch`).
+    /// from (`admin`, `watch`, `api`), `by` who brought it.
     pub async fn swap_in(
         self: &Arc<Self>,
         name: String,
         bytes: Vec<u8>,
         origin: &'static str,
+        by: wardgate_audit::Actor,
     ) -> Result<SwapReport, SwapError> {
         let _one = self.swapping.lock().await;
         let gw = self.clone();
@@ -298,7 +306,7 @@ impl Gateway {
             .swaps
             .get_or_create(&ResultLabel { result: "swapped" })
             .inc();
-        self.record_swap("policy:swap", origin, Some(old.module_hash.clone()));
+        self.record_swap("policy:swap", origin, Some(old.module_hash.clone()), by);
         tracing::info!(origin, module = %hash, previous = %old.module_hash, "policy swapped");
         Ok(SwapReport {
             module_hash: hash,
@@ -308,7 +316,10 @@ impl Gateway {
     }
 
     /// Puts the previous module back.
-    pub fn rollback(&self) -> Result<SwapReport, wardgate_host::NoPrevious> {
+    pub fn rollback(
+        &self,
+        by: wardgate_audit::Actor,
+    ) -> Result<SwapReport, wardgate_host::NoPrevious> {
         let back = self.policy.rollback()?;
         self.metrics
             .swaps
@@ -317,7 +328,7 @@ impl Gateway {
             })
             .inc();
         let previous = self.policy.previous().map(|m| m.module_hash.clone());
-        self.record_swap("policy:rollback", "admin", previous.clone());
+        self.record_swap("policy:rollback", "admin", previous.clone(), by);
         Ok(SwapReport {
             module_hash: back.module_hash.clone(),
             previous,
@@ -341,8 +352,13 @@ impl Gateway {
             Err(e) => return Some(Err(SwapError::Load(e.to_string()))),
         };
         Some(
-            self.swap_in(path.display().to_string(), bytes, "watch")
-                .await,
+            self.swap_in(
+                path.display().to_string(),
+                bytes,
+                "watch",
+                wardgate_audit::Actor::system("watch"),
+            )
+            .await,
         )
     }
 

@@ -729,3 +729,46 @@ async fn the_activity_log_is_searched_exported_and_verified_over_the_api() {
     let r = with_key(&h, &biller, Method::GET, "/audit", None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_is_read_explained_swapped_and_rolled_back_over_the_api() {
+    let h = Harness::start("api-policy", Setup::default()).await;
+    let admin = h.key("security", "System Admin", &["*"], None);
+    let r = with_key(&h, &admin, Method::GET, "/policy", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let before = r.json()["module_hash"].as_str().unwrap().to_string();
+    let request = json!({
+        "principal": {"id": "u-9", "roles": ["Biller"]},
+        "action": "user_accounts:manage",
+        "resource": {},
+        "context": {"time": "2026-11-23T10:15:00-05:00"}
+    });
+    let r = with_key(&h, &admin, Method::POST, "/policy/explain", Some(request)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["decision"]["decision"], "deny", "{}", r.body);
+    assert_eq!(r.json()["decision"]["reasons"][0]["code"], "no_grant");
+
+    let broken = json!({"name": "broken.policy", "text": "policy \"x\" version"});
+    let r = with_key(&h, &admin, Method::PUT, "/policy", Some(broken)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    let text = std::fs::read_to_string(&h.policy_path).unwrap();
+    let changed = text.replace("version \"", "version \"2-");
+    let candidate = json!({"name": "kareo.policy", "text": changed});
+    let r = with_key(&h, &admin, Method::PUT, "/policy", Some(candidate)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["swapped"]["previous"], before.as_str());
+    let r = with_key(&h, &admin, Method::POST, "/policy/rollback", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["rolled_back"]["module_hash"], before.as_str());
+    let swap = h
+        .audit_records()
+        .into_iter()
+        .find(|r| r["event"]["action"] == "policy:swap")
+        .unwrap();
+    assert_eq!(swap["event"]["actor"]["kind"], "key", "{swap}");
+
+    let biller = h.key("billing", "Biller", &["*"], None);
+    let r = with_key(&h, &biller, Method::POST, "/policy/rollback", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}

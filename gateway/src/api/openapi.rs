@@ -11,7 +11,7 @@ use wardgate_identity::{
 };
 
 use super::ops::{
-    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, ModulesBody, NewUserBody,
+    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, ModulesBody, NewUserBody, PolicyBody,
     PracticeBody, PracticeEdit, RelateBody, RotateBody,
 };
 
@@ -166,6 +166,58 @@ struct Export(String);
 
 #[derive(JsonSchema)]
 #[allow(dead_code)]
+struct RouteInfo {
+    method: String,
+    path: String,
+    action: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct PolicyInForce {
+    module_hash: String,
+    previous: Option<String>,
+    name: String,
+    version: String,
+    roles: Vec<String>,
+    routes: Vec<RouteInfo>,
+}
+
+/// A request as `wardgate policy eval` reads it: principal, action, resource, context.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct ExplainRequest(serde_json::Map<String, Value>);
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Explained {
+    module_hash: String,
+    /// `decision` (allow or deny), the reasons (each with its code), the obligations.
+    decision: serde_json::Map<String, Value>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct SwapReport {
+    module_hash: String,
+    previous: Option<String>,
+    tests_passed: u64,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Swapped {
+    swapped: SwapReport,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RolledBack {
+    rolled_back: SwapReport,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
 struct FieldProblem {
     field: String,
     message: String,
@@ -253,6 +305,10 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "get" "/audit" "searchAudit" 200 - AuditPage: "Activity Log: filter by user, date range, action, patient";
     "get" "/audit/export" "exportAudit" 200 - Export: "Export the matching records (streamed CSV or JSON lines)";
     "get" "/audit/verify" "verifyAudit" 200 - Verified: "Verify the chain and its anchors";
+    "get" "/policy" "getPolicy" 200 - PolicyInForce: "The policy in force";
+    "post" "/policy/explain" "explainRequest" 200 ExplainRequest Explained: "Decide one request with the policy in force";
+    "put" "/policy" "swapPolicy" 200 PolicyBody Swapped: "Put a policy in force (checked, tested; previous kept)";
+    "post" "/policy/rollback" "rollbackPolicy" 200 - RolledBack: "Put the previous policy back";
 };
 
 /// The query parameters an operation takes.

@@ -147,6 +147,18 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// A policy to put in force: its text, or a compiled module in base64.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyBody {
+    /// A name for messages, e.g. `kareo.policy`.
+    pub name: String,
+    /// Policy text ...
+    pub text: Option<String>,
+    /// ... or a compiled module (`wardgate policy build`), base64.
+    pub module_base64: Option<String>,
+}
+
 /// Activity log filters (`GET /audit`, `/audit/export`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -246,6 +258,12 @@ pub enum Op {
     AuditSearch(AuditQuery),
     AuditExport(AuditQuery),
     AuditVerify,
+    /// The policy in force: its hash, name, roles and routes.
+    Policy,
+    /// Decides one request (JSON, as `wardgate policy eval` reads) with the policy in force.
+    Explain(Box<Value>),
+    SwapPolicy(PolicyBody),
+    RollbackPolicy,
 }
 
 /// A request to make for an operation: method, path (with query) below the API root, body.
@@ -390,6 +408,10 @@ impl Op {
                 (Method::GET, format!("{leaf}{}", query(&pairs)), None)
             }
             Op::AuditVerify => (Method::GET, "/audit/verify".into(), None),
+            Op::Policy => (Method::GET, "/policy".into(), None),
+            Op::Explain(r) => (Method::POST, "/policy/explain".into(), Some((**r).clone())),
+            Op::SwapPolicy(b) => (Method::PUT, "/policy".into(), to_value(b)),
+            Op::RollbackPolicy => (Method::POST, "/policy/rollback".into(), None),
         };
         Call { method, path, body }
     }
@@ -465,6 +487,10 @@ impl Op {
             ("GET", ["audit"]) => Op::AuditSearch(audit_query(&param)?),
             ("GET", ["audit", "export"]) => Op::AuditExport(audit_query(&param)?),
             ("GET", ["audit", "verify"]) => Op::AuditVerify,
+            ("GET", ["policy"]) => Op::Policy,
+            ("POST", ["policy", "explain"]) => Op::Explain(Box::new(json(body)?)),
+            ("PUT", ["policy"]) => Op::SwapPolicy(json(body)?),
+            ("POST", ["policy", "rollback"]) => Op::RollbackPolicy,
             _ => return Err(no_such(method, path)),
         };
         Ok(op)
@@ -483,6 +509,8 @@ impl Op {
                 | Op::AuditSearch(_)
                 | Op::AuditExport(_)
                 | Op::AuditVerify
+                | Op::Policy
+                | Op::Explain(_)
         )
     }
 

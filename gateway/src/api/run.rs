@@ -98,8 +98,14 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::IssueKey(_)
         | Op::RotateKey(..)
         | Op::RevokeKey(_) => settings::run(store, caller, op),
-        Op::AuditSearch(_) | Op::AuditExport(_) | Op::AuditVerify => Err(ApiError::not_found(
-            "audit log here: the running gateway serves it (or run `wardgate audit`)",
+        Op::AuditSearch(_)
+        | Op::AuditExport(_)
+        | Op::AuditVerify
+        | Op::Policy
+        | Op::Explain(_)
+        | Op::SwapPolicy(_)
+        | Op::RollbackPolicy => Err(ApiError::not_found(
+            "operation here: the running gateway serves the audit log and the policy (or run `wardgate audit` and `wardgate policy`)",
         )),
         op => users::run(store, caller, op),
     }

@@ -127,5 +127,13 @@ fn sample_ops() -> Vec<Op> {
             ..AuditQuery::default()
         }),
         Op::AuditVerify,
+        Op::Policy,
+        Op::Explain(Box::new(serde_json::json!({"action": "notes:view"}))),
+        Op::SwapPolicy(PolicyBody {
+            name: "p.policy".into(),
+            text: Some("policy \"x\" version \"1\"".into()),
+            module_base64: None,
+        }),
+        Op::RollbackPolicy,
     ]
 }
