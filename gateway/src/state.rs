@@ -71,6 +71,30 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Each practice's "access expires after N days of inactivity", applied (0 days: never).
+    pub fn expire_inactive(&self) {
+        let practices: Vec<(String, u32)> = self
+            .security
+            .load()
+            .iter()
+            .map(|(p, s)| (p.clone(), s.inactivity_days))
+            .collect();
+        for (practice, days) in practices.into_iter().filter(|(_, d)| *d > 0) {
+            let idle = chrono::Duration::days(i64::from(days));
+            match self.store.expire_inactive_at(
+                &wardgate_identity::Actor::system(),
+                Some(&practice),
+                idle,
+            ) {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(practice, disabled = ids.len(), "inactive accounts disabled")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(practice, error = %e, "cannot expire inactive accounts"),
+            }
+        }
+    }
+
     /// The configuration it was built from.
     pub fn config(&self) -> &Config {
         &self.config
@@ -372,6 +396,10 @@ impl Gateway {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_flush = std::time::Instant::now();
+        // Inactive accounts are looked for soon after start, then hourly.
+        let mut last_expiry = std::time::Instant::now()
+            .checked_sub(Duration::from_secs(3540))
+            .unwrap_or_else(std::time::Instant::now);
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
@@ -399,6 +427,11 @@ impl Gateway {
                     gw.limits.forget_idle(Duration::from_secs(3600));
                 })
                 .await;
+            }
+            if last_expiry.elapsed() >= Duration::from_secs(3600) {
+                last_expiry = std::time::Instant::now();
+                let gw = self.clone();
+                let _ = tokio::task::spawn_blocking(move || gw.expire_inactive()).await;
             }
         }
     }

@@ -772,3 +772,42 @@ async fn the_policy_is_read_explained_swapped_and_rolled_back_over_the_api() {
     let r = with_key(&h, &biller, Method::POST, "/policy/rollback", None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practices_inactivity_setting_is_applied_by_the_gateway_itself() {
+    let h = Harness::start("api-inactivity", Setup::default()).await;
+    let admin = h.user(
+        "boss@clinic.example",
+        &["System Admin"],
+        "Correct#Horse9",
+        true,
+    );
+    let idle = h.user(
+        "idle@clinic.example",
+        &["Office Staff"],
+        "Correct#Horse9",
+        true,
+    );
+    let key = h.key("security", "System Admin", &["*"], None);
+    let settings = json!({"inactivity_days": 30});
+    let path = format!("/practices/{PRACTICE}/security");
+    let r = with_key(&h, &key, Method::PUT, &path, Some(settings)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    h.gw.expire_inactive();
+    assert_eq!(
+        h.gw.store().user(&idle.id).unwrap().status,
+        wardgate_identity::UserStatus::Active
+    );
+    h.clock.advance(std::time::Duration::from_secs(31 * 86_400));
+    h.gw.expire_inactive();
+    let store = h.gw.store();
+    assert_eq!(
+        store.user(&idle.id).unwrap().status,
+        wardgate_identity::UserStatus::Disabled
+    );
+    assert_eq!(
+        store.user(&admin.id).unwrap().status,
+        wardgate_identity::UserStatus::Active,
+        "the last administrator stays"
+    );
+}

@@ -427,6 +427,17 @@ impl Store {
     /// "Conditional access expiration": disables active users with no sign-in for `idle`.
     /// Returns the ids disabled.
     pub fn expire_inactive(&self, actor: &Actor, idle: Duration) -> Result<Vec<String>> {
+        self.expire_inactive_at(actor, None, idle)
+    }
+
+    /// Disables the accounts with no sign-in for `idle` that work at `practice` (any, for
+    /// `None`): the practice's "Access expires after N days of inactivity".
+    pub fn expire_inactive_at(
+        &self,
+        actor: &Actor,
+        practice: Option<&str>,
+        idle: Duration,
+    ) -> Result<Vec<String>> {
         if idle < Duration::days(1) {
             return Err(IdentityError::Invalid(
                 "accounts expire after at least one idle day".into(),
@@ -434,8 +445,12 @@ impl Store {
         }
         let horizon = ts(self.clock.now() - idle);
         self.tx(|tx| {
-            let mut st = tx.prepare("SELECT id FROM users WHERE status = 'active' AND COALESCE(last_active_at, created_at) < ?1")?;
-            let ids: Vec<String> = st.query_map(params![horizon], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut st = tx.prepare(
+                "SELECT id FROM users u WHERE status = 'active' AND COALESCE(last_active_at, created_at) < ?1
+                   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id
+                        AND a.practice_id = ?2 AND a.revoked_at IS NULL))",
+            )?;
+            let ids: Vec<String> = st.query_map(params![horizon, practice], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             // Never the one who asks, nor the administrators when none would be left.
             let mut ids: Vec<String> = ids.into_iter().filter(|id| *id != actor.id).collect();
             let admins: Vec<String> = {
@@ -454,7 +469,7 @@ impl Store {
                 tx.execute("UPDATE users SET status = 'disabled' WHERE id = ?1", params![id])?;
             }
             if !ids.is_empty() {
-                self.record(actor, "user:expire-inactive", None, Some(json!({"users": ids, "idle_days": idle.num_days()})))?;
+                self.record(actor, "user:expire-inactive", None, Some(json!({"users": ids, "idle_days": idle.num_days(), "practice": practice})))?;
             }
             Ok(ids)
         })
