@@ -38,6 +38,27 @@ fn authorized(gw: &Gateway, req: &Request<Incoming>) -> bool {
         .is_some_and(|k| admin.api_key_sha256.matches(k.trim()))
 }
 
+/// A request without the admin key: audited, and told how to authenticate.
+fn refused(gw: &Gateway, peer: SocketAddr, path: String) -> Response<Body> {
+    let mut e = Event::new(
+        EventKind::Login,
+        wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "admin"),
+        "admin:refused",
+    );
+    e.client = Some(peer.ip().to_string());
+    e.resource.path = Some(path);
+    let _ = gw.audit().try_append(e);
+    let mut res = reply(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "unauthenticated", "message": "send the admin API key"}),
+    );
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"wardgate-admin\""),
+    );
+    res
+}
+
 pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
     if req.method() == Method::GET && path == "/healthz" {
@@ -50,23 +71,7 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
         return bootstrap(gw, req, peer).await;
     }
     if !authorized(gw, &req) {
-        let mut e = Event::new(
-            EventKind::Login,
-            wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "admin"),
-            "admin:refused",
-        );
-        e.client = Some(peer.ip().to_string());
-        e.resource.path = Some(path);
-        let _ = gw.audit().try_append(e);
-        let mut res = reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "unauthenticated", "message": "send the admin API key"}),
-        );
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"wardgate-admin\""),
-        );
-        return res;
+        return refused(gw, peer, path);
     }
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/metrics") => {

@@ -12,6 +12,7 @@
 //! that makes it, before the caller hears of it; the store's caches see it at once.
 
 pub mod audit;
+pub mod bodies;
 pub mod client;
 pub mod error;
 pub mod openapi;

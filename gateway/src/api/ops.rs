@@ -5,10 +5,11 @@
 
 use http::Method;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use wardgate_identity::SecuritySettings;
 
+pub use super::bodies::*;
 use super::error::{ApiError, Problem};
 
 /// What may stay unescaped in a path segment; everything else is percent-encoded.
@@ -18,164 +19,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'@')
     .remove(b'~');
-
-/// "Add User" / "Add Provider". Without a password one is generated and shown once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct NewUserBody {
-    pub email: String,
-    pub first_name: String,
-    pub middle_name: Option<String>,
-    pub last_name: String,
-    pub phone: Option<String>,
-    pub password: Option<String>,
-    pub npi: Option<String>,
-    pub taxonomy: Option<String>,
-    pub provider_type: Option<String>,
-    pub specialty: Option<String>,
-    pub credentials: Option<String>,
-    pub modules: Vec<String>,
-    pub roles: Vec<String>,
-    pub practices: Vec<String>,
-    pub location: Option<String>,
-    pub expires_at: Option<String>,
-    pub emergency_access: Vec<String>,
-}
-
-/// "Edit User": only the fields sent change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct EditBody {
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    pub modules: Option<Vec<String>>,
-    /// Practices where emergency access is allowed from now on ...
-    pub allow_emergency: Vec<String>,
-    /// ... and where it no longer is.
-    pub deny_emergency: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrantBody {
-    pub role: String,
-    pub practice: String,
-    pub location: Option<String>,
-    pub expires_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct RelateBody {
-    pub patient: String,
-    /// `assigned` or `shared`.
-    pub relation: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PracticeBody {
-    pub id: String,
-    pub name: String,
-    /// An IANA time zone, e.g. `America/New_York`.
-    pub timezone: String,
-    /// Subscribed modules (`clinical`, `billing`, `engage`).
-    pub modules: Vec<String>,
-}
-
-/// "Manage Practice Information": only the fields sent change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PracticeEdit {
-    pub name: Option<String>,
-    pub timezone: Option<String>,
-}
-
-/// The modules a practice subscribes to, from now on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModulesBody {
-    pub modules: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct LocationBody {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct AccountBody {
-    pub id: String,
-    pub practice: String,
-    pub roles: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct KeyBody {
-    pub account: String,
-    pub scopes: Vec<String>,
-    /// Client networks (CIDR or address); empty: anywhere.
-    pub networks: Vec<String>,
-    pub rate_per_minute: Option<u32>,
-    /// e.g. `90d`.
-    pub expires_in: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct RotateBody {
-    /// How long the old key keeps working, e.g. `1h`.
-    pub overlap: Option<String>,
-}
-
-/// `GET /users` filters and page.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListQuery {
-    pub practice: Option<String>,
-    pub role: Option<String>,
-    pub status: Option<String>,
-    /// The first letters of a name or email.
-    pub prefix: Option<String>,
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
-
-/// A policy to put in force: its text, or a compiled module in base64.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyBody {
-    /// A name for messages, e.g. `kareo.policy`.
-    pub name: String,
-    /// Policy text ...
-    pub text: Option<String>,
-    /// ... or a compiled module (`wardgate policy build`), base64.
-    pub module_base64: Option<String>,
-}
-
-/// Activity log filters (`GET /audit`, `/audit/export`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// The actor: a user, service account or key id.
-    pub user: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// An action, or a prefix ending in `*`.
-    pub action: Option<String>,
-    /// `allow` or `deny`.
-    pub decision: Option<String>,
-    pub patient: Option<String>,
-    pub practice: Option<String>,
-    pub limit: Option<usize>,
-    /// Export only: `csv` (the default) or `jsonl`.
-    pub format: Option<String>,
-}
 
 /// What can be done to a user in one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
