@@ -811,3 +811,37 @@ async fn the_practices_inactivity_setting_is_applied_by_the_gateway_itself() {
         "the last administrator stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_with_cursors_that_neither_repeat_nor_skip() {
+    let h = Harness::start("api-pages", Setup::default()).await;
+    let admin = h.key("provisioning", "System Admin", &["*"], None);
+    for n in 0..4 {
+        h.key(&format!("bot-{n}"), "Provider", &["*"], None);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/keys?limit=2".to_string();
+    loop {
+        let r = with_key(&h, &admin, Method::GET, &path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let page = r.json();
+        let ids: Vec<String> = page["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(ids.len() <= 2);
+        seen.extend(ids);
+        match page["next_cursor"].as_str() {
+            Some(next) => path = format!("/keys?limit=2&cursor={next}"),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+    let r = with_key(&h, &admin, Method::GET, "/keys?cursor=nope", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}

@@ -119,6 +119,13 @@ pub struct RotateBody {
     pub overlap: Option<String>,
 }
 
+/// A page of a list: at most `limit` items after the one named `cursor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
 /// `GET /users` filters and page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {

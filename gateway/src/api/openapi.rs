@@ -81,6 +81,7 @@ struct PracticeEntry {
 #[allow(dead_code)]
 struct Practices {
     practices: Vec<PracticeEntry>,
+    next_cursor: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -114,6 +115,7 @@ struct Account {
 #[allow(dead_code)]
 struct Keys {
     keys: Vec<KeyInfo>,
+    next_cursor: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -323,7 +325,15 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
             ("cursor", "the previous page's next_cursor"),
         ],
         "revokeRole" => vec![("practice", "where the role is revoked (required)")],
-        "listKeys" => vec![("account", "only this service account's keys")],
+        "listKeys" => vec![
+            ("account", "only this service account's keys"),
+            ("limit", "at most this many (1 to 500, default 100)"),
+            ("cursor", "the previous page's next_cursor"),
+        ],
+        "listPractices" => vec![
+            ("limit", "at most this many (1 to 500, default 100)"),
+            ("cursor", "the previous page's next_cursor"),
+        ],
         "searchAudit" | "exportAudit" => {
             let mut q = vec![
                 ("user", "the actor: a user, service account or key id"),

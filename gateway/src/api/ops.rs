@@ -86,7 +86,7 @@ pub enum Op {
         practice: String,
     },
     Relate(String, RelateBody),
-    ListPractices,
+    ListPractices(Page),
     AddPractice(PracticeBody),
     EditPractice(String, PracticeEdit),
     SetModules(String, ModulesBody),
@@ -94,7 +94,10 @@ pub enum Op {
     Security(String),
     SetSecurity(String, Box<SecuritySettings>),
     AddAccount(AccountBody),
-    ListKeys(Option<String>),
+    ListKeys {
+        account: Option<String>,
+        page: Page,
+    },
     IssueKey(KeyBody),
     RotateKey(String, RotateBody),
     RevokeKey(String),
@@ -196,7 +199,11 @@ impl Op {
                 format!("/users/{}/relations", seg(u)),
                 to_value(b),
             ),
-            Op::ListPractices => (Method::GET, "/practices".into(), None),
+            Op::ListPractices(page) => {
+                let limit = page.limit.map(|l| l.to_string());
+                let pairs = [("limit", &limit), ("cursor", &page.cursor)];
+                (Method::GET, format!("/practices{}", query(&pairs)), None)
+            }
             Op::AddPractice(b) => (Method::POST, "/practices".into(), to_value(b)),
             Op::EditPractice(p, b) => {
                 (Method::PATCH, format!("/practices/{}", seg(p)), to_value(b))
@@ -218,11 +225,15 @@ impl Op {
                 to_value(s),
             ),
             Op::AddAccount(b) => (Method::POST, "/accounts".into(), to_value(b)),
-            Op::ListKeys(a) => (
-                Method::GET,
-                format!("/keys{}", query(&[("account", a)])),
-                None,
-            ),
+            Op::ListKeys { account, page } => {
+                let limit = page.limit.map(|l| l.to_string());
+                let pairs = [
+                    ("account", account),
+                    ("limit", &limit),
+                    ("cursor", &page.cursor),
+                ];
+                (Method::GET, format!("/keys{}", query(&pairs)), None)
+            }
             Op::IssueKey(b) => (Method::POST, "/keys".into(), to_value(b)),
             Op::RotateKey(k, b) => (
                 Method::POST,
@@ -313,7 +324,7 @@ impl Op {
                 Some(a) => Op::User(u.to_string(), a),
                 None => return Err(no_such(method, path)),
             },
-            ("GET", ["practices"]) => Op::ListPractices,
+            ("GET", ["practices"]) => Op::ListPractices(page(&param)?),
             ("POST", ["practices"]) => Op::AddPractice(json(body)?),
             ("PATCH", ["practices", p]) => Op::EditPractice(p.to_string(), json(body)?),
             ("PUT", ["practices", p, "modules"]) => Op::SetModules(p.to_string(), json(body)?),
@@ -323,7 +334,10 @@ impl Op {
                 Op::SetSecurity(p.to_string(), Box::new(json(body)?))
             }
             ("POST", ["accounts"]) => Op::AddAccount(json(body)?),
-            ("GET", ["keys"]) => Op::ListKeys(param("account")),
+            ("GET", ["keys"]) => Op::ListKeys {
+                account: param("account"),
+                page: page(&param)?,
+            },
             ("POST", ["keys"]) => Op::IssueKey(json(body)?),
             ("POST", ["keys", k, "rotate"]) => Op::RotateKey(k.to_string(), json(body)?),
             ("DELETE", ["keys", k]) => Op::RevokeKey(k.to_string()),
@@ -346,9 +360,9 @@ impl Op {
             Op::ListUsers(_)
                 | Op::ShowUser(_)
                 | Op::Sessions(_)
-                | Op::ListPractices
+                | Op::ListPractices(_)
                 | Op::Security(_)
-                | Op::ListKeys(_)
+                | Op::ListKeys { .. }
                 | Op::AuditSearch(_)
                 | Op::AuditExport(_)
                 | Op::AuditVerify
@@ -371,6 +385,19 @@ impl Op {
             _ => None,
         }
     }
+}
+
+fn page(param: &dyn Fn(&str) -> Option<String>) -> Result<Page, ApiError> {
+    Ok(Page {
+        limit: match param("limit") {
+            Some(l) => Some(
+                l.parse()
+                    .map_err(|_| field_error("limit", "must be a whole number from 1 to 500"))?,
+            ),
+            None => None,
+        },
+        cursor: param("cursor"),
+    })
 }
 
 fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, ApiError> {

@@ -86,7 +86,7 @@ pub fn etag(user: &User) -> String {
 /// Runs `op` for `caller`.
 pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     match op {
-        Op::ListPractices
+        Op::ListPractices(_)
         | Op::AddPractice(_)
         | Op::EditPractice(..)
         | Op::SetModules(..)
@@ -94,7 +94,7 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::Security(_)
         | Op::SetSecurity(..)
         | Op::AddAccount(_)
-        | Op::ListKeys(_)
+        | Op::ListKeys { .. }
         | Op::IssueKey(_)
         | Op::RotateKey(..)
         | Op::RevokeKey(_) => settings::run(store, caller, op),
@@ -180,6 +180,40 @@ pub(super) fn not_last_admin(
         )),
         None => Ok(()),
     }
+}
+
+/// A page of `items` (in their order): at most `limit` after the one whose id is the cursor,
+/// and the cursor of the next page.
+pub(super) fn paginate<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    page: &super::ops::Page,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = page.limit.unwrap_or(100);
+    let mut problems = Problems::default();
+    if limit == 0 || limit > MAX_PAGE {
+        problems.add("limit", format!("must be from 1 to {MAX_PAGE}"));
+    }
+    let start = match &page.cursor {
+        Some(c) => match items.iter().position(|i| id(i) == c) {
+            Some(n) => n + 1,
+            None => {
+                problems.add(
+                    "cursor",
+                    "not a cursor of this list (it is gone); start again",
+                );
+                0
+            }
+        },
+        None => 0,
+    };
+    problems.finish()?;
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total)
+        .then(|| page.last().map(|i| id(i).to_string()))
+        .flatten();
+    Ok((page, next))
 }
 
 pub(super) fn target(store: &Store, caller: &Caller, id: &str) -> Result<User, ApiError> {

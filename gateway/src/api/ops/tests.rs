@@ -103,7 +103,11 @@ fn sample_ops() -> Vec<Op> {
             practice: "p-1".into(),
         },
         Op::Relate("u-1".into(), RelateBody::default()),
-        Op::ListPractices,
+        Op::ListPractices(Page::default()),
+        Op::ListPractices(Page {
+            limit: Some(2),
+            cursor: Some("p-1".into()),
+        }),
         Op::AddPractice(PracticeBody::default()),
         Op::EditPractice("p-1".into(), PracticeEdit::default()),
         Op::SetModules("p-1".into(), ModulesBody::default()),
@@ -111,8 +115,17 @@ fn sample_ops() -> Vec<Op> {
         Op::Security("p-1".into()),
         Op::SetSecurity("p-1".into(), Box::default()),
         Op::AddAccount(AccountBody::default()),
-        Op::ListKeys(Some("lab".into())),
-        Op::ListKeys(None),
+        Op::ListKeys {
+            account: Some("lab".into()),
+            page: Page::default(),
+        },
+        Op::ListKeys {
+            account: None,
+            page: Page {
+                limit: Some(1),
+                cursor: None,
+            },
+        },
         Op::IssueKey(KeyBody::default()),
         Op::RotateKey("abc".into(), RotateBody::default()),
         Op::RevokeKey("abc".into()),

@@ -11,17 +11,23 @@ use crate::api::ops::{KeyBody, Op};
 pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     let actor = &caller.actor;
     match op {
-        Op::ListPractices => {
-            let practices: Vec<Value> = store
+        Op::ListPractices(page) => {
+            let mine: Vec<_> = store
                 .practices()?
                 .into_iter()
-                .filter(|p| caller.practice.as_ref().is_none_or(|mine| *mine == p.id))
+                .filter(|p| caller.practice.as_ref().is_none_or(|m| *m == p.id))
+                .collect();
+            let (mine, next) = super::paginate(mine, |p| &p.id, &page)?;
+            let practices: Vec<Value> = mine
+                .into_iter()
                 .map(|p| {
                     let warning = store.admin_warning(&p.id).ok().flatten();
                     json!({"practice": p, "warning": warning})
                 })
                 .collect();
-            Ok(Reply::ok(json!({ "practices": practices })))
+            Ok(Reply::ok(
+                json!({ "practices": practices, "next_cursor": next }),
+            ))
         }
         Op::AddPractice(p) => {
             if let Some(mine) = &caller.practice {
@@ -94,13 +100,14 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 etag: None,
             })
         }
-        Op::ListKeys(account) => {
+        Op::ListKeys { account, page } => {
             let keys: Vec<_> = store
                 .keys(account.as_deref())?
                 .into_iter()
                 .filter(|k| caller.practice.as_ref().is_none_or(|p| *p == k.practice))
                 .collect();
-            Ok(Reply::ok(json!({ "keys": keys })))
+            let (keys, next) = super::paginate(keys, |k| &k.id, &page)?;
+            Ok(Reply::ok(json!({ "keys": keys, "next_cursor": next })))
         }
         Op::IssueKey(k) => issue_key(store, caller, k),
         Op::RotateKey(id, r) => {

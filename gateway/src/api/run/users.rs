@@ -2,10 +2,10 @@
 //! roles, relations, sessions.
 
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use wardgate_identity::{NewUser, Store, User, UserEdit, UserFilter, UserStatus};
 
-use super::{may_give, not_last_admin, only_here, target, view, within, Caller, Reply, MAX_PAGE};
+use super::{may_give, not_last_admin, only_here, target, view, within, Caller, Reply};
 use crate::api::error::{ApiError, Problems};
 use crate::api::ops::{EditBody, ListQuery, NewUserBody, Op, UserAction};
 
@@ -126,9 +126,8 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
             None
         }
     };
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        problems.add("limit", format!("must be from 1 to {MAX_PAGE}"));
+    if q.limit.is_some_and(|l| l == 0 || l > super::MAX_PAGE) {
+        problems.add("limit", format!("must be from 1 to {}", super::MAX_PAGE));
     }
     problems.finish()?;
     let filter = UserFilter {
@@ -140,29 +139,12 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
     // The store's order (providers first, then by name); the cursor is the last id seen, so
     // a page never repeats or skips a user who was there before and after.
     let users = store.users(&filter)?;
-    let start = match &q.cursor {
-        Some(c) => match users.iter().position(|u| u.id == *c) {
-            Some(i) => i + 1,
-            None => {
-                let mut p = Problems::default();
-                p.add(
-                    "cursor",
-                    "not a cursor of this list (the user is gone); start again",
-                );
-                return p.finish().map(|_| Reply::ok(Value::Null));
-            }
-        },
-        None => 0,
+    let page = crate::api::ops::Page {
+        limit: q.limit,
+        cursor: q.cursor,
     };
-    let page: Vec<User> = users
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|u| view(caller, u.clone()))
-        .collect();
-    let next = (start + page.len() < users.len())
-        .then(|| page.last().map(|u| u.id.clone()))
-        .flatten();
+    let (users, next) = super::paginate(users, |u| &u.id, &page)?;
+    let page: Vec<User> = users.into_iter().map(|u| view(caller, u)).collect();
     Ok(Reply::ok(json!({"users": page, "next_cursor": next})))
 }
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use wardgate_identity::{IssuedKey, KeyInfo};
 
 use super::{duration, field, rate, show, Backend, Common};
-use crate::api::ops::{AccountBody, KeyBody, Op, RotateBody};
+use crate::api::ops::{AccountBody, KeyBody, Op, Page, RotateBody};
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -105,7 +105,23 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             })
         }
         KeyCommand::List { account } => {
-            let keys: Vec<KeyInfo> = field(&b.run(Op::ListKeys(account))?, "keys")?;
+            let mut keys: Vec<KeyInfo> = Vec::new();
+            let mut page = Page {
+                limit: Some(crate::api::run::MAX_PAGE),
+                cursor: None,
+            };
+            loop {
+                let op = Op::ListKeys {
+                    account: account.clone(),
+                    page: page.clone(),
+                };
+                let v = b.run(op)?;
+                keys.extend(field::<Vec<KeyInfo>>(&v, "keys")?);
+                match v.get("next_cursor").and_then(|n| n.as_str()) {
+                    Some(next) => page.cursor = Some(next.to_string()),
+                    None => break,
+                }
+            }
             show(&c, &keys, || {
                 keys.iter()
                     .map(|k| {

@@ -92,7 +92,10 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             })
         }
         PracticeCommand::List => {
-            let v = b.run(Op::ListPractices)?;
+            let v = b.run(Op::ListPractices(crate::api::ops::Page {
+                limit: Some(crate::api::run::MAX_PAGE),
+                cursor: None,
+            }))?;
             let mut ps: Vec<Practice> = Vec::new();
             let mut lines = Vec::new();
             for entry in v
