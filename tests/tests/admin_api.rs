@@ -845,3 +845,85 @@ async fn lists_page_with_cursors_that_neither_repeat_nor_skip() {
     let r = with_key(&h, &admin, Method::GET, "/keys?cursor=nope", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_and_patient_relations_are_listed_changed_and_removed() {
+    let h = Harness::start("api-locations", Setup::default()).await;
+    let admin = h.key("provisioning", "System Admin", &["*"], None);
+    let base = format!("/practices/{PRACTICE}/locations");
+    let add = json!({"id": "north", "name": "North Office"});
+    let r = with_key(&h, &admin, Method::POST, &base, Some(add)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = with_key(
+        &h,
+        &admin,
+        Method::PATCH,
+        &format!("{base}/north"),
+        Some(json!({"name": "North Clinic"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = with_key(&h, &admin, Method::GET, &base, None).await;
+    assert_eq!(
+        r.json()["locations"][0]["name"],
+        "North Clinic",
+        "{}",
+        r.body
+    );
+    // A location a role grant names stays until the grant goes.
+    let staff = h.user(
+        "front@clinic.example",
+        &["Office Staff"],
+        "Correct#Horse9",
+        true,
+    );
+    let grant = json!({"role": "Office Staff", "practice": PRACTICE, "location": "north"});
+    let r = with_key(
+        &h,
+        &admin,
+        Method::POST,
+        &format!("/users/{}/roles", staff.id),
+        Some(grant),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = with_key(&h, &admin, Method::DELETE, &format!("{base}/north"), None).await;
+    assert!(r.status.is_client_error(), "{}", r.body);
+    let r = with_key(&h, &admin, Method::DELETE, &format!("{base}/nowhere"), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    let provider = h.user("doc@clinic.example", &["Provider"], "Correct#Horse9", true);
+    let rel = format!("/users/{}/relations", provider.id);
+    let body = json!({"patient": "pt-1001", "relation": "assigned"});
+    let r = with_key(&h, &admin, Method::POST, &rel, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = with_key(&h, &admin, Method::GET, &rel, None).await;
+    assert_eq!(
+        r.json()["relations"],
+        json!([{"patient": "pt-1001", "relation": "assigned"}])
+    );
+    let r = with_key(
+        &h,
+        &admin,
+        Method::DELETE,
+        &format!("{rel}/pt-1001?relation=assigned"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(h
+        .gw
+        .store()
+        .relations(&provider.id, "pt-1001")
+        .unwrap()
+        .is_empty());
+    let r = with_key(
+        &h,
+        &admin,
+        Method::DELETE,
+        &format!("{rel}/pt-1001?relation=assigned"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}

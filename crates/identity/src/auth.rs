@@ -419,6 +419,42 @@ impl Store {
         })
     }
 
+    /// Ends a relation; whether there was one.
+    pub fn unrelate(
+        &self,
+        actor: &Actor,
+        user: &str,
+        patient: &str,
+        relation: &str,
+    ) -> Result<bool> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "DELETE FROM relations WHERE user_id = ?1 AND patient = ?2 AND relation = ?3",
+                params![user, patient, relation],
+            )?;
+            if n > 0 {
+                self.record(
+                    actor,
+                    "relation:remove",
+                    Some(json!({"user": user, "patient": patient, "relation": relation})),
+                    None,
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// A user's patients: (patient, relation), by patient.
+    pub fn patients_of(&self, user: &str) -> Result<Vec<(String, String)>> {
+        self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT patient, relation FROM relations WHERE user_id = ?1 ORDER BY patient, relation",
+            )?;
+            let rows = st.query_map(params![user], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     /// The relations of a user to a patient, for the policy's `relation` tests.
     pub fn relations(&self, user: &str, patient: &str) -> Result<Vec<String>> {
         self.tx(|tx| relations_of(tx, user, patient))

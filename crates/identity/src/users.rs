@@ -214,6 +214,84 @@ impl Store {
         })
     }
 
+    /// A practice's locations, by id.
+    pub fn locations(&self, practice: &str) -> Result<Vec<Location>> {
+        self.tx(|tx| {
+            require_practice(tx, practice)?;
+            let mut st = tx.prepare(
+                "SELECT id, practice_id, name FROM locations WHERE practice_id = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map(params![practice], |r| {
+                Ok(Location {
+                    id: r.get(0)?,
+                    practice_id: r.get(1)?,
+                    name: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Renames a location of `practice`.
+    pub fn rename_location(
+        &self,
+        actor: &Actor,
+        practice: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<Location> {
+        if name.trim().is_empty() {
+            return Err(IdentityError::Invalid("a location needs a name".into()));
+        }
+        let before = self.location_of(practice, id)?;
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE locations SET name = ?2 WHERE id = ?1",
+                params![id, name.trim()],
+            )?;
+            let after = Location {
+                name: name.trim().to_string(),
+                ..before.clone()
+            };
+            self.record(
+                actor,
+                "location:edit",
+                Some(json!(before)),
+                Some(json!(after)),
+            )?;
+            Ok(after)
+        })
+    }
+
+    /// Removes a location of `practice` that no live role grant names.
+    pub fn remove_location(&self, actor: &Actor, practice: &str, id: &str) -> Result<()> {
+        let before = self.location_of(practice, id)?;
+        self.tx(|tx| {
+            let used: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM assignments WHERE location_id = ?1 AND revoked_at IS NULL",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if used > 0 {
+                return Err(IdentityError::Invalid(format!(
+                    "location {id} is named by {used} role grant(s); revoke them first"
+                )));
+            }
+            tx.execute("DELETE FROM locations WHERE id = ?1", params![id])?;
+            self.record(actor, "location:remove", Some(json!(before)), None)
+        })
+    }
+
+    fn location_of(&self, practice: &str, id: &str) -> Result<Location> {
+        self.locations(practice)?
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| IdentityError::NotFound {
+                what: "location",
+                id: id.to_string(),
+            })
+    }
+
     /// Creates a user or provider with a temporary password, as "Add User" does.
     pub fn add_user(&self, actor: &Actor, new: NewUser) -> Result<User> {
         let email = new.email.trim().to_ascii_lowercase();

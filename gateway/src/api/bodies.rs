@@ -119,6 +119,13 @@ pub struct RotateBody {
     pub overlap: Option<String>,
 }
 
+/// A location's new name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationEdit {
+    pub name: String,
+}
+
 /// A page of a list: at most `limit` items after the one named `cursor`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {

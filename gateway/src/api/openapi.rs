@@ -11,8 +11,8 @@ use wardgate_identity::{
 };
 
 use super::ops::{
-    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, ModulesBody, NewUserBody, PolicyBody,
-    PracticeBody, PracticeEdit, RelateBody, RotateBody,
+    AccountBody, EditBody, GrantBody, KeyBody, LocationBody, LocationEdit, ModulesBody,
+    NewUserBody, PolicyBody, PracticeBody, PracticeEdit, RelateBody, RotateBody,
 };
 
 /// A user, with the version an edit's `If-Match` names (also in the `ETag` header).
@@ -94,6 +94,40 @@ struct PracticeReply {
 #[allow(dead_code)]
 struct LocationReply {
     location: Location,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Locations {
+    locations: Vec<Location>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RemovedLocation {
+    removed: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RelationEntry {
+    patient: String,
+    relation: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Relations {
+    user: String,
+    relations: Vec<RelationEntry>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Unrelated {
+    user: String,
+    patient: String,
+    removed: String,
 }
 
 #[derive(JsonSchema)]
@@ -292,10 +326,15 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/users/{user}/roles" "grantRole" 200 GrantBody UserReply: "Grant a role at a practice or location";
     "delete" "/users/{user}/roles/{role}" "revokeRole" 200 - UserReply: "Revoke a role (?practice=)";
     "post" "/users/{user}/relations" "relatePatient" 200 RelateBody Related: "Relate a user to a patient";
+    "get" "/users/{user}/relations" "userRelations" 200 - Relations: "A user's patients";
+    "delete" "/users/{user}/relations/{patient}" "unrelatePatient" 200 - Unrelated: "End a relation (?relation=)";
     "get" "/practices" "listPractices" 200 - Practices: "Practices, with administrator warnings";
     "post" "/practices" "addPractice" 201 PracticeBody PracticeReply: "Add a practice (the host's operator)";
     "patch" "/practices/{practice}" "editPractice" 200 PracticeEdit PracticeReply: "Manage Practice Information: name, time zone";
     "put" "/practices/{practice}/modules" "setModules" 200 ModulesBody PracticeReply: "Change the module subscriptions";
+    "get" "/practices/{practice}/locations" "listLocations" 200 - Locations: "A practice's locations";
+    "patch" "/practices/{practice}/locations/{location}" "renameLocation" 200 LocationEdit LocationReply: "Rename a location";
+    "delete" "/practices/{practice}/locations/{location}" "removeLocation" 200 - RemovedLocation: "Remove a location no role grant names";
     "post" "/practices/{practice}/locations" "addLocation" 201 LocationBody LocationReply: "Add a location";
     "get" "/practices/{practice}/security" "getSecurity" 200 - Security: "Settings > Security";
     "put" "/practices/{practice}/security" "setSecurity" 200 SecuritySettings Security: "Change the security settings";
@@ -325,6 +364,7 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
             ("cursor", "the previous page's next_cursor"),
         ],
         "revokeRole" => vec![("practice", "where the role is revoked (required)")],
+        "unrelatePatient" => vec![("relation", "assigned or shared (required)")],
         "listKeys" => vec![
             ("account", "only this service account's keys"),
             ("limit", "at most this many (1 to 500, default 100)"),
@@ -381,7 +421,7 @@ fn parameters(e: &Endpoint) -> Vec<Value> {
             }
             _ => json!({"type": "string"}),
         };
-        let required = e.id == "revokeRole";
+        let required = matches!(e.id, "revokeRole" | "unrelatePatient");
         out.push(json!({"name": name, "in": "query", "required": required,
                         "description": description, "schema": schema}));
     }

@@ -86,11 +86,27 @@ pub enum Op {
         practice: String,
     },
     Relate(String, RelateBody),
+    Relations(String),
+    Unrelate {
+        user: String,
+        patient: String,
+        relation: String,
+    },
     ListPractices(Page),
     AddPractice(PracticeBody),
     EditPractice(String, PracticeEdit),
     SetModules(String, ModulesBody),
     AddLocation(String, LocationBody),
+    Locations(String),
+    EditLocation {
+        practice: String,
+        location: String,
+        edit: LocationEdit,
+    },
+    RemoveLocation {
+        practice: String,
+        location: String,
+    },
     Security(String),
     SetSecurity(String, Box<SecuritySettings>),
     AddAccount(AccountBody),
@@ -198,6 +214,40 @@ impl Op {
                 Method::POST,
                 format!("/users/{}/relations", seg(u)),
                 to_value(b),
+            ),
+            Op::Relations(u) => (Method::GET, format!("/users/{}/relations", seg(u)), None),
+            Op::Unrelate {
+                user,
+                patient,
+                relation,
+            } => (
+                Method::DELETE,
+                format!(
+                    "/users/{}/relations/{}{}",
+                    seg(user),
+                    seg(patient),
+                    query(&[("relation", &Some(relation.clone()))])
+                ),
+                None,
+            ),
+            Op::Locations(p) => (
+                Method::GET,
+                format!("/practices/{}/locations", seg(p)),
+                None,
+            ),
+            Op::EditLocation {
+                practice,
+                location,
+                edit,
+            } => (
+                Method::PATCH,
+                format!("/practices/{}/locations/{}", seg(practice), seg(location)),
+                to_value(edit),
+            ),
+            Op::RemoveLocation { practice, location } => (
+                Method::DELETE,
+                format!("/practices/{}/locations/{}", seg(practice), seg(location)),
+                None,
             ),
             Op::ListPractices(page) => {
                 let limit = page.limit.map(|l| l.to_string());
@@ -320,6 +370,13 @@ impl Op {
                     .ok_or_else(|| field_error("practice", "say at which practice"))?,
             },
             ("POST", ["users", u, "relations"]) => Op::Relate(u.to_string(), json(body)?),
+            ("GET", ["users", u, "relations"]) => Op::Relations(u.to_string()),
+            ("DELETE", ["users", u, "relations", patient]) => Op::Unrelate {
+                user: u.to_string(),
+                patient: patient.to_string(),
+                relation: param("relation")
+                    .ok_or_else(|| field_error("relation", "say which: assigned or shared"))?,
+            },
             ("POST", ["users", u, action]) => match UserAction::parse(action) {
                 Some(a) => Op::User(u.to_string(), a),
                 None => return Err(no_such(method, path)),
@@ -329,6 +386,16 @@ impl Op {
             ("PATCH", ["practices", p]) => Op::EditPractice(p.to_string(), json(body)?),
             ("PUT", ["practices", p, "modules"]) => Op::SetModules(p.to_string(), json(body)?),
             ("POST", ["practices", p, "locations"]) => Op::AddLocation(p.to_string(), json(body)?),
+            ("GET", ["practices", p, "locations"]) => Op::Locations(p.to_string()),
+            ("PATCH", ["practices", p, "locations", l]) => Op::EditLocation {
+                practice: p.to_string(),
+                location: l.to_string(),
+                edit: json(body)?,
+            },
+            ("DELETE", ["practices", p, "locations", l]) => Op::RemoveLocation {
+                practice: p.to_string(),
+                location: l.to_string(),
+            },
             ("GET", ["practices", p, "security"]) => Op::Security(p.to_string()),
             ("PUT", ["practices", p, "security"]) => {
                 Op::SetSecurity(p.to_string(), Box::new(json(body)?))
@@ -361,6 +428,8 @@ impl Op {
                 | Op::ShowUser(_)
                 | Op::Sessions(_)
                 | Op::ListPractices(_)
+                | Op::Relations(_)
+                | Op::Locations(_)
                 | Op::Security(_)
                 | Op::ListKeys { .. }
                 | Op::AuditSearch(_)
@@ -381,7 +450,8 @@ impl Op {
             | Op::Grant(u, _)
             | Op::Relate(u, _)
             | Op::Revoke { user: u, .. }
-            | Op::EndSession { user: u, .. } => Some(u),
+            | Op::EndSession { user: u, .. }
+            | Op::Unrelate { user: u, .. } => Some(u),
             _ => None,
         }
     }

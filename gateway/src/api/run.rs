@@ -88,6 +88,9 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     match op {
         Op::ListPractices(_)
         | Op::AddPractice(_)
+        | Op::Locations(_)
+        | Op::EditLocation { .. }
+        | Op::RemoveLocation { .. }
         | Op::EditPractice(..)
         | Op::SetModules(..)
         | Op::AddLocation(..)

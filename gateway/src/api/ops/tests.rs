@@ -44,7 +44,7 @@ fn the_openapi_document_lists_exactly_the_operations() {
             .collect::<Vec<_>>()
             .join("/");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        let parsed = Op::parse(&method, &path, Some("practice=p"), b"{}");
+        let parsed = Op::parse(&method, &path, Some("practice=p&relation=shared"), b"{}");
         assert!(parsed.is_ok(), "{method} {template}: {parsed:?}");
     }
     let matches = |method: &Method, path: &str| {
@@ -103,6 +103,22 @@ fn sample_ops() -> Vec<Op> {
             practice: "p-1".into(),
         },
         Op::Relate("u-1".into(), RelateBody::default()),
+        Op::Relations("u-1".into()),
+        Op::Unrelate {
+            user: "u-1".into(),
+            patient: "pt 7".into(),
+            relation: "shared".into(),
+        },
+        Op::Locations("p-1".into()),
+        Op::EditLocation {
+            practice: "p-1".into(),
+            location: "l-1".into(),
+            edit: LocationEdit::default(),
+        },
+        Op::RemoveLocation {
+            practice: "p-1".into(),
+            location: "l-1".into(),
+        },
         Op::ListPractices(Page::default()),
         Op::ListPractices(Page {
             limit: Some(2),

@@ -70,6 +70,24 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 etag: None,
             })
         }
+        Op::Locations(p) => {
+            within(caller, "practice", &p)?;
+            Ok(Reply::ok(json!({ "locations": store.locations(&p)? })))
+        }
+        Op::EditLocation {
+            practice,
+            location,
+            edit,
+        } => {
+            within(caller, "practice", &practice)?;
+            let l = store.rename_location(actor, &practice, &location, &edit.name)?;
+            Ok(Reply::ok(json!({ "location": l })))
+        }
+        Op::RemoveLocation { practice, location } => {
+            within(caller, "practice", &practice)?;
+            store.remove_location(actor, &practice, &location)?;
+            Ok(Reply::ok(json!({ "removed": location })))
+        }
         Op::Security(p) => {
             within(caller, "practice", &p)?;
             Ok(Reply::ok(

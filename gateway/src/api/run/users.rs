@@ -94,6 +94,28 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             let user = store.revoke(actor, &user.id, &role, &practice)?;
             Ok(Reply::user(caller, StatusCode::OK, &user, None))
         }
+        Op::Relations(u) => {
+            let user = target(store, caller, &u)?;
+            let relations: Vec<_> = store
+                .patients_of(&user.id)?
+                .into_iter()
+                .map(|(patient, relation)| json!({"patient": patient, "relation": relation}))
+                .collect();
+            Ok(Reply::ok(json!({"user": user.id, "relations": relations})))
+        }
+        Op::Unrelate {
+            user,
+            patient,
+            relation,
+        } => {
+            let user = target(store, caller, &user)?;
+            if !store.unrelate(actor, &user.id, &patient, &relation)? {
+                return Err(ApiError::not_found("such relation"));
+            }
+            Ok(Reply::ok(
+                json!({"user": user.id, "patient": patient, "removed": relation}),
+            ))
+        }
         Op::Relate(u, r) => {
             let user = target(store, caller, &u)?;
             store.relate(actor, &user.id, &r.patient, &r.relation)?;

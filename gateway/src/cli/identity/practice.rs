@@ -36,6 +36,10 @@ pub enum PracticeCommand {
         #[arg(long = "module")]
         modules: Vec<String>,
     },
+    /// A practice's locations.
+    Locations { practice: String },
+    /// Remove a location no role grant names.
+    RemoveLocation { practice: String, id: String },
     /// Add a location to a practice.
     Location {
         practice: String,
@@ -133,6 +137,22 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             show(&c, &p, || {
                 format!("{} subscribes to: {}", p.id, p.modules.join(", "))
             })
+        }
+        PracticeCommand::Locations { practice } => {
+            let ls: Vec<Location> = field(&b.run(Op::Locations(practice))?, "locations")?;
+            show(&c, &ls, || {
+                ls.iter()
+                    .map(|l| format!("{}  {}", l.id, l.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        PracticeCommand::RemoveLocation { practice, id } => {
+            let v = b.run(Op::RemoveLocation {
+                practice,
+                location: id.clone(),
+            })?;
+            show(&c, &v, || format!("removed location {id}"))
         }
         PracticeCommand::Location { practice, id, name } => {
             let body = LocationBody { id, name };

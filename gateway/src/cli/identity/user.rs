@@ -191,6 +191,16 @@ pub enum AccessCommand {
         #[arg(long, default_value = "assigned")]
         relation: String,
     },
+    /// A user's patients and how they are related.
+    Relations { user: String },
+    /// End a relation to a patient.
+    Unrelate {
+        user: String,
+        #[arg(long)]
+        patient: String,
+        #[arg(long, default_value = "assigned")]
+        relation: String,
+    },
     /// Disable accounts with no sign-in for this many days.
     ExpireInactive {
         #[arg(long, default_value_t = 90)]
@@ -394,6 +404,30 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
             show(c, &json, || {
                 format!("{} is now {relation} to {patient}", u.email)
             })
+        }
+        AccessCommand::Relations { user } => {
+            let v = b.run(Op::Relations(user))?;
+            show(c, &v, || {
+                v.get("relations")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        AccessCommand::Unrelate {
+            user,
+            patient,
+            relation,
+        } => {
+            let v = b.run(Op::Unrelate {
+                user,
+                patient: patient.clone(),
+                relation: relation.clone(),
+            })?;
+            show(c, &v, || format!("no longer {relation} to {patient}"))
         }
         AccessCommand::ExpireInactive { days } => {
             if days < 1 {
