@@ -9,6 +9,18 @@ use crate::api::error::{ApiError, Problems};
 use crate::api::ops::{KeyBody, Op};
 
 pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
+    match op {
+        Op::AddAccount(_)
+        | Op::ListKeys { .. }
+        | Op::IssueKey(_)
+        | Op::RotateKey(..)
+        | Op::RevokeKey(_) => keys(store, caller, op),
+        op => practices(store, caller, op),
+    }
+}
+
+/// Practices, locations, security settings.
+fn practices(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     let actor = &caller.actor;
     match op {
         Op::ListPractices(page) => {
@@ -99,6 +111,14 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             let saved = store.set_security(actor, &p, &settings)?;
             Ok(Reply::ok(json!({"practice": p, "security": saved})))
         }
+        _ => Err(ApiError::not_found("such operation")),
+    }
+}
+
+/// Service accounts and their keys.
+fn keys(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
+    let actor = &caller.actor;
+    match op {
         Op::AddAccount(a) => {
             no_key(caller, "create service accounts")?;
             within(caller, "practice", &a.practice)?;

@@ -104,41 +104,7 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 )
             })
         }
-        KeyCommand::List { account } => {
-            let mut keys: Vec<KeyInfo> = Vec::new();
-            let mut page = Page {
-                limit: Some(crate::api::run::MAX_PAGE),
-                cursor: None,
-            };
-            loop {
-                let op = Op::ListKeys {
-                    account: account.clone(),
-                    page: page.clone(),
-                };
-                let v = b.run(op)?;
-                keys.extend(field::<Vec<KeyInfo>>(&v, "keys")?);
-                match v.get("next_cursor").and_then(|n| n.as_str()) {
-                    Some(next) => page.cursor = Some(next.to_string()),
-                    None => break,
-                }
-            }
-            show(&c, &keys, || {
-                keys.iter()
-                    .map(|k| {
-                        format!(
-                            "{}  {}  [{}]  uses {}  last used {}  {}",
-                            k.id,
-                            k.account,
-                            k.scopes.join(", "),
-                            k.uses,
-                            k.last_used_at.as_deref().unwrap_or("never"),
-                            if k.revoked { "REVOKED" } else { "" }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
+        KeyCommand::List { account } => list(&c, &b, account),
         KeyCommand::Revoke { id } => {
             b.run(Op::RevokeKey(id.clone()))?;
             show(&c, &serde_json::json!({"revoked": id}), || {
@@ -172,4 +138,41 @@ pub fn key(c: Common, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// Every key (of an account), page by page.
+fn list(c: &Common, b: &Backend, account: Option<String>) -> anyhow::Result<ExitCode> {
+    let mut keys: Vec<KeyInfo> = Vec::new();
+    let mut page = Page {
+        limit: Some(crate::api::run::MAX_PAGE),
+        cursor: None,
+    };
+    loop {
+        let op = Op::ListKeys {
+            account: account.clone(),
+            page: page.clone(),
+        };
+        let v = b.run(op)?;
+        keys.extend(field::<Vec<KeyInfo>>(&v, "keys")?);
+        match v.get("next_cursor").and_then(|n| n.as_str()) {
+            Some(next) => page.cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    show(c, &keys, || {
+        keys.iter()
+            .map(|k| {
+                format!(
+                    "{}  {}  [{}]  uses {}  last used {}  {}",
+                    k.id,
+                    k.account,
+                    k.scopes.join(", "),
+                    k.uses,
+                    k.last_used_at.as_deref().unwrap_or("never"),
+                    if k.revoked { "REVOKED" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }

@@ -170,40 +170,71 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             inactivity_days,
             lockout_after,
             lockout_minutes,
-        } => {
-            let mut settings: SecuritySettings =
-                field(&b.run(Op::Security(practice.clone()))?, "security")?;
-            let change = require_mfa.is_some()
-                || idle_minutes.is_some()
-                || max_hours.is_some()
-                || max_sessions.is_some()
-                || inactivity_days.is_some()
-                || lockout_after.is_some()
-                || lockout_minutes.is_some();
-            if change {
-                settings.require_mfa = require_mfa.unwrap_or(settings.require_mfa);
-                settings.session_idle_minutes =
-                    idle_minutes.unwrap_or(settings.session_idle_minutes);
-                settings.session_max_hours = max_hours.unwrap_or(settings.session_max_hours);
-                settings.max_sessions = max_sessions.unwrap_or(settings.max_sessions);
-                settings.inactivity_days = inactivity_days.unwrap_or(settings.inactivity_days);
-                settings.lockout_after = lockout_after.unwrap_or(settings.lockout_after);
-                settings.lockout_minutes = lockout_minutes.unwrap_or(settings.lockout_minutes);
-                let op = Op::SetSecurity(practice.clone(), Box::new(settings));
-                settings = field(&b.run(op)?, "security")?;
-            }
-            show(&c, &settings, || {
-                format!(
-                    "{practice}: mfa {}, idle timeout {} min, session at most {} h, {} sessions per user, disable after {} idle days, throttle after {} failures for {} min",
-                    if settings.require_mfa { "required" } else { "optional" },
-                    settings.session_idle_minutes,
-                    settings.session_max_hours,
-                    settings.max_sessions,
-                    settings.inactivity_days,
-                    settings.lockout_after,
-                    settings.lockout_minutes
-                )
-            })
-        }
+        } => security(
+            &c,
+            &b,
+            practice,
+            SecurityChange {
+                require_mfa,
+                idle_minutes,
+                max_hours,
+                max_sessions,
+                inactivity_days,
+                lockout_after,
+                lockout_minutes,
+            },
+        ),
     }
+}
+
+/// The settings a `practice security` command changes; `None` keeps one.
+struct SecurityChange {
+    require_mfa: Option<bool>,
+    idle_minutes: Option<u32>,
+    max_hours: Option<u32>,
+    max_sessions: Option<u32>,
+    inactivity_days: Option<u32>,
+    lockout_after: Option<u32>,
+    lockout_minutes: Option<u32>,
+}
+
+fn security(
+    c: &Common,
+    b: &Backend,
+    practice: String,
+    change: SecurityChange,
+) -> anyhow::Result<ExitCode> {
+    let mut settings: SecuritySettings =
+        field(&b.run(Op::Security(practice.clone()))?, "security")?;
+    let changes = change.require_mfa.is_some()
+        || change.idle_minutes.is_some()
+        || change.max_hours.is_some()
+        || change.max_sessions.is_some()
+        || change.inactivity_days.is_some()
+        || change.lockout_after.is_some()
+        || change.lockout_minutes.is_some();
+    if changes {
+        settings.require_mfa = change.require_mfa.unwrap_or(settings.require_mfa);
+        settings.session_idle_minutes =
+            change.idle_minutes.unwrap_or(settings.session_idle_minutes);
+        settings.session_max_hours = change.max_hours.unwrap_or(settings.session_max_hours);
+        settings.max_sessions = change.max_sessions.unwrap_or(settings.max_sessions);
+        settings.inactivity_days = change.inactivity_days.unwrap_or(settings.inactivity_days);
+        settings.lockout_after = change.lockout_after.unwrap_or(settings.lockout_after);
+        settings.lockout_minutes = change.lockout_minutes.unwrap_or(settings.lockout_minutes);
+        let op = Op::SetSecurity(practice.clone(), Box::new(settings));
+        settings = field(&b.run(op)?, "security")?;
+    }
+    show(c, &settings, || {
+        format!(
+            "{practice}: mfa {}, idle timeout {} min, session at most {} h, {} sessions per user, disable after {} idle days, throttle after {} failures for {} min",
+            if settings.require_mfa { "required" } else { "optional" },
+            settings.session_idle_minutes,
+            settings.session_max_hours,
+            settings.max_sessions,
+            settings.inactivity_days,
+            settings.lockout_after,
+            settings.lockout_minutes
+        )
+    })
 }

@@ -3,79 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use wardgate_identity::{SessionInfo, User};
+
+mod add;
+
+pub use add::AddUser;
 
 use super::{field, show, user_line, Backend, Common};
 use crate::api::ops::{EditBody, GrantBody, ListQuery, NewUserBody, Op, RelateBody, UserAction};
-
-/// What "Add User" / "Add Provider" takes.
-#[derive(Debug, Args)]
-pub struct AddUser {
-    #[arg(long)]
-    pub email: String,
-    #[arg(long)]
-    pub first: String,
-    #[arg(long)]
-    pub last: String,
-    #[arg(long)]
-    pub phone: Option<String>,
-    /// One or more roles.
-    #[arg(long = "role", required = true)]
-    pub roles: Vec<String>,
-    /// One or more practices.
-    #[arg(long = "practice", required = true)]
-    pub practices: Vec<String>,
-    /// A temporary password (changed at first sign-in); without one a strong one is
-    /// generated and shown once.
-    #[arg(long)]
-    pub password: Option<String>,
-    /// Makes the user a provider.
-    #[arg(long)]
-    pub npi: Option<String>,
-    #[arg(long)]
-    pub taxonomy: Option<String>,
-    /// Provider type (e.g. "Physician").
-    #[arg(long)]
-    pub provider_type: Option<String>,
-    #[arg(long)]
-    pub specialty: Option<String>,
-    #[arg(long)]
-    pub credentials: Option<String>,
-    /// Modules activated for a provider.
-    #[arg(long = "module")]
-    pub modules: Vec<String>,
-    /// The roles lapse then (RFC 3339).
-    #[arg(long)]
-    pub expires: Option<String>,
-    /// "Allow emergency access for (Practice)": a practice given with --practice (repeat
-    /// for several).
-    #[arg(long = "emergency-access", value_name = "PRACTICE")]
-    pub emergency_access: Vec<String>,
-}
-
-impl From<AddUser> for NewUserBody {
-    fn from(a: AddUser) -> NewUserBody {
-        NewUserBody {
-            email: a.email,
-            first_name: a.first,
-            last_name: a.last,
-            phone: a.phone,
-            npi: a.npi,
-            taxonomy: a.taxonomy,
-            provider_type: a.provider_type,
-            specialty: a.specialty,
-            credentials: a.credentials,
-            modules: a.modules,
-            password: a.password,
-            roles: a.roles,
-            practices: a.practices,
-            expires_at: a.expires,
-            emergency_access: a.emergency_access,
-            ..NewUserBody::default()
-        }
-    }
-}
 
 #[derive(Debug, Subcommand)]
 // Parsed once per run; the size of a variant does not matter.
@@ -334,6 +270,9 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
         show(c, &u, || format!("{what}: {}", user_line(&u)))
     };
     match cmd {
+        cmd @ (AccessCommand::Relate { .. }
+        | AccessCommand::Relations { .. }
+        | AccessCommand::Unrelate { .. }) => relations(c, b, cmd),
         AccessCommand::Revoke {
             user,
             role,
@@ -389,6 +328,43 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
             let json = serde_json::json!({"password": "set"});
             show(c, &json, || "password set".to_string())
         }
+        AccessCommand::ExpireInactive { days } => {
+            if days < 1 {
+                bail!("--days must be at least 1 (0 would disable every account)");
+            }
+            let s = b.store()?;
+            let actor = wardgate_identity::Actor::operator(&super::os_user());
+            let ids = s.expire_inactive(&actor, chrono::Duration::days(days))?;
+            show(c, &ids, || {
+                format!(
+                    "disabled {} inactive account(s): {}",
+                    ids.len(),
+                    ids.join(", ")
+                )
+            })
+        }
+        AccessCommand::Grant {
+            user,
+            role,
+            practice,
+            location,
+            expires,
+        } => {
+            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
+            let grant = GrantBody {
+                role,
+                practice,
+                location,
+                expires_at: expires,
+            };
+            changed(b.run(Op::Grant(u.id, grant))?, "granted")
+        }
+    }
+}
+
+/// A user's patient relations.
+fn relations(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
         AccessCommand::Relate {
             user,
             patient,
@@ -429,37 +405,7 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
             })?;
             show(c, &v, || format!("no longer {relation} to {patient}"))
         }
-        AccessCommand::ExpireInactive { days } => {
-            if days < 1 {
-                bail!("--days must be at least 1 (0 would disable every account)");
-            }
-            let s = b.store()?;
-            let actor = wardgate_identity::Actor::operator(&super::os_user());
-            let ids = s.expire_inactive(&actor, chrono::Duration::days(days))?;
-            show(c, &ids, || {
-                format!(
-                    "disabled {} inactive account(s): {}",
-                    ids.len(),
-                    ids.join(", ")
-                )
-            })
-        }
-        AccessCommand::Grant {
-            user,
-            role,
-            practice,
-            location,
-            expires,
-        } => {
-            let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
-            let grant = GrantBody {
-                role,
-                practice,
-                location,
-                expires_at: expires,
-            };
-            changed(b.run(Op::Grant(u.id, grant))?, "granted")
-        }
+        _ => bail!("not a relations command"),
     }
 }
 

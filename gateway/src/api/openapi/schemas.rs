@@ -1,0 +1,264 @@
+//! The shapes of the API's answers, for the document only (the handlers build the same JSON).
+
+use schemars::JsonSchema;
+use serde_json::Value;
+use wardgate_identity::{
+    IssuedKey, KeyInfo, Location, Practice, SecuritySettings, SessionInfo, User,
+};
+
+/// A user, with the version an edit's `If-Match` names (also in the `ETag` header).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct UserReply {
+    pub(super) user: User,
+    /// Only when the password was generated: shown this once.
+    pub(super) temporary_password: Option<String>,
+    /// Only for an invitation.
+    pub(super) activation_token: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct UserPage {
+    pub(super) users: Vec<User>,
+    /// Pass as `cursor` for the next page; none on the last.
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Sessions {
+    pub(super) sessions: Vec<SessionInfo>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Deleted {
+    pub(super) deleted: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct LoggedOut {
+    pub(super) user: String,
+    pub(super) ended: u64,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct ResetToken {
+    pub(super) user: String,
+    /// A one-time reset token, valid 24 hours.
+    pub(super) token: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Related {
+    pub(super) user: String,
+    pub(super) patient: String,
+    pub(super) relation: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct PracticeEntry {
+    pub(super) practice: Practice,
+    /// No administrator, or more than two.
+    pub(super) warning: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Practices {
+    pub(super) practices: Vec<PracticeEntry>,
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct PracticeReply {
+    pub(super) practice: Practice,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct LocationReply {
+    pub(super) location: Location,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Locations {
+    pub(super) locations: Vec<Location>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct RemovedLocation {
+    pub(super) removed: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct RelationEntry {
+    pub(super) patient: String,
+    pub(super) relation: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Relations {
+    pub(super) user: String,
+    pub(super) relations: Vec<RelationEntry>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Unrelated {
+    pub(super) user: String,
+    pub(super) patient: String,
+    pub(super) removed: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Security {
+    pub(super) practice: String,
+    pub(super) security: SecuritySettings,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Account {
+    pub(super) account: String,
+    pub(super) practice: String,
+    pub(super) roles: Vec<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Keys {
+    pub(super) keys: Vec<KeyInfo>,
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Issued {
+    /// The key itself is in `key.key`, shown this once.
+    pub(super) key: IssuedKey,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Revoked {
+    pub(super) revoked: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct AuditPage {
+    /// Records as stored: `seq`, `time`, `prev`, `hash` and the `event`.
+    pub(super) records: Vec<serde_json::Map<String, Value>>,
+    /// More matched than `limit`.
+    pub(super) truncated: bool,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct VerifyProblem {
+    pub(super) file: String,
+    pub(super) line: u64,
+    pub(super) seq: Option<u64>,
+    pub(super) problem: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Verified {
+    pub(super) ok: bool,
+    pub(super) records: u64,
+    pub(super) segments: u64,
+    pub(super) anchors: u64,
+    pub(super) first_seq: Option<u64>,
+    pub(super) last_seq: Option<u64>,
+    pub(super) problems: Vec<VerifyProblem>,
+}
+
+/// The export's body: CSV or JSON lines, as asked.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Export(pub(super) String);
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct RouteInfo {
+    pub(super) method: String,
+    pub(super) path: String,
+    pub(super) action: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct PolicyInForce {
+    pub(super) module_hash: String,
+    pub(super) previous: Option<String>,
+    pub(super) name: String,
+    pub(super) version: String,
+    pub(super) roles: Vec<String>,
+    pub(super) routes: Vec<RouteInfo>,
+}
+
+/// A request as `wardgate policy eval` reads it: principal, action, resource, context.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct ExplainRequest(pub(super) serde_json::Map<String, Value>);
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Explained {
+    pub(super) module_hash: String,
+    /// `decision` (allow or deny), the reasons (each with its code), the obligations.
+    pub(super) decision: serde_json::Map<String, Value>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct SwapReport {
+    pub(super) module_hash: String,
+    pub(super) previous: Option<String>,
+    pub(super) tests_passed: u64,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Swapped {
+    pub(super) swapped: SwapReport,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct RolledBack {
+    pub(super) rolled_back: SwapReport,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct FieldProblem {
+    pub(super) field: String,
+    pub(super) message: String,
+}
+
+/// Every error: a stable code, a sentence, and the fields that were wrong. Refusals by the
+/// gateway's checks also carry the request's id and, from the policy, its `reason`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Error {
+    pub(super) error: String,
+    pub(super) message: String,
+    #[serde(default)]
+    pub(super) problems: Vec<FieldProblem>,
+    pub(super) request_id: Option<String>,
+    pub(super) reason: Option<String>,
+}
