@@ -8,7 +8,7 @@ use crate::record::Record;
 use crate::{io, AuditError};
 
 /// What to look for; every given field must match.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// The actor's id (user, service account or key).
     pub user: Option<String>,

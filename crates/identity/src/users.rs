@@ -143,15 +143,7 @@ impl Store {
                 .query_row(
                     "SELECT id, name, timezone, modules FROM practices WHERE id = ?1",
                     params![id],
-                    |r| {
-                        let modules: String = r.get(3)?;
-                        Ok(Practice {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                            timezone: r.get(2)?,
-                            modules: serde_json::from_str(&modules).unwrap_or_default(),
-                        })
-                    },
+                    practice_row,
                 )
                 .optional()?
                 .ok_or_else(|| IdentityError::NotFound {
@@ -178,15 +170,7 @@ impl Store {
         self.tx(|tx| {
             let mut st =
                 tx.prepare("SELECT id, name, timezone, modules FROM practices ORDER BY id")?;
-            let rows = st.query_map([], |r| {
-                let modules: String = r.get(3)?;
-                Ok(Practice {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    timezone: r.get(2)?,
-                    modules: serde_json::from_str(&modules).unwrap_or_default(),
-                })
-            })?;
+            let rows = st.query_map([], practice_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -930,6 +914,17 @@ fn require_practice(tx: &Transaction<'_>, practice: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A row of `SELECT id, name, timezone, modules FROM practices`.
+fn practice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Practice> {
+    let modules: String = r.get(3)?;
+    Ok(Practice {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        timezone: r.get(2)?,
+        modules: serde_json::from_str(&modules).unwrap_or_default(),
+    })
 }
 
 pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {

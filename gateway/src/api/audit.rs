@@ -21,7 +21,7 @@ use crate::state::Gateway;
 pub const MAX_RECORDS: usize = 10_000;
 
 fn filter(caller: &Caller, q: &AuditQuery) -> Result<Filter, ApiError> {
-    if let (Some(mine), Some(asked)) = (&caller.practice, &q.practice) {
+    if let (Some(mine), Some(asked)) = (&caller.practice, &q.filter.practice) {
         if mine != asked {
             return Err(ApiError::forbidden(format!(
                 "you administer practice {mine} only"
@@ -29,13 +29,11 @@ fn filter(caller: &Caller, q: &AuditQuery) -> Result<Filter, ApiError> {
         }
     }
     Ok(Filter {
-        user: q.user.clone(),
-        from: q.from.clone(),
-        to: q.to.clone(),
-        action: q.action.clone(),
-        decision: q.decision.clone(),
-        patient: q.patient.clone(),
-        practice: caller.practice.clone().or_else(|| q.practice.clone()),
+        practice: caller
+            .practice
+            .clone()
+            .or_else(|| q.filter.practice.clone()),
+        ..q.filter.clone()
     })
 }
 

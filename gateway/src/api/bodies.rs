@@ -160,16 +160,8 @@ pub struct PolicyBody {
 /// Activity log filters (`GET /audit`, `/audit/export`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
-    /// The actor: a user, service account or key id.
-    pub user: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// An action, or a prefix ending in `*`.
-    pub action: Option<String>,
-    /// `allow` or `deny`.
-    pub decision: Option<String>,
-    pub patient: Option<String>,
-    pub practice: Option<String>,
+    /// Who, when, what, which patient and practice: the audit log's own filter.
+    pub filter: wardgate_audit::Filter,
     pub limit: Option<usize>,
     /// Export only: `csv` (the default) or `jsonl`.
     pub format: Option<String>,

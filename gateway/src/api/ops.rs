@@ -336,13 +336,15 @@ fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, Api
         return Err(ApiError::invalid(problems));
     }
     Ok(AuditQuery {
-        user: param("user"),
-        from: param("from"),
-        to: param("to"),
-        action: param("action"),
-        decision: param("decision"),
-        patient: param("patient"),
-        practice: param("practice"),
+        filter: wardgate_audit::Filter {
+            user: param("user"),
+            from: param("from"),
+            to: param("to"),
+            action: param("action"),
+            decision: param("decision"),
+            patient: param("patient"),
+            practice: param("practice"),
+        },
         limit: match param("limit") {
             Some(l) => Some(
                 l.parse()

@@ -153,13 +153,13 @@ impl Op {
             Op::AuditSearch(q) | Op::AuditExport(q) => {
                 let limit = q.limit.map(|l| l.to_string());
                 let pairs = [
-                    ("user", &q.user),
-                    ("from", &q.from),
-                    ("to", &q.to),
-                    ("action", &q.action),
-                    ("decision", &q.decision),
-                    ("patient", &q.patient),
-                    ("practice", &q.practice),
+                    ("user", &q.filter.user),
+                    ("from", &q.filter.from),
+                    ("to", &q.filter.to),
+                    ("action", &q.filter.action),
+                    ("decision", &q.filter.decision),
+                    ("patient", &q.filter.patient),
+                    ("practice", &q.filter.practice),
                     ("limit", &limit),
                     ("format", &q.format),
                 ];

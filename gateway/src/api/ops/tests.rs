@@ -146,8 +146,11 @@ fn sample_ops() -> Vec<Op> {
         Op::RotateKey("abc".into(), RotateBody::default()),
         Op::RevokeKey("abc".into()),
         Op::AuditSearch(AuditQuery {
-            user: Some("u-1".into()),
-            action: Some("user:*".into()),
+            filter: wardgate_audit::Filter {
+                user: Some("u-1".into()),
+                action: Some("user:*".into()),
+                ..Default::default()
+            },
             limit: Some(10),
             ..AuditQuery::default()
         }),
