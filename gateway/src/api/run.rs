@@ -220,9 +220,11 @@ pub(super) fn paginate<T>(
 }
 
 pub(super) fn target(store: &Store, caller: &Caller, id: &str) -> Result<User, ApiError> {
-    let user = store
-        .user(id)
-        .map_err(|_| ApiError::not_found("such user"))?;
+    // Only "no such user" is a 404; a store that fails is the store's fault, not the id's.
+    let user = store.user(id).map_err(|e| match e {
+        wardgate_identity::IdentityError::NotFound { .. } => ApiError::not_found("such user"),
+        e => ApiError::from(e),
+    })?;
     match &caller.practice {
         Some(p) if !user.assignments.iter().any(|a| a.practice_id == *p) => {
             Err(ApiError::not_found("such user"))

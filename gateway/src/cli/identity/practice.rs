@@ -50,22 +50,8 @@ pub enum PracticeCommand {
     /// Show or change security settings (session timeout, MFA, concurrent sessions, inactivity).
     Security {
         practice: String,
-        #[arg(long)]
-        require_mfa: Option<bool>,
-        #[arg(long)]
-        idle_minutes: Option<u32>,
-        #[arg(long)]
-        max_hours: Option<u32>,
-        #[arg(long)]
-        max_sessions: Option<u32>,
-        #[arg(long)]
-        inactivity_days: Option<u32>,
-        /// Failed sign-ins (passwords and codes) before the account is throttled.
-        #[arg(long)]
-        lockout_after: Option<u32>,
-        /// How long the first throttle lasts; it doubles with each further failure.
-        #[arg(long)]
-        lockout_minutes: Option<u32>,
+        #[command(flatten)]
+        change: SecurityChange,
     },
 }
 
@@ -161,40 +147,28 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
                 format!("added location {} ({}) to {}", l.id, l.name, l.practice_id)
             })
         }
-        PracticeCommand::Security {
-            practice,
-            require_mfa,
-            idle_minutes,
-            max_hours,
-            max_sessions,
-            inactivity_days,
-            lockout_after,
-            lockout_minutes,
-        } => security(
-            &c,
-            &b,
-            practice,
-            SecurityChange {
-                require_mfa,
-                idle_minutes,
-                max_hours,
-                max_sessions,
-                inactivity_days,
-                lockout_after,
-                lockout_minutes,
-            },
-        ),
+        PracticeCommand::Security { practice, change } => security(&c, &b, practice, change),
     }
 }
 
-/// The settings a `practice security` command changes; `None` keeps one.
-struct SecurityChange {
+/// The settings a `practice security` command changes; a flag not given keeps its setting.
+#[derive(Debug, clap::Args)]
+pub struct SecurityChange {
+    #[arg(long)]
     require_mfa: Option<bool>,
+    #[arg(long)]
     idle_minutes: Option<u32>,
+    #[arg(long)]
     max_hours: Option<u32>,
+    #[arg(long)]
     max_sessions: Option<u32>,
+    #[arg(long)]
     inactivity_days: Option<u32>,
+    /// Failed sign-ins (passwords and codes) before the account is throttled.
+    #[arg(long)]
     lockout_after: Option<u32>,
+    /// How long the first throttle lasts; it doubles with each further failure.
+    #[arg(long)]
     lockout_minutes: Option<u32>,
 }
 
