@@ -97,6 +97,17 @@ fn changes_by(h: &Harness, actor: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_system_admin_administers_users_live_and_a_biller_is_refused_by_the_policy() {
     let h = Harness::start("api-admin", Setup::default()).await;
+    // No credential, no administration (and no hint of who is there).
+    let anonymous = h
+        .client()
+        .send(Method::GET, &format!("{}{API}/users", h.base), &[], None)
+        .await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.body
+    );
     let (admin, admin_id) = signed_in(&h, "admin@clinic.example", &["System Admin"]).await;
 
     let new = json!({
