@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bodies;
 pub mod client;
 pub mod error;
+mod idempotent;
 pub mod openapi;
 pub mod ops;
 pub mod policy;
@@ -40,6 +41,32 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The header a signed-in browser sends with its CSRF token on every change.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The header with which a client makes a retried change safe.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The client's `Idempotency-Key`, if it sent a usable one.
+fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_string())),
+        _ => Err(ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters (e.g. a UUID)",
+        )),
+    }
+}
+
+/// Whether a path of the gateway's listener is what a caller does for themselves (who they
+/// are, their own password): authenticated like the rest, not an administrative action.
+pub fn is_self_service(path: &str) -> bool {
+    matches!(
+        path.strip_prefix(PREFIX),
+        Some("me") | Some("me/password")
+    )
+}
+
 /// Answers one API request for `caller`: `path` is below the API root.
 pub async fn serve(
     gw: &Arc<Gateway>,
@@ -61,14 +88,21 @@ pub async fn serve(
             status: StatusCode::OK,
             body: v,
             etag: None,
+            replayed: false,
         }),
         Op::AuditExport(q) => return audit::export(gw, &caller, q).unwrap_or_else(|e| error(&e)),
         Op::AuditVerify => audit::verify(gw).await.map(|v| Reply {
             status: StatusCode::OK,
             body: v,
             etag: None,
+            replayed: false,
         }),
-        Op::Policy | Op::Explain(_) | Op::SwapPolicy(_) | Op::RollbackPolicy => {
+        Op::Policy
+        | Op::Explain(_)
+        | Op::SwapPolicy(_)
+        | Op::RollbackPolicy
+        | Op::PolicyMatrix
+        | Op::PolicyTest(_) => {
             policy::serve(gw, &caller, op).await
         }
         op => answer(gw, caller, &parts.headers, op).await,
@@ -106,6 +140,7 @@ async fn answer(
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let retry = idempotency_key(headers)?;
     let gw2 = gw.clone();
     let refreshes = matches!(
         op,
@@ -114,6 +149,12 @@ async fn answer(
     let reply = tokio::task::spawn_blocking(move || {
         // Changes one at a time, so that `If-Match` compares with what the change replaces.
         let _one = op.changes().then(|| gw2.changing());
+        let retry = retry.filter(|_| op.changes());
+        if let Some(key) = &retry {
+            if let Some(reply) = idempotent::replay(gw2.store(), &caller, key, &op)? {
+                return Ok(reply);
+            }
+        }
         if let (Some(expected), Some(user)) = (&if_match, op.target_user()) {
             // The caller's view of the user: another practice's user is not found, stale or not.
             let current = run::etag_for(gw2.store(), &caller, user)?;
@@ -125,7 +166,10 @@ async fn answer(
                 ));
             }
         }
-        run::run(gw2.store(), &caller, op)
+        match retry {
+            Some(key) => idempotent::run(gw2.store(), &caller, &key, op),
+            None => run::run(gw2.store(), &caller, op),
+        }
     })
     .await
     .map_err(|_| {
@@ -149,6 +193,10 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body>
 
 fn render(reply: &Reply) -> Response<Body> {
     let mut res = json_response(reply.status, &reply.body);
+    if reply.replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     if let Some(tag) = reply
         .etag
         .as_deref()

@@ -254,6 +254,12 @@ impl Gateway {
         }
         // 5. Rate limit, per key or per session.
         let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;
+        // What a person does for themselves (who am I, my own password) is theirs, whatever
+        // the policy says about administration.
+        if api && crate::api::is_self_service(parts.uri.path()) {
+            cx.action = Some("self:account".into());
+            return Ok(Next::Admin(Box::new(AdminCall { parts, body, who })));
+        }
         // 7. Route: the upstream (none for the API), then method + path -> action and
         //    resource attributes.
         let target = if api {

@@ -64,6 +64,8 @@ pub struct Gateway {
     swapping: tokio::sync::Mutex<()>,
     /// One administrative change at a time (so `If-Match` compares with what it replaces).
     changing: std::sync::Mutex<()>,
+    /// The permission matrices of the recent modules put in force from source, by hash.
+    matrices: std::sync::Mutex<Vec<(String, Arc<wardgate_policy::matrix::Matrix>)>>,
     /// The policy file as last loaded (modified time, length), for the watcher.
     pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     request_prefix: String,
@@ -92,6 +94,23 @@ impl Gateway {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(practice, error = %e, "cannot expire inactive accounts"),
             }
+        }
+    }
+
+    /// Who may do what under the module in force, if it came as source.
+    pub fn matrix(&self) -> Option<Arc<wardgate_policy::matrix::Matrix>> {
+        let hash = self.policy.current().module_hash.clone();
+        let held = self.matrices.lock().ok()?;
+        held.iter().find(|(h, _)| *h == hash).map(|(_, m)| m.clone())
+    }
+
+    /// Keeps the matrix of a module put in force (and a few before it, for rollbacks).
+    fn remember_matrix(&self, hash: &str, matrix: Arc<wardgate_policy::matrix::Matrix>) {
+        if let Ok(mut held) = self.matrices.lock() {
+            held.retain(|(h, _)| h != hash);
+            held.push((hash.to_string(), matrix));
+            let excess = held.len().saturating_sub(4);
+            held.drain(..excess);
         }
     }
 
@@ -187,14 +206,8 @@ impl Gateway {
             &bytes,
         )
         .map_err(policy_err)?;
-        let roles = candidate
-            .module
-            .manifest()
-            .roles
-            .iter()
-            .map(|r| r.name.clone())
-            .collect();
-        let store = Arc::new(store.with_roles(roles));
+        let store = Arc::new(store);
+        roles_in_force(&store, &candidate.module);
         let geo = match &config.geo {
             Some(g) => Some(Geo::open(g).map_err(StartError::Geo)?),
             None => None,
@@ -209,6 +222,13 @@ impl Gateway {
         let _ = getrandom::fill(&mut prefix);
         let logins = crate::signins::Logins::new(clock.clone(), config.sessions.login_per_minute.0);
         let gw = Gateway {
+            matrices: std::sync::Mutex::new(
+                candidate
+                    .matrix
+                    .map(|m| (candidate.module.module_hash.clone(), m))
+                    .into_iter()
+                    .collect(),
+            ),
             policy: PolicyHandle::new(candidate.module),
             config,
             clock,
@@ -325,6 +345,10 @@ impl Gateway {
         };
         let hash = candidate.module.module_hash.clone();
         let tests_passed = candidate.tests_passed;
+        roles_in_force(&self.store, &candidate.module);
+        if let Some(m) = &candidate.matrix {
+            self.remember_matrix(&candidate.module.module_hash, m.clone());
+        }
         let old = self.policy.swap(candidate.module);
         self.metrics
             .swaps
@@ -345,6 +369,7 @@ impl Gateway {
         by: wardgate_audit::Actor,
     ) -> Result<SwapReport, wardgate_host::NoPrevious> {
         let back = self.policy.rollback()?;
+        roles_in_force(&self.store, &back);
         self.metrics
             .swaps
             .get_or_create(&ResultLabel {
@@ -454,4 +479,18 @@ pub struct SwapReport {
     pub module_hash: String,
     pub previous: Option<String>,
     pub tests_passed: usize,
+}
+
+/// Role names are checked against the roles of the policy in force: here at once, and by the
+/// command line with the gateway stopped.
+fn roles_in_force(store: &Store, module: &wardgate_host::LoadedModule) {
+    let roles: Vec<String> = module
+        .manifest()
+        .roles
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    if let Err(e) = store.policy_roles_changed(&roles) {
+        tracing::error!(error = %e, "the policy's roles could not be stored");
+    }
 }

@@ -3,10 +3,12 @@
 //! identity store still exists.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use wardgate_host::{Host, LoadedModule};
 use wardgate_identity::Store;
 use wardgate_policy::Engine;
+use wardgate_policy::matrix::Matrix;
 use wardgate_policy::Suite;
 
 /// Why a candidate was refused. The module in force stays.
@@ -33,18 +35,38 @@ pub enum SwapError {
 pub struct Candidate {
     pub module: LoadedModule,
     pub tests_passed: usize,
+    /// Who may do what, when the candidate came as source.
+    pub matrix: Option<Arc<Matrix>>,
 }
 
-/// Compiles policy source to component bytes; component bytes pass through.
-pub fn to_component(name: &str, bytes: &[u8]) -> Result<Vec<u8>, SwapError> {
+/// Compiles policy source to component bytes (and its permission matrix); component bytes
+/// pass through, with no matrix (the source is not in them).
+pub fn to_component(name: &str, bytes: &[u8]) -> Result<(Vec<u8>, Option<Matrix>), SwapError> {
     if bytes.starts_with(b"\0asm") {
-        return Ok(bytes.to_vec());
+        return Ok((bytes.to_vec(), None));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| SwapError::Compile("neither a component nor UTF-8 policy text".into()))?;
     let compiled =
         wardgate_policy::compile_str(name, text).map_err(|d| SwapError::Compile(d.to_string()))?;
-    wardgate_compiler::compile(&compiled.policy).map_err(|e| SwapError::Compile(e.to_string()))
+    let component = wardgate_compiler::compile(&compiled.policy)
+        .map_err(|e| SwapError::Compile(e.to_string()))?;
+    Ok((component, Some(compiled.policy.matrix())))
+}
+
+/// A policy test suite's cases run against `engine`: how many passed, and each failure.
+pub fn run_suite(engine: &dyn Engine, suite: &Suite) -> (usize, Vec<String>) {
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    for case in &suite.cases {
+        let r = case.run(engine);
+        if r.passed {
+            passed += 1;
+        } else {
+            failed.push(format!("{}: {}", r.name, r.failure.unwrap_or_default()));
+        }
+    }
+    (passed, failed)
 }
 
 /// Runs every check on a candidate.
@@ -55,7 +77,7 @@ pub fn check(
     name: &str,
     bytes: &[u8],
 ) -> Result<Candidate, SwapError> {
-    let component = to_component(name, bytes)?;
+    let (component, matrix) = to_component(name, bytes)?;
     let module = host
         .load(&component)
         .map_err(|e| SwapError::Load(e.to_string()))?;
@@ -65,15 +87,8 @@ pub fn check(
             .map_err(|e| SwapError::TestsUnreadable(format!("{}: {e}", path.display())))?;
         let suite =
             Suite::parse(path, &text).map_err(|e| SwapError::TestsUnreadable(e.to_string()))?;
-        let mut failed = Vec::new();
-        for case in &suite.cases {
-            let r = case.run(&module as &dyn Engine);
-            if r.passed {
-                tests_passed += 1;
-            } else {
-                failed.push(format!("{}: {}", r.name, r.failure.unwrap_or_default()));
-            }
-        }
+        let (passed, failed) = run_suite(&module, &suite);
+        tests_passed = passed;
         if !failed.is_empty() {
             return Err(SwapError::Tests {
                 failed,
@@ -95,5 +110,6 @@ pub fn check(
     Ok(Candidate {
         module,
         tests_passed,
+        matrix: matrix.map(Arc::new),
     })
 }

@@ -131,7 +131,18 @@ impl Store {
 
     /// "User clicks link to set password": spends the token, sets the password.
     pub fn set_password_with_token(&self, token: &str, new: &str) -> Result<()> {
-        self.password_policy.check(new)?;
+        // The rules are the token's user's; an unknown token is refused below, after the same
+        // work as a known one.
+        let rules = self.tx(|tx| {
+            let user: Option<String> = tx
+                .query_row("SELECT user_id FROM tokens WHERE hash = ?1", params![sha256_hex(token)], |r| r.get(0))
+                .optional()?;
+            match user {
+                Some(u) => self.password_rules_of(tx, &u),
+                None => Ok(crate::PasswordPolicy::default()),
+            }
+        })?;
+        rules.check(new)?;
         let hash = password::hash(new)?;
         let now = self.now();
         self.tx(|tx| {
@@ -271,9 +282,9 @@ impl Store {
     ) -> Result<()> {
         let now = self.clock.now();
         let outcome = self.tx(|tx| {
-            let throttle = crate::users::throttle_of(tx, practice)?;
+            let throttle = crate::security::throttle_of(tx, practice)?;
             let f = self.factor(tx, user)?.ok_or_else(|| IdentityError::NotFound { what: "user", id: user.into() })?;
-            if crate::users::is_throttled(f.locked_until.as_deref(), now) {
+            if crate::security::is_throttled(f.locked_until.as_deref(), now) {
                 return Ok(Err(IdentityError::LockedOut));
             }
             let step = match (&f.secret, f.enabled) {
@@ -513,12 +524,12 @@ impl Store {
 
     /// Whether the user's password is older than the policy allows (they must change it).
     pub fn password_expired(&self, user: &str) -> Result<bool> {
-        let days = i64::from(self.password_policy.max_age_days);
-        if days == 0 {
-            return Ok(false);
-        }
-        let horizon = ts(self.clock.now() - Duration::days(days));
         self.tx(|tx| {
+            let days = i64::from(self.password_rules_of(tx, user)?.max_age_days);
+            if days == 0 {
+                return Ok(false);
+            }
+            let horizon = ts(self.clock.now() - Duration::days(days));
             let changed: Option<String> = tx.query_row(
                 "SELECT password_changed_at FROM users WHERE id = ?1",
                 params![user],

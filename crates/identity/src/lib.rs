@@ -6,11 +6,13 @@
 mod auth;
 mod cache;
 mod facts;
+mod idempotency;
 mod keys;
 mod model;
 mod password;
 mod schema;
 mod secret;
+mod security;
 mod sessions;
 mod store;
 mod users;
@@ -18,13 +20,15 @@ mod validate;
 
 pub use auth::{totp, TotpEnrollment};
 pub use facts::{ScopedFacts, SessionFacts};
+pub use idempotency::{Remembered, KEPT_FOR_HOURS};
 pub use keys::{IssuedKey, NewKey};
 pub use model::{Assignment, KeyInfo, Location, Practice, SessionInfo, User, UserKind, UserStatus};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use secret::{SecretKey, KEY_ENV, KEY_FILE_ENV};
 pub use store::{Actor, ActorKind, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
-pub use users::{NewUser, SecuritySettings, UserEdit, UserFilter};
+pub use security::SecuritySettings;
+pub use users::{NewUser, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};
 
 /// Why an identity operation was refused. Nothing is half-written when one is returned.

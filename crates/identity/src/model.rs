@@ -80,6 +80,8 @@ pub struct User {
     pub provider_type: Option<String>,
     pub specialty: Option<String>,
     pub credentials: Option<String>,
+    /// A provider's state license number.
+    pub license_number: Option<String>,
     /// Modules activated for a provider; a provider can be locked only when this is empty.
     pub active_modules: Vec<String>,
     pub status: UserStatus,

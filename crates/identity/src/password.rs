@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::{IdentityError, Result};
 
 /// "Set minimum length (8+ characters); require mixed case, numbers, special characters."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
 pub struct PasswordPolicy {
+    /// At least this many characters (8 to 128).
     pub min_length: usize,
     pub mixed_case: bool,
     pub digit: bool,
@@ -34,6 +36,23 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// The rules of both: the longer minimum, every requirement of either, the longer
+    /// history, the shorter expiry (0, never, is the longest).
+    pub fn strictest(&self, other: &PasswordPolicy) -> PasswordPolicy {
+        let expiry = match (self.max_age_days, other.max_age_days) {
+            (0, d) | (d, 0) => d,
+            (a, b) => a.min(b),
+        };
+        PasswordPolicy {
+            min_length: self.min_length.max(other.min_length),
+            mixed_case: self.mixed_case || other.mixed_case,
+            digit: self.digit || other.digit,
+            special: self.special || other.special,
+            history: self.history.max(other.history),
+            max_age_days: expiry,
+        }
+    }
+
     /// Every rule the password breaks, in one message.
     pub fn check(&self, password: &str) -> Result<()> {
         let mut missing = Vec::new();

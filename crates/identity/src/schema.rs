@@ -148,6 +148,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN locked_until TEXT;
     "#,
+    // 5: a provider's license number; what the store remembers of the gateway (the roles of
+    // the policy in force, so that role names are checked with no gateway running); the
+    // replies of creations made with an `Idempotency-Key`, sealed (they hold secrets shown
+    // once).
+    r#"
+    ALTER TABLE users ADD COLUMN license_number TEXT;
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE idempotency (
+        actor TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        reply TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (actor, key)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

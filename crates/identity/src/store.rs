@@ -5,9 +5,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::password::PasswordPolicy;
 use crate::{schema, IdentityError, Result};
 
 /// Time enters through here, so expiry and lockout are tested without sleeping.
@@ -145,8 +144,7 @@ pub struct Store {
     /// Seals second-factor seeds; kept outside the database.
     pub(crate) secrets: crate::secret::SecretKey,
     /// The loaded policy's roles; role names are checked against them when set.
-    pub(crate) roles: Option<Vec<String>>,
-    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) roles: std::sync::RwLock<Option<Vec<String>>>,
     /// Roles that count as system administrators.
     pub(crate) admin_roles: Vec<String>,
     /// The gateway's hot path: keys already looked up.
@@ -215,13 +213,16 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&mut conn)?;
         secrets.seal_plain_seeds(&mut conn)?;
+        let remembered: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'policy_roles'", [], |r| r.get(0))
+            .optional()?;
+        let roles = remembered.and_then(|r| serde_json::from_str::<Vec<String>>(&r).ok());
         Ok(Store {
             conn: Mutex::new(conn),
             clock: Box::new(SystemClock),
             sink,
             secrets,
-            roles: None,
-            password_policy: PasswordPolicy::default(),
+            roles: std::sync::RwLock::new(roles),
             admin_roles: vec!["System Admin".into(), "Owner".into()],
             key_cache: Mutex::new(crate::cache::KeyCache::default()),
             session_cache: Mutex::new(crate::cache::SessionCache::default()),
@@ -235,15 +236,37 @@ impl Store {
         self
     }
 
-    /// Checks role names against a policy's roles.
-    pub fn with_roles(mut self, roles: Vec<String>) -> Self {
-        self.roles = Some(roles);
+    /// Checks role names against a policy's roles (this store only: a policy named on the
+    /// command line).
+    pub fn with_roles(self, roles: Vec<String>) -> Self {
+        if let Ok(mut held) = self.roles.write() {
+            *held = Some(roles);
+        }
         self
     }
 
-    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
-        self.password_policy = policy;
-        self
+    /// The policy in force now has `roles`: role names are checked against them from now on,
+    /// here and by whoever opens the store next (the command line with no gateway running).
+    pub fn policy_roles_changed(&self, roles: &[String]) -> Result<()> {
+        let value = serde_json::to_string(roles)
+            .map_err(|e| IdentityError::Invalid(format!("cannot store the roles: {e}")))?;
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('policy_roles', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [&value],
+            )?;
+            Ok(())
+        })?;
+        if let Ok(mut held) = self.roles.write() {
+            *held = Some(roles.to_vec());
+        }
+        Ok(())
+    }
+
+    /// The roles role names are checked against, if known.
+    pub fn policy_roles(&self) -> Option<Vec<String>> {
+        self.roles.read().ok().and_then(|r| r.clone())
     }
 
     pub fn now(&self) -> String {
@@ -310,7 +333,7 @@ impl Store {
     }
 
     pub(crate) fn check_role(&self, role: &str) -> Result<()> {
-        match &self.roles {
+        match self.policy_roles() {
             Some(roles) if !roles.iter().any(|r| r == role) => Err(IdentityError::UnknownRole(
                 role.to_string(),
                 roles.join(", "),

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::model::{Assignment, Location, Practice, User, UserKind, UserStatus};
 use crate::store::{ts, Actor, Store};
+use crate::security::{is_throttled, throttle_of, Throttle};
 use crate::validate::{valid_email, valid_npi};
 use crate::{password, IdentityError, Result};
 
@@ -22,6 +23,7 @@ pub struct NewUser {
     pub provider_type: Option<String>,
     pub specialty: Option<String>,
     pub credentials: Option<String>,
+    pub license_number: Option<String>,
     /// Modules activated for a provider.
     pub modules: Vec<String>,
     /// A temporary password, changed at first sign-in.
@@ -306,19 +308,7 @@ impl Store {
             return Err(IdentityError::Invalid("select one or more roles".into()));
         }
         if !new.modules.is_empty() {
-            // A provider's modules are among those their practices subscribe to.
-            let subscribed: Vec<String> = self
-                .practices()?
-                .into_iter()
-                .filter(|p| new.practices.contains(&p.id))
-                .flat_map(|p| p.modules)
-                .collect();
-            if let Some(m) = new.modules.iter().find(|m| !subscribed.contains(m)) {
-                return Err(IdentityError::Invalid(format!(
-                    "module `{m}` is not subscribed by the provider's practices ({})",
-                    new.practices.join(", ")
-                )));
-            }
+            self.tx(|tx| subscribed(tx, &new.modules, &new.practices))?;
         }
         for role in &new.roles {
             self.check_role(role)?;
@@ -337,7 +327,7 @@ impl Store {
                 "emergency access can be allowed only at a practice the user is given ({p} is not)"
             )));
         }
-        self.password_policy.check(&new.password)?;
+        self.password_rules_for(&new.practices)?.check(&new.password)?;
         let hash = password::hash(&new.password)?;
         let now = self.now();
         self.tx(|tx| {
@@ -352,8 +342,8 @@ impl Store {
             }
             let id = random_id("u-")?;
             tx.execute(
-                "INSERT INTO users (id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, password_hash, must_change_password, password_changed_at, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'active', ?14, 1, ?15, ?15, ?16)",
+                "INSERT INTO users (id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, password_hash, must_change_password, password_changed_at, created_at, created_by, license_number)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'active', ?14, 1, ?15, ?15, ?16, ?17)",
                 params![
                     id,
                     email,
@@ -371,6 +361,7 @@ impl Store {
                     hash,
                     now,
                     actor.id,
+                    new.license_number,
                 ],
             )?;
             for p in &new.emergency_access {
@@ -429,7 +420,7 @@ impl Store {
         Ok(())
     }
 
-    fn is_admin(&self, tx: &Transaction<'_>, actor: &Actor) -> Result<bool> {
+    pub(crate) fn is_admin(&self, tx: &Transaction<'_>, actor: &Actor) -> Result<bool> {
         if actor.is_system() {
             return Ok(true);
         }
@@ -876,8 +867,9 @@ impl Store {
     /// "Change Password": the old one, then a new one that meets the policy and was not used
     /// recently. Clears the must-change flag of a temporary password.
     pub fn change_password(&self, id: &str, old: &str, new: &str) -> Result<()> {
-        self.password_policy.check(new)?;
-        let history = self.password_policy.history;
+        let rules = self.tx(|tx| self.password_rules_of(tx, id))?;
+        rules.check(new)?;
+        let history = rules.history;
         let hash = password::hash(new)?;
         let now = self.now();
         self.tx(|tx| {
@@ -901,7 +893,31 @@ impl Store {
     }
 }
 
-fn require_practice(tx: &Transaction<'_>, practice: &str) -> Result<()> {
+/// A provider's modules are among those their practices subscribe to.
+fn subscribed(tx: &Transaction<'_>, modules: &[String], practices: &[String]) -> Result<()> {
+    let mut offered = Vec::new();
+    for p in practices {
+        if let Some(found) = tx
+            .query_row(
+                "SELECT modules FROM practices WHERE id = ?1",
+                params![p],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+        {
+            offered.extend(serde_json::from_str::<Vec<String>>(&found).unwrap_or_default());
+        }
+    }
+    match modules.iter().find(|m| !offered.contains(m)) {
+        Some(m) => Err(IdentityError::Invalid(format!(
+            "module `{m}` is not subscribed by the provider's practices ({})",
+            practices.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn require_practice(tx: &Transaction<'_>, practice: &str) -> Result<()> {
     let n: i64 = tx.query_row(
         "SELECT COUNT(*) FROM practices WHERE id = ?1",
         params![practice],
@@ -930,7 +946,7 @@ fn practice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Practice> {
 pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
     let user = tx
         .query_row(
-            "SELECT id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, must_change_password, locked_until FROM users WHERE id = ?1",
+            "SELECT id, email, first_name, middle_name, last_name, phone, kind, npi, taxonomy, provider_type, specialty, credentials, active_modules, status, must_change_password, locked_until, license_number FROM users WHERE id = ?1",
             params![id],
             |r| {
                 let modules: String = r.get(12)?;
@@ -949,6 +965,7 @@ pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
                     provider_type: r.get(9)?,
                     specialty: r.get(10)?,
                     credentials: r.get(11)?,
+                    license_number: r.get(16)?,
                     active_modules: serde_json::from_str(&modules).unwrap_or_default(),
                     status: UserStatus::parse(&status),
                     must_change_password: r.get(14)?,
@@ -1002,101 +1019,6 @@ fn allow_emergency(
     Ok(())
 }
 
-/// A practice's security settings ("Settings > Security").
-#[derive(
-    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecuritySettings {
-    /// Require a second factor at sign-in.
-    pub require_mfa: bool,
-    /// Sign out after this many idle minutes ("Session Timeout, e.g. 30 minutes").
-    pub session_idle_minutes: u32,
-    /// Sign out after this many hours whatever happens.
-    pub session_max_hours: u32,
-    /// Concurrent sessions per user (0: no limit).
-    pub max_sessions: u32,
-    /// Days without a sign-in before an account is disabled (0: never).
-    pub inactivity_days: u32,
-    /// Failed sign-ins (passwords and second-factor codes together) before the account is
-    /// throttled ("after multiple failed attempts, account locks").
-    pub lockout_after: u32,
-    /// How long the first throttle lasts; each further failure doubles it (at most a day).
-    /// An administrator's "Unlock Account" ends it at once.
-    pub lockout_minutes: u32,
-}
-
-impl Default for SecuritySettings {
-    fn default() -> Self {
-        SecuritySettings {
-            require_mfa: false,
-            session_idle_minutes: 30,
-            session_max_hours: 12,
-            max_sessions: 3,
-            inactivity_days: 90,
-            lockout_after: 5,
-            lockout_minutes: 15,
-        }
-    }
-}
-
-impl Store {
-    pub fn security(&self, practice: &str) -> Result<SecuritySettings> {
-        self.tx(|tx| {
-            require_practice(tx, practice)?;
-            let raw: String = tx.query_row(
-                "SELECT settings FROM practices WHERE id = ?1",
-                params![practice],
-                |r| r.get(0),
-            )?;
-            serde_json::from_str(&raw)
-                .map_err(|e| IdentityError::Invalid(format!("stored settings of {practice}: {e}")))
-        })
-    }
-
-    pub fn set_security(
-        &self,
-        actor: &Actor,
-        practice: &str,
-        settings: &SecuritySettings,
-    ) -> Result<SecuritySettings> {
-        if settings.session_idle_minutes == 0 || settings.session_max_hours == 0 {
-            return Err(IdentityError::Invalid(
-                "session timeouts must be at least one minute and one hour".into(),
-            ));
-        }
-        if settings.lockout_after == 0 || settings.lockout_minutes == 0 {
-            return Err(IdentityError::Invalid(
-                "lockout_after and lockout_minutes must be at least 1".into(),
-            ));
-        }
-        self.tx(|tx| {
-            require_practice(tx, practice)?;
-            if !self.is_admin(tx, actor)? {
-                return Err(IdentityError::Forbidden(
-                    "only an administrator may change security settings".into(),
-                ));
-            }
-            let before: String = tx.query_row(
-                "SELECT settings FROM practices WHERE id = ?1",
-                params![practice],
-                |r| r.get(0),
-            )?;
-            tx.execute(
-                "UPDATE practices SET settings = ?1 WHERE id = ?2",
-                params![json!(settings).to_string(), practice],
-            )?;
-            self.record(
-                actor,
-                "practice:security",
-                serde_json::from_str(&before).ok(),
-                Some(json!({"practice": practice, "settings": settings})),
-            )?;
-            Ok(settings.clone())
-        })
-    }
-}
-
 /// What a sign-in reads of an account.
 struct Account {
     id: String,
@@ -1105,39 +1027,6 @@ struct Account {
     locked_until: Option<String>,
     /// A confirmed second factor is still to come.
     factor: bool,
-}
-
-/// How failed sign-ins are throttled (from a practice's security settings).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Throttle {
-    pub after: u32,
-    pub minutes: u32,
-}
-
-/// The throttle of a practice, or the defaults when none is named (or it has no settings).
-pub(crate) fn throttle_of(tx: &Transaction<'_>, practice: Option<&str>) -> Result<Throttle> {
-    let raw: Option<String> = match practice {
-        Some(p) => tx
-            .query_row(
-                "SELECT settings FROM practices WHERE id = ?1",
-                params![p],
-                |r| r.get(0),
-            )
-            .optional()?,
-        None => None,
-    };
-    let s: SecuritySettings = raw
-        .and_then(|r| serde_json::from_str(&r).ok())
-        .unwrap_or_default();
-    Ok(Throttle {
-        after: s.lockout_after,
-        minutes: s.lockout_minutes,
-    })
-}
-
-/// Whether a throttle is still running.
-pub(crate) fn is_throttled(locked_until: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> bool {
-    locked_until.is_some_and(|u| u > ts(now).as_str())
 }
 
 /// What "Edit User" may change.
@@ -1151,6 +1040,24 @@ pub struct UserEdit {
     /// "Allow emergency access for (Practice)": per practice, on or off.
     pub emergency_access: Vec<(String, bool)>,
     pub modules: Option<Vec<String>>,
+    /// A provider's fields.
+    pub npi: Option<String>,
+    pub taxonomy: Option<String>,
+    pub provider_type: Option<String>,
+    pub specialty: Option<String>,
+    pub credentials: Option<String>,
+    pub license_number: Option<String>,
+}
+
+impl UserEdit {
+    fn provider_fields(&self) -> bool {
+        self.npi.is_some()
+            || self.taxonomy.is_some()
+            || self.provider_type.is_some()
+            || self.specialty.is_some()
+            || self.credentials.is_some()
+            || self.license_number.is_some()
+    }
 }
 
 impl Store {
@@ -1164,7 +1071,7 @@ impl Store {
     ) -> Result<(User, String)> {
         // A random placeholder meets any policy and is never told to anyone; the password hash
         // is removed below, so nothing can sign in before activation.
-        let mut filler = [0u8; 24];
+        let mut filler = [0u8; 64];
         getrandom::fill(&mut filler).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         new.password = format!("Aa1!{}", hex::encode(filler));
         let user = self.add_user(actor, new)?;
@@ -1185,6 +1092,9 @@ impl Store {
 
     /// "Edit User": names, email (still unique), phone, the emergency flag, a provider's modules.
     pub fn edit(&self, actor: &Actor, id: &str, edit: &UserEdit) -> Result<User> {
+        if let Some(npi) = edit.npi.as_deref().filter(|n| !valid_npi(n)) {
+            return Err(IdentityError::Npi(npi.to_string()));
+        }
         let email = match &edit.email {
             Some(e) => {
                 let e = e.trim().to_ascii_lowercase();
@@ -1207,6 +1117,20 @@ impl Store {
             if edit.modules.is_some() && before.kind != UserKind::Provider {
                 return Err(IdentityError::Invalid("modules are activated for providers only".into()));
             }
+            if edit.provider_fields() && before.kind != UserKind::Provider {
+                return Err(IdentityError::Invalid(
+                    "NPI, taxonomy, type, specialty, credentials and license number are a provider's".into(),
+                ));
+            }
+            if let Some(modules) = &edit.modules {
+                let practices: Vec<String> = before.assignments.iter().map(|a| a.practice_id.clone()).collect();
+                subscribed(tx, modules, &practices)?;
+            }
+            tx.execute(
+                "UPDATE users SET npi = COALESCE(?1, npi), taxonomy = COALESCE(?2, taxonomy), provider_type = COALESCE(?3, provider_type),
+                 specialty = COALESCE(?4, specialty), credentials = COALESCE(?5, credentials), license_number = COALESCE(?6, license_number) WHERE id = ?7",
+                params![edit.npi, edit.taxonomy, edit.provider_type, edit.specialty, edit.credentials, edit.license_number, id],
+            )?;
             tx.execute(
                 "UPDATE users SET email = COALESCE(?1, email), first_name = COALESCE(?2, first_name), middle_name = COALESCE(?3, middle_name),
                  last_name = COALESCE(?4, last_name), phone = COALESCE(?5, phone),
@@ -1245,17 +1169,32 @@ impl Store {
         })
     }
 
-    /// Takes a role away at a practice (every assignment of it there).
-    pub fn revoke(&self, actor: &Actor, id: &str, role: &str, practice: &str) -> Result<User> {
+    /// Takes a role away at a practice (every assignment of it there), or at one of its
+    /// locations only.
+    pub fn revoke(
+        &self,
+        actor: &Actor,
+        id: &str,
+        role: &str,
+        practice: &str,
+        location: Option<&str>,
+    ) -> Result<User> {
         self.tx(|tx| {
             let before = load_user(tx, id)?;
             self.require_access(tx, actor, practice)?;
-            let n = tx.execute(
-                "UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND role = ?3 AND practice_id = ?4 AND revoked_at IS NULL",
-                params![self.now(), id, role, practice],
-            )?;
+            let n = match location {
+                Some(l) => tx.execute(
+                    "UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND role = ?3 AND practice_id = ?4 AND location_id = ?5 AND revoked_at IS NULL",
+                    params![self.now(), id, role, practice, l],
+                )?,
+                None => tx.execute(
+                    "UPDATE assignments SET revoked_at = ?1 WHERE user_id = ?2 AND role = ?3 AND practice_id = ?4 AND revoked_at IS NULL",
+                    params![self.now(), id, role, practice],
+                )?,
+            };
             if n == 0 {
-                return Err(IdentityError::NotFound { what: "assignment", id: format!("{role}@{practice}") });
+                let at = location.map_or(practice.to_string(), |l| format!("{practice}/{l}"));
+                return Err(IdentityError::NotFound { what: "assignment", id: format!("{role}@{at}") });
             }
             let after = load_user(tx, id)?;
             self.record(actor, "role:revoke", Some(json!(before)), Some(json!(after)))?;

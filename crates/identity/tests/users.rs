@@ -645,7 +645,7 @@ fn invitations_edits_revocations_and_sessions() {
     s.grant(&Actor::system(), &u.id, "Biller", "p-1", None, None)
         .unwrap();
     let after = s
-        .revoke(&Actor::system(), &u.id, "Office Staff", "p-1")
+        .revoke(&Actor::system(), &u.id, "Office Staff", "p-1", None)
         .unwrap();
     assert_eq!(
         after
@@ -728,7 +728,7 @@ fn held_roles_count_users_and_service_accounts_but_not_revoked_grants() {
     .unwrap();
     s.add_service_account(&Actor::system(), "sync", "p-1", &["Office Staff".into()])
         .unwrap();
-    s.revoke(&Actor::system(), &a.id, "Office Staff", "p-1")
+    s.revoke(&Actor::system(), &a.id, "Office Staff", "p-1", None)
         .unwrap();
     assert_eq!(
         s.held_roles().unwrap(),

@@ -18,6 +18,8 @@ pub struct NewUserBody {
     pub provider_type: Option<String>,
     pub specialty: Option<String>,
     pub credentials: Option<String>,
+    /// A provider's state license number.
+    pub license_number: Option<String>,
     pub modules: Vec<String>,
     pub roles: Vec<String>,
     pub practices: Vec<String>,
@@ -35,6 +37,13 @@ pub struct EditBody {
     pub middle_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
+    /// A provider's fields.
+    pub npi: Option<String>,
+    pub taxonomy: Option<String>,
+    pub provider_type: Option<String>,
+    pub specialty: Option<String>,
+    pub credentials: Option<String>,
+    pub license_number: Option<String>,
     pub modules: Option<Vec<String>>,
     /// Practices where emergency access is allowed from now on ...
     pub allow_emergency: Vec<String>,
@@ -165,4 +174,21 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
     /// Export only: `csv` (the default) or `jsonl`.
     pub format: Option<String>,
+}
+
+/// A test suite to run against the policy in force (the `.tests` format of `wardgate policy
+/// test`); without one, the gateway's configured suite.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyTestBody {
+    pub suite: Option<String>,
+}
+
+/// "Change Password": the current one, and the new one twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordBody {
+    pub current: String,
+    pub new: String,
+    pub confirm: String,
 }

@@ -48,6 +48,14 @@ impl ApiError {
         }
     }
 
+    /// One field's problem.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::invalid(vec![Problem {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what}"))
     }

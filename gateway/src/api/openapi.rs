@@ -10,7 +10,7 @@ use wardgate_identity::SecuritySettings;
 
 use super::ops::{
     AccountBody, EditBody, GrantBody, KeyBody, LocationBody, LocationEdit, ModulesBody,
-    NewUserBody, PolicyBody, PracticeBody, PracticeEdit, RelateBody, RotateBody,
+    NewUserBody, PasswordBody, PolicyBody, PolicyTestBody, PracticeBody, PracticeEdit, RelateBody, RotateBody,
 };
 
 mod schemas;
@@ -94,6 +94,10 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/policy/explain" "explainRequest" 200 ExplainRequest Explained: "Decide one request with the policy in force";
     "put" "/policy" "swapPolicy" 200 PolicyBody Swapped: "Put a policy in force (checked, tested; previous kept)";
     "post" "/policy/rollback" "rollbackPolicy" 200 - RolledBack: "Put the previous policy back";
+    "get" "/policy/matrix" "policyMatrix" 200 - PolicyMatrix: "Who may do what: the role comparison table";
+    "post" "/policy/test" "testPolicy" 200 PolicyTestBody TestRun: "Run a test suite against the policy in force";
+    "get" "/me" "me" 200 - Me: "Who you are: account, practice, roles";
+    "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password";
 };
 
 /// The query parameters an operation takes.
@@ -107,14 +111,17 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),
         ],
-        "revokeRole" => vec![("practice", "where the role is revoked (required)")],
+        "revokeRole" => vec![
+            ("practice", "where the role is revoked (required)"),
+            ("location", "at this location only (default: everywhere at the practice)"),
+        ],
         "unrelatePatient" => vec![("relation", "assigned or shared (required)")],
         "listKeys" => vec![
             ("account", "only this service account's keys"),
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),
         ],
-        "listPractices" => vec![
+        "listPractices" | "userSessions" | "userRelations" | "listLocations" => vec![
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),
         ],
@@ -165,9 +172,17 @@ fn parameters(e: &Endpoint) -> Vec<Value> {
             }
             _ => json!({"type": "string"}),
         };
-        let required = matches!(e.id, "revokeRole" | "unrelatePatient");
+        let required = matches!(
+            (e.id, name),
+            ("revokeRole", "practice") | ("unrelatePatient", "relation")
+        );
         out.push(json!({"name": name, "in": "query", "required": required,
                         "description": description, "schema": schema}));
+    }
+    if e.method != "get" {
+        out.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "makes a retry safe: the same request with the same key within a day gets the first reply (Idempotent-Replayed: true); another request with it is refused (422)",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}}));
     }
     if e.id == "editUser" {
         out.push(

@@ -74,7 +74,7 @@ pub enum Op {
     EditUser(String, Box<EditBody>),
     DeleteUser(String),
     User(String, UserAction),
-    Sessions(String),
+    Sessions(String, Page),
     EndSession {
         user: String,
         session: String,
@@ -84,9 +84,11 @@ pub enum Op {
         user: String,
         role: String,
         practice: String,
+        /// One location only; without one, everywhere at the practice.
+        location: Option<String>,
     },
     Relate(String, RelateBody),
-    Relations(String),
+    Relations(String, Page),
     Unrelate {
         user: String,
         patient: String,
@@ -97,7 +99,7 @@ pub enum Op {
     EditPractice(String, PracticeEdit),
     SetModules(String, ModulesBody),
     AddLocation(String, LocationBody),
-    Locations(String),
+    Locations(String, Page),
     EditLocation {
         practice: String,
         location: String,
@@ -126,6 +128,15 @@ pub enum Op {
     Explain(Box<Value>),
     SwapPolicy(PolicyBody),
     RollbackPolicy,
+    /// Who may do what under the policy in force: the role comparison table.
+    PolicyMatrix,
+    /// Runs a test suite (the one sent, or the gateway's configured one) against the policy
+    /// in force.
+    PolicyTest(PolicyTestBody),
+    /// Who the caller is: their account, practice and roles.
+    Me,
+    /// The caller changes their own password.
+    ChangePassword(PasswordBody),
 }
 
 /// A request to make for an operation: method, path (with query) below the API root, body.
@@ -197,7 +208,7 @@ impl Op {
             ("GET", ["users", u]) => Op::ShowUser(u.to_string()),
             ("PATCH", ["users", u]) => Op::EditUser(u.to_string(), Box::new(json(body)?)),
             ("DELETE", ["users", u]) => Op::DeleteUser(u.to_string()),
-            ("GET", ["users", u, "sessions"]) => Op::Sessions(u.to_string()),
+            ("GET", ["users", u, "sessions"]) => Op::Sessions(u.to_string(), page(&param)?),
             ("DELETE", ["users", u, "sessions", id]) => Op::EndSession {
                 user: u.to_string(),
                 session: id.to_string(),
@@ -208,9 +219,10 @@ impl Op {
                 role: role.to_string(),
                 practice: param("practice")
                     .ok_or_else(|| field_error("practice", "say at which practice"))?,
+                location: param("location"),
             },
             ("POST", ["users", u, "relations"]) => Op::Relate(u.to_string(), json(body)?),
-            ("GET", ["users", u, "relations"]) => Op::Relations(u.to_string()),
+            ("GET", ["users", u, "relations"]) => Op::Relations(u.to_string(), page(&param)?),
             ("DELETE", ["users", u, "relations", patient]) => Op::Unrelate {
                 user: u.to_string(),
                 patient: patient.to_string(),
@@ -226,7 +238,7 @@ impl Op {
             ("PATCH", ["practices", p]) => Op::EditPractice(p.to_string(), json(body)?),
             ("PUT", ["practices", p, "modules"]) => Op::SetModules(p.to_string(), json(body)?),
             ("POST", ["practices", p, "locations"]) => Op::AddLocation(p.to_string(), json(body)?),
-            ("GET", ["practices", p, "locations"]) => Op::Locations(p.to_string()),
+            ("GET", ["practices", p, "locations"]) => Op::Locations(p.to_string(), page(&param)?),
             ("PATCH", ["practices", p, "locations", l]) => Op::EditLocation {
                 practice: p.to_string(),
                 location: l.to_string(),
@@ -255,6 +267,10 @@ impl Op {
             ("POST", ["policy", "explain"]) => Op::Explain(Box::new(json(body)?)),
             ("PUT", ["policy"]) => Op::SwapPolicy(json(body)?),
             ("POST", ["policy", "rollback"]) => Op::RollbackPolicy,
+            ("GET", ["policy", "matrix"]) => Op::PolicyMatrix,
+            ("POST", ["policy", "test"]) => Op::PolicyTest(json(body)?),
+            ("GET", ["me"]) => Op::Me,
+            ("POST", ["me", "password"]) => Op::ChangePassword(json(body)?),
             _ => return Err(no_such(method, path)),
         };
         Ok(op)
@@ -266,10 +282,10 @@ impl Op {
             self,
             Op::ListUsers(_)
                 | Op::ShowUser(_)
-                | Op::Sessions(_)
+                | Op::Sessions(..)
                 | Op::ListPractices(_)
-                | Op::Relations(_)
-                | Op::Locations(_)
+                | Op::Relations(..)
+                | Op::Locations(..)
                 | Op::Security(_)
                 | Op::ListKeys { .. }
                 | Op::AuditSearch(_)
@@ -277,6 +293,9 @@ impl Op {
                 | Op::AuditVerify
                 | Op::Policy
                 | Op::Explain(_)
+                | Op::PolicyMatrix
+                | Op::PolicyTest(_)
+                | Op::Me
         )
     }
 
@@ -357,10 +376,7 @@ fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, Api
 }
 
 fn field_error(field: &str, message: &str) -> ApiError {
-    ApiError::invalid(vec![Problem {
-        field: field.into(),
-        message: message.into(),
-    }])
+    ApiError::field(field, message)
 }
 
 fn no_such(method: &Method, path: &str) -> ApiError {

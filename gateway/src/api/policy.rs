@@ -41,6 +41,7 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
         status: StatusCode::OK,
         body,
         etag: None,
+        replayed: false,
     };
     match op {
         Op::Policy => {
@@ -116,6 +117,80 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
             Ok(report) => Ok(ok(json!({ "rolled_back": report }))),
             Err(e) => Err(ApiError::new(StatusCode::CONFLICT, "no_previous", e.to_string())),
         },
+        Op::PolicyMatrix => {
+            let current = gw.policy().current();
+            let matrix = gw.matrix().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no_source",
+                    "the policy in force was put in force compiled, so its rules are not known here; put it in force as text to see its matrix",
+                )
+            })?;
+            Ok(ok(matrix_json(&current.module_hash, &matrix)))
+        }
+        Op::PolicyTest(body) => {
+            let (path, text) = match body.suite {
+                Some(text) => (std::path::PathBuf::from("request.tests.toml"), text),
+                None => {
+                    let Some(path) = gw.config().policy.tests.clone() else {
+                        return Err(ApiError::invalid(vec![Problem {
+                            field: "suite".into(),
+                            message: "the gateway has no configured tests ([policy] tests); send a suite".into(),
+                        }]));
+                    };
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "tests_unreadable",
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?;
+                    (path, text)
+                }
+            };
+            let suite = wardgate_policy::Suite::parse(&path, &text).map_err(|e| {
+                ApiError::invalid(vec![Problem {
+                    field: "suite".into(),
+                    message: e.to_string(),
+                }])
+            })?;
+            let current = gw.policy().current();
+            let module = current.clone();
+            let (passed, failed) = tokio::task::spawn_blocking(move || {
+                crate::swap::run_suite(&*module, &suite)
+            })
+            .await
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "failed", "the tests stopped unexpectedly"))?;
+            Ok(ok(json!({
+                "module_hash": current.module_hash,
+                "passed": passed,
+                "failed": failed,
+                "total": passed + failed.len(),
+            })))
+        }
         _ => Err(ApiError::not_found("such operation")),
     }
+}
+
+/// The matrix as JSON: the roles, and per action its module, a cell per role (`Y`, `Y*`,
+/// `-`) and the conditions of each `Y*`.
+fn matrix_json(hash: &str, m: &wardgate_policy::matrix::Matrix) -> Value {
+    let rows: Vec<Value> = m
+        .rows
+        .iter()
+        .map(|r| {
+            let conditions: Vec<Value> = r
+                .conditions
+                .iter()
+                .map(|(role, why)| json!({"role": role, "conditions": why}))
+                .collect();
+            json!({
+                "action": r.action,
+                "module": r.module,
+                "cells": r.cells.iter().map(|c| c.symbol()).collect::<Vec<_>>(),
+                "conditional": conditions,
+            })
+        })
+        .collect();
+    json!({"module_hash": hash, "roles": m.roles, "rows": rows})
 }

@@ -11,6 +11,7 @@ use wardgate_identity::{Actor, Store, User};
 use super::error::{ApiError, Problems};
 use super::ops::Op;
 
+mod me;
 mod settings;
 mod users;
 
@@ -45,6 +46,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub etag: Option<String>,
+    /// The kept answer to an earlier copy of this request (`Idempotency-Key`).
+    pub replayed: bool,
 }
 
 impl Reply {
@@ -53,6 +56,7 @@ impl Reply {
             status: StatusCode::OK,
             body,
             etag: None,
+            replayed: false,
         }
     }
 
@@ -72,6 +76,7 @@ impl Reply {
             status,
             body,
             etag: Some(etag(user)),
+            replayed: false,
         }
     }
 }
@@ -88,7 +93,7 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
     match op {
         Op::ListPractices(_)
         | Op::AddPractice(_)
-        | Op::Locations(_)
+        | Op::Locations(..)
         | Op::EditLocation { .. }
         | Op::RemoveLocation { .. }
         | Op::EditPractice(..)
@@ -107,7 +112,9 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::Policy
         | Op::Explain(_)
         | Op::SwapPolicy(_)
-        | Op::RollbackPolicy => Err(ApiError::not_found(
+        | Op::RollbackPolicy
+        | Op::PolicyMatrix
+        | Op::PolicyTest(_) => Err(ApiError::not_found(
             "operation here: the running gateway serves the audit log and the policy (or run `wardgate audit` and `wardgate policy`)",
         )),
         op => users::run(store, caller, op),

@@ -141,6 +141,27 @@ impl Backend {
         }
     }
 
+    /// Every item of a paged list: `make` asks for one page, `name` is the items' field.
+    pub(super) fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        make: impl Fn(crate::api::ops::Page) -> Op,
+    ) -> anyhow::Result<Vec<T>> {
+        let mut page = crate::api::ops::Page {
+            limit: Some(crate::api::run::MAX_PAGE),
+            cursor: None,
+        };
+        let mut out = Vec::new();
+        loop {
+            let v = self.run(make(page.clone()))?;
+            out.extend(field::<Vec<T>>(&v, name)?);
+            match v.get("next_cursor").and_then(|n| n.as_str()) {
+                Some(next) => page.cursor = Some(next.to_string()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// The store itself, for what only the host can do (setting a password with a token).
     pub(super) fn store(&self) -> anyhow::Result<&Store> {
         match self {

@@ -29,6 +29,7 @@ pub(super) struct UserPage {
 #[allow(dead_code)]
 pub(super) struct Sessions {
     pub(super) sessions: Vec<SessionInfo>,
+    pub(super) next_cursor: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -91,6 +92,7 @@ pub(super) struct LocationReply {
 #[allow(dead_code)]
 pub(super) struct Locations {
     pub(super) locations: Vec<Location>,
+    pub(super) next_cursor: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -111,6 +113,7 @@ pub(super) struct RelationEntry {
 pub(super) struct Relations {
     pub(super) user: String,
     pub(super) relations: Vec<RelationEntry>,
+    pub(super) next_cursor: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -261,4 +264,59 @@ pub(super) struct Error {
     pub(super) problems: Vec<FieldProblem>,
     pub(super) request_id: Option<String>,
     pub(super) reason: Option<String>,
+}
+
+/// One action's row: its module, a cell per role (`Y`, `Y*` under conditions, `-`), and the
+/// conditions of each `Y*` cell.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct MatrixRow {
+    pub(super) action: String,
+    pub(super) module: Option<String>,
+    pub(super) cells: Vec<String>,
+    pub(super) conditional: Vec<MatrixConditions>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct MatrixConditions {
+    pub(super) role: String,
+    pub(super) conditions: Vec<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct PolicyMatrix {
+    pub(super) module_hash: String,
+    /// The columns, in the policy's order.
+    pub(super) roles: Vec<String>,
+    pub(super) rows: Vec<MatrixRow>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct TestRun {
+    pub(super) module_hash: String,
+    pub(super) passed: u64,
+    /// Each failing case: its name and what went wrong.
+    pub(super) failed: Vec<String>,
+    pub(super) total: u64,
+}
+
+/// The caller: `user`, `key`, `operator` or `system`, their id, practice and roles, and a
+/// person's account.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Me {
+    pub(super) kind: String,
+    pub(super) id: String,
+    pub(super) practice: Option<String>,
+    pub(super) roles: Vec<String>,
+    pub(super) user: Option<User>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Changed {
+    pub(super) changed: bool,
 }

@@ -37,7 +37,11 @@ impl Op {
                 format!("/users/{}/{}", seg(u), a.as_str()),
                 None,
             ),
-            Op::Sessions(u) => (Method::GET, format!("/users/{}/sessions", seg(u)), None),
+            Op::Sessions(u, p) => (
+                Method::GET,
+                format!("/users/{}/sessions{}", seg(u), page_query(p)),
+                None,
+            ),
             Op::EndSession { user, session } => (
                 Method::DELETE,
                 format!("/users/{}/sessions/{}", seg(user), seg(session)),
@@ -52,13 +56,14 @@ impl Op {
                 user,
                 role,
                 practice,
+                location,
             } => (
                 Method::DELETE,
                 format!(
                     "/users/{}/roles/{}{}",
                     seg(user),
                     seg(role),
-                    query(&[("practice", &Some(practice.clone()))])
+                    query(&[("practice", &Some(practice.clone())), ("location", location)])
                 ),
                 None,
             ),
@@ -67,7 +72,11 @@ impl Op {
                 format!("/users/{}/relations", seg(u)),
                 to_value(b),
             ),
-            Op::Relations(u) => (Method::GET, format!("/users/{}/relations", seg(u)), None),
+            Op::Relations(u, p) => (
+                Method::GET,
+                format!("/users/{}/relations{}", seg(u), page_query(p)),
+                None,
+            ),
             Op::Unrelate {
                 user,
                 patient,
@@ -89,9 +98,9 @@ impl Op {
     /// The request for any other operation.
     fn other_call(&self) -> (Method, String, Option<Value>) {
         match self {
-            Op::Locations(p) => (
+            Op::Locations(p, page) => (
                 Method::GET,
-                format!("/practices/{}/locations", seg(p)),
+                format!("/practices/{}/locations{}", seg(p), page_query(page)),
                 None,
             ),
             Op::EditLocation {
@@ -175,8 +184,18 @@ impl Op {
             Op::Explain(r) => (Method::POST, "/policy/explain".into(), Some((**r).clone())),
             Op::SwapPolicy(b) => (Method::PUT, "/policy".into(), to_value(b)),
             Op::RollbackPolicy => (Method::POST, "/policy/rollback".into(), None),
+            Op::PolicyMatrix => (Method::GET, "/policy/matrix".into(), None),
+            Op::PolicyTest(b) => (Method::POST, "/policy/test".into(), to_value(b)),
+            Op::Me => (Method::GET, "/me".into(), None),
+            Op::ChangePassword(b) => (Method::POST, "/me/password".into(), to_value(b)),
             // A user's operation is `user_call`'s.
             _ => (Method::GET, "/".into(), None),
         }
     }
+}
+
+/// A page's query string.
+fn page_query(page: &Page) -> String {
+    let limit = page.limit.map(|l| l.to_string());
+    query(&[("limit", &limit), ("cursor", &page.cursor)])
 }

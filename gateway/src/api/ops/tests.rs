@@ -90,7 +90,14 @@ fn sample_ops() -> Vec<Op> {
         Op::DeleteUser("u-1".into()),
         Op::User("u-1".into(), UserAction::Unlock),
         Op::User("u-1".into(), UserAction::Reset),
-        Op::Sessions("u-1".into()),
+        Op::Sessions("u-1".into(), Page::default()),
+        Op::Sessions(
+            "u-1".into(),
+            Page {
+                limit: Some(2),
+                cursor: Some("abc".into()),
+            },
+        ),
         Op::EndSession {
             user: "u-1".into(),
             session: "0123456789ab".into(),
@@ -103,13 +110,13 @@ fn sample_ops() -> Vec<Op> {
             practice: "p-1".into(),
         },
         Op::Relate("u-1".into(), RelateBody::default()),
-        Op::Relations("u-1".into()),
+        Op::Relations("u-1".into(), Page::default()),
         Op::Unrelate {
             user: "u-1".into(),
             patient: "pt 7".into(),
             relation: "shared".into(),
         },
-        Op::Locations("p-1".into()),
+        Op::Locations("p-1".into(), Page::default()),
         Op::EditLocation {
             practice: "p-1".into(),
             location: "l-1".into(),

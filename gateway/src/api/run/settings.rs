@@ -4,7 +4,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 use wardgate_identity::{NewKey, Store};
 
-use super::{duration, within, Caller, Reply};
+use super::{duration, paginate, within, Caller, Reply};
 use crate::api::error::{ApiError, Problems};
 use crate::api::ops::{KeyBody, Op};
 
@@ -52,6 +52,7 @@ fn practices(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> 
                 status: StatusCode::CREATED,
                 body: json!({ "practice": added }),
                 etag: None,
+                replayed: false,
             })
         }
         Op::EditPractice(p, e) => {
@@ -80,11 +81,15 @@ fn practices(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> 
                 status: StatusCode::CREATED,
                 body: json!({ "location": added }),
                 etag: None,
+                replayed: false,
             })
         }
-        Op::Locations(p) => {
+        Op::Locations(p, page) => {
             within(caller, "practice", &p)?;
-            Ok(Reply::ok(json!({ "locations": store.locations(&p)? })))
+            let (locations, next) = paginate(store.locations(&p)?, |l| &l.id, &page)?;
+            Ok(Reply::ok(
+                json!({ "locations": locations, "next_cursor": next }),
+            ))
         }
         Op::EditLocation {
             practice,
@@ -136,6 +141,7 @@ fn keys(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
                 status: StatusCode::CREATED,
                 body: json!({"account": a.id, "practice": a.practice, "roles": a.roles}),
                 etag: None,
+                replayed: false,
             })
         }
         Op::ListKeys { account, page } => {
@@ -159,6 +165,7 @@ fn keys(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
                 status: StatusCode::CREATED,
                 body: json!({ "key": issued }),
                 etag: None,
+                replayed: false,
             })
         }
         Op::RevokeKey(id) => {
@@ -240,5 +247,6 @@ fn issue_key(store: &Store, caller: &Caller, k: KeyBody) -> Result<Reply, ApiErr
         status: StatusCode::CREATED,
         body: json!({ "key": issued }),
         etag: None,
+        replayed: false,
     })
 }

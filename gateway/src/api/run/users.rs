@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde_json::json;
 use wardgate_identity::{NewUser, Store, User, UserEdit, UserFilter, UserStatus};
 
-use super::{may_give, not_last_admin, only_here, target, view, within, Caller, Reply};
+use super::{may_give, not_last_admin, only_here, paginate, target, view, within, Caller, Reply};
 use crate::api::error::{ApiError, Problems};
 use crate::api::ops::{EditBody, ListQuery, NewUserBody, Op, UserAction};
 
@@ -49,14 +49,17 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             Ok(Reply::ok(json!({"deleted": user.id})))
         }
         Op::User(u, action) => user_action(store, caller, &u, action),
-        Op::Sessions(u) => {
+        Op::Sessions(u, page) => {
             let user = target(store, caller, &u)?;
             let sessions: Vec<_> = store
                 .sessions(&user.id)?
                 .into_iter()
                 .filter(|s| caller.practice.as_ref().is_none_or(|p| *p == s.practice_id))
                 .collect();
-            Ok(Reply::ok(json!({ "sessions": sessions })))
+            let (sessions, next) = paginate(sessions, |s| &s.id, &page)?;
+            Ok(Reply::ok(
+                json!({ "sessions": sessions, "next_cursor": next }),
+            ))
         }
         Op::EndSession { user, session } => {
             let user = target(store, caller, &user)?;
@@ -85,23 +88,31 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             user,
             role,
             practice,
+            location,
         } => {
             let user = target(store, caller, &user)?;
             within(caller, "practice", &practice)?;
             if store.admin_roles().contains(&role) {
                 not_last_admin(store, &user, Some(&practice))?;
             }
-            let user = store.revoke(actor, &user.id, &role, &practice)?;
+            let user = store.revoke(actor, &user.id, &role, &practice, location.as_deref())?;
             Ok(Reply::user(caller, StatusCode::OK, &user, None))
         }
-        Op::Relations(u) => {
+        Op::Relations(u, page) => {
             let user = target(store, caller, &u)?;
-            let relations: Vec<_> = store
+            let all: Vec<(String, String)> = store
                 .patients_of(&user.id)?
                 .into_iter()
-                .map(|(patient, relation)| json!({"patient": patient, "relation": relation}))
+                .map(|(patient, relation)| (format!("{patient}/{relation}"), patient + "\0" + &relation))
                 .collect();
-            Ok(Reply::ok(json!({"user": user.id, "relations": relations})))
+            let (page, next) = paginate(all, |(id, _)| id, &page)?;
+            let relations: Vec<_> = page
+                .into_iter()
+                .filter_map(|(_, pr)| pr.split_once('\0').map(|(p, r)| json!({"patient": p, "relation": r})))
+                .collect();
+            Ok(Reply::ok(
+                json!({"user": user.id, "relations": relations, "next_cursor": next}),
+            ))
         }
         Op::Unrelate {
             user,
@@ -123,6 +134,8 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 json!({"user": user.id, "patient": r.patient, "relation": r.relation}),
             ))
         }
+        Op::Me => super::me::me(store, caller),
+        Op::ChangePassword(b) => super::me::change_password(store, caller, b),
         _ => Err(ApiError::not_found("such operation")),
     }
 }
@@ -170,10 +183,13 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
     Ok(Reply::ok(json!({"users": page, "next_cursor": next})))
 }
 
-/// A strong temporary password: 96 random bits, in groups, with every kind of character.
-fn generated_password() -> Result<String, ApiError> {
+/// A strong temporary password of at least `min_length` characters: at least 96 random bits,
+/// in groups, with every kind of character.
+fn generated_password(min_length: usize) -> Result<String, ApiError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = [0u8; 16];
+    // Groups of four and a dash each, then the five-character tail.
+    let groups = min_length.saturating_sub(5).div_ceil(5).max(4);
+    let mut bytes = vec![0u8; groups * 4];
     getrandom::fill(&mut bytes).map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -257,6 +273,7 @@ fn new_user(
         provider_type: b.provider_type,
         specialty: b.specialty,
         credentials: b.credentials,
+        license_number: b.license_number,
         modules: b.modules,
         password: password.or(b.password).unwrap_or_default(),
         roles: b.roles,
@@ -270,7 +287,9 @@ fn new_user(
 fn add_user(store: &Store, caller: &Caller, b: NewUserBody) -> Result<Reply, ApiError> {
     let generated = match &b.password {
         Some(_) => None,
-        None => Some(generated_password()?),
+        None => Some(generated_password(
+            store.password_rules_for(&b.practices)?.min_length,
+        )?),
     };
     may_give(store, caller, &b.roles)?;
     let new = new_user(caller, b, generated.clone())?;
@@ -291,6 +310,12 @@ fn edit(b: EditBody) -> UserEdit {
             .chain(b.deny_emergency.into_iter().map(|p| (p, false)))
             .collect(),
         modules: b.modules,
+        npi: b.npi,
+        taxonomy: b.taxonomy,
+        provider_type: b.provider_type,
+        specialty: b.specialty,
+        credentials: b.credentials,
+        license_number: b.license_number,
     }
 }
 

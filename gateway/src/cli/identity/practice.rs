@@ -125,7 +125,7 @@ pub fn practice(c: Common, cmd: PracticeCommand) -> anyhow::Result<ExitCode> {
             })
         }
         PracticeCommand::Locations { practice } => {
-            let ls: Vec<Location> = field(&b.run(Op::Locations(practice))?, "locations")?;
+            let ls: Vec<Location> = b.all("locations", |p| Op::Locations(practice.clone(), p))?;
             show(&c, &ls, || {
                 ls.iter()
                     .map(|l| format!("{}  {}", l.id, l.name))

@@ -8,10 +8,10 @@ use wardgate_identity::{SessionInfo, User};
 
 mod add;
 
-pub use add::AddUser;
+pub use add::{AddUser, EditUser};
 
 use super::{field, show, user_line, Backend, Common};
-use crate::api::ops::{EditBody, GrantBody, ListQuery, NewUserBody, Op, RelateBody, UserAction};
+use crate::api::ops::{GrantBody, ListQuery, NewUserBody, Op, RelateBody, UserAction};
 
 #[derive(Debug, Subcommand)]
 // Parsed once per run; the size of a variant does not matter.
@@ -68,24 +68,8 @@ pub enum UserCommand {
         #[arg(long = "practice", required = true)]
         practices: Vec<String>,
     },
-    /// "Edit User": name, email, phone, the emergency flag.
-    Edit {
-        user: String,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        first: Option<String>,
-        #[arg(long)]
-        last: Option<String>,
-        #[arg(long)]
-        phone: Option<String>,
-        /// "Allow emergency access for (Practice)" (repeat for several).
-        #[arg(long = "allow-emergency", value_name = "PRACTICE")]
-        allow_emergency: Vec<String>,
-        /// No more emergency access at this practice (repeat for several).
-        #[arg(long = "deny-emergency", value_name = "PRACTICE")]
-        deny_emergency: Vec<String>,
-    },
+    /// "Edit User": names, email, phone, a provider's fields and modules, the emergency flag.
+    Edit(EditUser),
     /// Roles, sessions, tokens and relations.
     #[command(flatten)]
     Access(AccessCommand),
@@ -94,13 +78,15 @@ pub enum UserCommand {
 /// A user's roles, sessions, tokens and relations.
 #[derive(Debug, Subcommand)]
 pub enum AccessCommand {
-    /// Take a role away at a practice.
+    /// Take a role away at a practice, or at one of its locations.
     Revoke {
         user: String,
         #[arg(long)]
         role: String,
         #[arg(long)]
         practice: String,
+        #[arg(long)]
+        location: Option<String>,
     },
     /// A user's live sessions.
     Sessions { user: String },
@@ -239,25 +225,12 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 format!("invited: {line}\nactivation token (valid 7 days, once):\n{token}")
             })
         }
-        UserCommand::Edit {
-            user,
-            email,
-            first,
-            last,
-            phone,
-            allow_emergency,
-            deny_emergency,
-        } => {
-            let edit = EditBody {
-                email,
-                first_name: first,
-                last_name: last,
-                phone,
-                allow_emergency,
-                deny_emergency,
-                ..EditBody::default()
-            };
-            changed(b.run(Op::EditUser(user, Box::new(edit)))?, "edited")
+        UserCommand::Edit(edit) => {
+            let user = edit.user.clone();
+            changed(
+                b.run(Op::EditUser(user, Box::new(edit.into())))?,
+                "edited",
+            )
         }
         UserCommand::Access(cmd) => access(&c, &b, cmd),
     }
@@ -277,16 +250,18 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
             user,
             role,
             practice,
+            location,
         } => changed(
             b.run(Op::Revoke {
                 user,
                 role,
                 practice,
+                location,
             })?,
             "revoked",
         ),
         AccessCommand::Sessions { user } => {
-            let sessions: Vec<SessionInfo> = field(&b.run(Op::Sessions(user))?, "sessions")?;
+            let sessions: Vec<SessionInfo> = b.all("sessions", |p| Op::Sessions(user.clone(), p))?;
             show(c, &sessions, || {
                 sessions
                     .iter()
@@ -382,12 +357,13 @@ fn relations(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<Exit
             })
         }
         AccessCommand::Relations { user } => {
-            let v = b.run(Op::Relations(user))?;
+            let id = b.run(Op::ShowUser(user.clone()))?["user"]["id"].clone();
+            let relations: Vec<serde_json::Value> =
+                b.all("relations", |p| Op::Relations(user.clone(), p))?;
+            let v = serde_json::json!({"user": id, "relations": relations});
             show(c, &v, || {
-                v.get("relations")
-                    .and_then(|r| r.as_array())
-                    .into_iter()
-                    .flatten()
+                relations
+                    .iter()
                     .map(|r| r.to_string())
                     .collect::<Vec<_>>()
                     .join("\n")
