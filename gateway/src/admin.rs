@@ -1,5 +1,7 @@
-//! The admin listener: health, Prometheus metrics, the policy in force, swaps and rollback.
-//! Everything but `/healthz` needs the admin API key (`Authorization: Bearer ...`).
+//! The admin listener: `/healthz`; `/metrics` (with the metrics key when one is set, else
+//! on a loopback address only); the API's document; and the bootstrap key's one use, creating
+//! the first administrator. Everything else is administered through the API by people and
+//! keys on the gateway's listener, or by the host's operator on its socket.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,72 +11,70 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 use wardgate_audit::{Event, EventKind};
-use wardgate_policy::Engine;
 
+use crate::api::error::ApiError;
 use crate::body::{full, Body};
 use crate::state::Gateway;
 
-/// Largest candidate accepted over the API.
-const MAX_CANDIDATE_BYTES: usize = 16 << 20;
-
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
-    let mut res = Response::new(full(body.to_string()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    res
+    crate::respond::json(status, &body)
 }
 
-fn authorized(gw: &Gateway, req: &Request<Incoming>) -> bool {
-    let Some(admin) = &gw.config().admin else {
-        return false;
-    };
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|k| admin.api_key_sha256.matches(k.trim()))
+        .map(str::trim)
 }
 
-/// A request without the admin key: audited, and told how to authenticate.
-fn refused(gw: &Gateway, peer: SocketAddr, path: String) -> Response<Body> {
+fn bootstrap_key(gw: &Gateway, req: &Request<Incoming>) -> bool {
+    let Some(admin) = &gw.config().admin else {
+        return false;
+    };
+    bearer(req).is_some_and(|k| admin.api_key_sha256.matches(k))
+}
+
+fn may_scrape(gw: &Gateway, req: &Request<Incoming>, local: bool) -> bool {
+    match gw.config().admin.as_ref().and_then(|a| a.metrics_key_sha256.as_ref()) {
+        Some(key) => bearer(req).is_some_and(|k| key.matches(k)),
+        None => local,
+    }
+}
+
+/// A request without its credential: audited, and told how to authenticate.
+fn refused(gw: &Gateway, peer: SocketAddr, path: String, realm: &'static str) -> Response<Body> {
     let mut e = Event::new(
         EventKind::Login,
-        wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "admin"),
+        wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, realm),
         "admin:refused",
     );
     e.client = Some(peer.ip().to_string());
     e.resource.path = Some(path);
     let _ = gw.audit().try_append(e);
-    let mut res = reply(
+    let mut res = crate::api::error(&ApiError::new(
         StatusCode::UNAUTHORIZED,
-        json!({"error": "unauthenticated", "message": "send the admin API key"}),
-    );
-    res.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer realm=\"wardgate-admin\""),
-    );
+        "unauthenticated",
+        format!("send the {realm} key"),
+    ));
+    if let Ok(v) = header::HeaderValue::from_str(&format!("Bearer realm=\"wardgate-{realm}\"")) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
     res
 }
 
 pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
-    if req.method() == Method::GET && path == "/healthz" {
-        return reply(StatusCode::OK, json!({"status": "ok"}));
-    }
-    if req.method() == Method::GET && path == "/v1/openapi.json" {
-        return crate::api::openapi("/v1");
-    }
-    if path.starts_with("/v1/") {
-        return bootstrap(gw, req, peer).await;
-    }
-    if !authorized(gw, &req) {
-        return refused(gw, peer, path);
-    }
+    let local = gw
+        .config()
+        .admin
+        .as_ref()
+        .is_some_and(|a| a.listen.ip().is_loopback());
     match (req.method().clone(), path.as_str()) {
-        (Method::GET, "/metrics") => {
+        (Method::GET, "/healthz") => reply(StatusCode::OK, json!({"status": "ok"})),
+        (Method::GET, "/v1/openapi.json") => crate::api::openapi("/v1"),
+        (_, p) if p.starts_with("/v1/") => bootstrap(gw, req, peer).await,
+        (Method::GET, "/metrics") if may_scrape(gw, &req, local) => {
             let mut res = Response::new(full(gw.metrics().render()));
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -84,138 +84,10 @@ pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr)
             );
             res
         }
-        (Method::GET, "/policy") => {
-            let current = gw.policy().current();
-            let m = current.manifest();
-            reply(
-                StatusCode::OK,
-                json!({
-                    "module_hash": current.module_hash,
-                    "previous": gw.policy().previous().map(|p| p.module_hash.clone()),
-                    "name": m.name,
-                    "version": m.version,
-                    "roles": m.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-                    "routes": m.routes.iter().map(|r| json!({"method": r.method, "path": r.pattern, "action": m.action_name(r.action)})).collect::<Vec<_>>(),
-                }),
-            )
-        }
-        (Method::PUT, "/policy") | (Method::POST, "/policy") => {
-            let name = req
-                .headers()
-                .get("x-policy-name")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("candidate.policy")
-                .to_string();
-            let bytes = match Limited::new(req.into_body(), MAX_CANDIDATE_BYTES)
-                .collect()
-                .await
-            {
-                Ok(b) => b.to_bytes().to_vec(),
-                Err(_) => {
-                    return reply(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        json!({"error": "too_large", "message": format!("a candidate may be at most {MAX_CANDIDATE_BYTES} bytes")}),
-                    )
-                }
-            };
-            match gw
-                .swap_in(name, bytes, "admin", wardgate_audit::Actor::system("admin"))
-                .await
-            {
-                Ok(report) => reply(StatusCode::OK, json!({"swapped": report})),
-                Err(e) => reply(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({"error": "refused", "message": e.to_string()}),
-                ),
-            }
-        }
-        (Method::POST, "/policy/rollback") => {
-            match gw.rollback(wardgate_audit::Actor::system("admin")) {
-                Ok(report) => reply(StatusCode::OK, json!({"rolled_back": report})),
-                Err(e) => reply(
-                    StatusCode::CONFLICT,
-                    json!({"error": "no_previous", "message": e.to_string()}),
-                ),
-            }
-        }
-        (Method::POST, p) if p.starts_with("/users/") => user_action(gw, p),
-        (Method::GET, p) if p.starts_with("/users/") && p.ends_with("/sessions") => {
-            let id = p
-                .trim_start_matches("/users/")
-                .trim_end_matches("/sessions");
-            match gw.store().user(id).and_then(|u| gw.store().sessions(&u.id)) {
-                Ok(list) => reply(StatusCode::OK, json!({"sessions": list})),
-                Err(e) => reply(
-                    StatusCode::NOT_FOUND,
-                    json!({"error": "not_found", "message": e.to_string()}),
-                ),
-            }
-        }
-        (Method::POST, "/audit/flush") => {
-            let audit = gw.audit().clone();
-            let flushed = tokio::task::spawn_blocking(move || audit.flush()).await;
-            match flushed {
-                Ok(Ok(_)) => reply(StatusCode::OK, json!({"flushed": true})),
-                _ => reply(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "audit_unavailable", "message": "the audit log could not be flushed"}),
-                ),
-            }
-        }
-        _ => reply(
-            StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "GET /healthz, GET /metrics, GET|PUT /policy, POST /policy/rollback, POST /audit/flush, GET /users/{id}/sessions, POST /users/{id}/logout|lock|unlock|disable|enable"}),
-        ),
-    }
-}
-
-/// `POST /users/{id or email}/{logout|lock|unlock|disable|enable}`: what an administrator does
-/// to a user while the gateway runs (the command line cannot then: the gateway holds the audit
-/// log). Locking and disabling end the user's sessions at once.
-fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
-    let rest = path.trim_start_matches("/users/");
-    let Some((id, action)) = rest.rsplit_once('/') else {
-        return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"}));
-    };
-    let actor = wardgate_identity::Actor::user("admin-api");
-    let user = match gw.store().user(id) {
-        Ok(u) => u,
-        Err(e) => {
-            return reply(
-                StatusCode::NOT_FOUND,
-                json!({"error": "not_found", "message": e.to_string()}),
-            )
-        }
-    };
-    let done = match action {
-        "logout" => gw
-            .store()
-            .end_sessions(&actor, &user.id, "remote-logout")
-            .map(|n| json!({"sessions_ended": n})),
-        "lock" => gw
-            .store()
-            .lock(&actor, &user.id)
-            .map(|u| json!({"status": u.status})),
-        "unlock" => gw
-            .store()
-            .unlock(&actor, &user.id)
-            .map(|u| json!({"status": u.status})),
-        "disable" => gw
-            .store()
-            .disable(&actor, &user.id)
-            .map(|u| json!({"status": u.status})),
-        "enable" => gw
-            .store()
-            .enable(&actor, &user.id)
-            .map(|u| json!({"status": u.status})),
-        _ => return reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
-    };
-    match done {
-        Ok(v) => reply(StatusCode::OK, v),
-        Err(e) => reply(
-            StatusCode::CONFLICT,
-            json!({"error": "refused", "message": e.to_string()}),
-        ),
+        (Method::GET, "/metrics") => refused(gw, peer, path, "metrics"),
+        _ => crate::api::error(&ApiError::not_found(
+            "such endpoint here: GET /healthz, GET /metrics, GET /v1/openapi.json, and POST /v1/users with the bootstrap key; administer through /.wardgate/v1/ on the gateway's listener, or the operator's socket",
+        )),
     }
 }
 
@@ -224,9 +96,8 @@ fn user_action(gw: &Gateway, path: &str) -> Response<Body> {
 /// holds one) and nothing else; every use is audited and alerted. Everything else is
 /// administered by people and keys on the gateway's listener, or the host's operator.
 async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    use crate::api::error::ApiError;
     let path = req.uri().path().to_string();
-    let presented = authorized(gw, &req);
+    let presented = bootstrap_key(gw, &req);
     let mut e = Event::new(
         EventKind::Login,
         wardgate_audit::Actor::new(wardgate_audit::ActorKind::Key, "bootstrap"),
@@ -262,25 +133,7 @@ async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
             "the bootstrap key only creates the first administrator (POST /v1/users)",
         ));
     }
-    let store = gw.store().clone();
-    let has_admin = tokio::task::spawn_blocking(move || store.has_active_admin()).await;
-    match has_admin {
-        Ok(Ok(false)) => {}
-        Ok(Ok(true)) => {
-            return crate::api::error(&ApiError::forbidden(
-                "an administrator exists: the bootstrap key creates only the first",
-            ))
-        }
-        _ => {
-            return crate::api::error(&ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the identity store could not be read",
-            ))
-        }
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, crate::api::MAX_BODY_BYTES)
+    let bytes = match Limited::new(req.into_body(), crate::api::MAX_BODY_BYTES)
         .collect()
         .await
     {
@@ -293,19 +146,5 @@ async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
             ))
         }
     };
-    let admin_roles = gw.store().admin_roles().to_vec();
-    let administering = serde_json::from_slice::<crate::api::ops::NewUserBody>(&bytes)
-        .is_ok_and(|b| b.roles.iter().any(|r| admin_roles.contains(r)));
-    if !administering {
-        return crate::api::error(&ApiError::forbidden(format!(
-            "the first administrator needs one of these roles: {}",
-            admin_roles.join(", ")
-        )));
-    }
-    let caller = crate::api::run::Caller::operator(wardgate_identity::Actor {
-        kind: wardgate_identity::ActorKind::System,
-        id: "bootstrap".into(),
-    });
-    let req = Request::from_parts(parts, full(bytes));
-    crate::api::serve(gw, caller, req, "/users".into()).await
+    crate::api::bootstrap(gw, &bytes).await
 }

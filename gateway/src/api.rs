@@ -50,7 +50,9 @@ fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError
         return Ok(None);
     };
     match value.to_str() {
-        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_string())),
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_string()))
+        }
         _ => Err(ApiError::field(
             "Idempotency-Key",
             "must be 1 to 255 visible ASCII characters (e.g. a UUID)",
@@ -205,6 +207,48 @@ fn render(reply: &Reply) -> Response<Body> {
         res.headers_mut().insert(header::ETAG, tag);
     }
     res
+}
+
+/// The bootstrap key's one use: `body` is "Add User" for the first administrator, created
+/// only while no active user holds an administering role - checked and done as one change, so
+/// two bootstraps at once make one administrator.
+pub async fn bootstrap(gw: &Arc<Gateway>, body: &[u8]) -> Response<Body> {
+    let op = match Op::parse(&http::Method::POST, "/users", None, body) {
+        Ok(op) => op,
+        Err(e) => return error(&e),
+    };
+    let admin_roles = gw.store().admin_roles().to_vec();
+    let administering = matches!(&op, Op::AddUser(b) if b.roles.iter().any(|r| admin_roles.contains(r)));
+    if !administering {
+        return error(&ApiError::forbidden(format!(
+            "the first administrator needs one of these roles: {}",
+            admin_roles.join(", ")
+        )));
+    }
+    let caller = Caller::operator(wardgate_identity::Actor {
+        kind: wardgate_identity::ActorKind::System,
+        id: "bootstrap".into(),
+    });
+    let gw2 = gw.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let _one = gw2.changing();
+        if gw2.store().has_active_admin()? {
+            return Err(ApiError::forbidden(
+                "an administrator exists: the bootstrap key creates only the first",
+            ));
+        }
+        run::run(gw2.store(), &caller, op)
+    })
+    .await;
+    match done {
+        Ok(Ok(reply)) => render(&reply),
+        Ok(Err(e)) => error(&e),
+        Err(_) => error(&ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed",
+            "the operation stopped unexpectedly; nothing was acknowledged",
+        )),
+    }
 }
 
 /// The OpenAPI document for an API rooted at `root`.

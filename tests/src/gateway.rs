@@ -389,6 +389,39 @@ impl Harness {
             .await
     }
 
+    /// Sends an operation as the host's operator, over the gateway's socket (as the command
+    /// line does); the reply as a response.
+    pub async fn operator(&self, op: wardgate::api::ops::Op) -> Reply {
+        let client = wardgate::api::client::Client::for_database(&self.dir.join("wardgate.db"))
+            .expect("the gateway's operator socket");
+        let (status, body) = client.send(&op).await.unwrap();
+        Reply {
+            status,
+            version: http::Version::HTTP_11,
+            headers: HeaderMap::new(),
+            body: body.to_string(),
+        }
+    }
+
+    /// Puts a policy in force as the operator: text, or a compiled component.
+    pub async fn swap(&self, bytes: Vec<u8>) -> Reply {
+        let mut body = wardgate::api::ops::PolicyBody {
+            name: "candidate.policy".into(),
+            ..Default::default()
+        };
+        if bytes.starts_with(b"\0asm") {
+            body.module_base64 = Some(data_encoding::BASE64.encode(&bytes));
+        } else {
+            body.text = Some(String::from_utf8(bytes).unwrap());
+        }
+        self.operator(wardgate::api::ops::Op::SwapPolicy(body)).await
+    }
+
+    /// The metrics, as a scraper on this machine reads them.
+    pub async fn metrics(&self) -> String {
+        self.admin(Method::GET, "/metrics", None).await.body
+    }
+
     /// Every record of the audit log, after making it durable.
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
         self.gw.audit().flush().unwrap();

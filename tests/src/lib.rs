@@ -45,5 +45,6 @@ pub fn golden(rel: &str, actual: &str) -> Result<(), String> {
 }
 
 pub mod fuzz;
+pub mod api;
 pub mod gateway;
 pub mod gen;

@@ -12,87 +12,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use wardgate::api::client::Client as OperatorClient;
 use wardgate::api::ops::{ListQuery, Op};
-use wardgate_tests::gateway::{Browser, Harness, Reply, Setup, CSRF_COOKIE, PRACTICE};
-
-const API: &str = "/.wardgate/v1";
-
-/// A JSON call with the browser's cookies; with `csrf`, its form token in the API's header.
-async fn call(
-    h: &Harness,
-    b: &Browser,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    csrf: bool,
-    extra: &[(&str, &str)],
-) -> Reply {
-    let cookies = b.cookie_header();
-    let token = b.cookie(CSRF_COOKIE).unwrap_or_default();
-    let mut headers = vec![
-        // The session is bound to its device.
-        ("user-agent", "wardgate-test-client/1.0"),
-        ("accept", "application/json"),
-        ("content-type", "application/json"),
-        ("cookie", cookies.as_str()),
-    ];
-    if csrf {
-        headers.push(("x-csrf-token", token.as_str()));
-    }
-    headers.extend_from_slice(extra);
-    let body = body.map(|b| b.to_string());
-    h.client()
-        .send(
-            method,
-            &format!("{}{API}{path}", h.base),
-            &headers,
-            body.as_deref(),
-        )
-        .await
-}
-
-/// A JSON call with an API key.
-async fn with_key(
-    h: &Harness,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let auth = format!("Bearer {key}");
-    let body = body.map(|b| b.to_string());
-    h.client()
-        .send(
-            method,
-            &format!("{}{API}{path}", h.base),
-            &[
-                ("authorization", auth.as_str()),
-                ("content-type", "application/json"),
-            ],
-            body.as_deref(),
-        )
-        .await
-}
-
-async fn signed_in(h: &Harness, email: &str, roles: &[&str]) -> (Browser, String) {
-    let user = h.user(email, roles, "Correct#Horse9", true);
-    let b = h.api_browser();
-    let r = b.login(email, "Correct#Horse9").await;
-    assert!(
-        r.status.is_success() || r.status.is_redirection(),
-        "{}",
-        r.body
-    );
-    assert!(b.cookie("__Host-wardgate").is_some(), "not signed in");
-    (b, user.id)
-}
-
-fn changes_by(h: &Harness, actor: &str) -> Vec<String> {
-    h.audit_records()
-        .iter()
-        .filter(|r| r["event"]["kind"] == "change" && r["event"]["actor"]["id"] == actor)
-        .map(|r| r["event"]["action"].as_str().unwrap_or("").to_string())
-        .collect()
-}
+use wardgate_tests::api::{call, changes_by, signed_in, with_key, API};
+use wardgate_tests::gateway::{Harness, Setup, PRACTICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_system_admin_administers_users_live_and_a_biller_is_refused_by_the_policy() {

@@ -110,7 +110,7 @@ async fn break_glass_opens_only_where_the_user_holds_a_role_and_is_allowed() {
             .any(|r| r["event"]["actor"]["id"] == omar.id.as_str()),
         "{refused:?}"
     );
-    let metrics = h.admin(Method::GET, "/metrics", None).await.body;
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("wardgate_alerts_total{result=\"emergency-refused\"} 1"),
         "{metrics}"

@@ -16,7 +16,21 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wardgate::api::ops::Op;
 use wardgate_tests::gateway::{Harness, Setup};
+
+/// Every swap and rollback in the log names the operator who made it.
+fn records_name_the_operator(h: &Harness) -> bool {
+    let swaps: Vec<_> = h
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["event"]["action"] == "policy:swap" && r["event"]["detail"]["origin"] == "api")
+        .collect();
+    !swaps.is_empty()
+        && swaps
+            .iter()
+            .all(|r| r["event"]["actor"]["id"].as_str().is_some_and(|a| a.starts_with("operator:")))
+}
 
 /// A rejection case: name, method, URL, headers, body, status, error code.
 type Case<'a> = (
@@ -505,9 +519,7 @@ async fn a_slow_upstream_times_out_with_504() {
     let h = Harness::start("slow", Setup::default()).await;
     // A route to the upstream's slow path, swapped in through the admin API.
     let with_slow = format!("{policy}\nroute GET /api/slow -> patient_demographics:manage\n");
-    let r = h
-        .admin(Method::PUT, "/policy", Some(with_slow.into_bytes()))
-        .await;
+    let r = h.swap(with_slow.into_bytes()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let key = h.key("front-desk", "Office Staff", &["*"], None);
     let started = std::time::Instant::now();
@@ -534,7 +546,7 @@ async fn a_trapping_module_fails_closed_and_rollback_restores_service() {
     let trap =
         wardgate_compiler::compile_sabotaged(&policy.policy, wardgate_compiler::Sabotage::Trap)
             .unwrap();
-    let r = h.admin(Method::PUT, "/policy", Some(trap)).await;
+    let r = h.swap(trap).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -557,7 +569,7 @@ async fn a_trapping_module_fails_closed_and_rollback_restores_service() {
         before,
         "an undecided request was forwarded"
     );
-    let r = h.admin(Method::POST, "/policy/rollback", None).await;
+    let r = h.operator(Op::RollbackPolicy).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(h.get("/api/patients", &key).await.status, StatusCode::OK);
     let records = h.audit_records();
@@ -580,13 +592,13 @@ async fn candidates_that_fail_their_tests_or_drop_held_roles_are_refused_and_fil
     let policy = std::fs::read_to_string(&h.policy_path).unwrap();
     let hash =
         |r: &wardgate_tests::gateway::Reply| r.json()["module_hash"].as_str().unwrap().to_string();
-    let first = hash(&h.admin(Method::GET, "/policy", None).await);
+    let first = hash(&h.operator(Op::Policy).await);
 
     let compiled = wardgate_policy::compile_str("kareo", &policy).unwrap();
     let trap =
         wardgate_compiler::compile_sabotaged(&compiled.policy, wardgate_compiler::Sabotage::Trap)
             .unwrap();
-    let r = h.admin(Method::PUT, "/policy", Some(trap)).await;
+    let r = h.swap(trap).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         r.json()["message"]
@@ -599,9 +611,7 @@ async fn candidates_that_fail_their_tests_or_drop_held_roles_are_refused_and_fil
 
     let no_office_staff = policy.replace("role \"Office Staff\" {", "role \"Front Office\" {");
     assert_ne!(no_office_staff, policy);
-    let r = h
-        .admin(Method::PUT, "/policy", Some(no_office_staff.into_bytes()))
-        .await;
+    let r = h.swap(no_office_staff.into_bytes()).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let message = r.json()["message"].as_str().unwrap().to_string();
     assert!(
@@ -609,16 +619,14 @@ async fn candidates_that_fail_their_tests_or_drop_held_roles_are_refused_and_fil
         "{message}"
     );
 
-    let r = h
-        .admin(Method::PUT, "/policy", Some(b"role {".to_vec()))
-        .await;
+    let r = h.swap(b"role {".to_vec()).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.json()["message"]
         .as_str()
         .unwrap()
         .contains("does not compile"));
     assert_eq!(
-        hash(&h.admin(Method::GET, "/policy", None).await),
+        hash(&h.operator(Op::Policy).await),
         first,
         "a refused candidate changed the module"
     );
@@ -629,13 +637,13 @@ async fn candidates_that_fail_their_tests_or_drop_held_roles_are_refused_and_fil
     let mut swapped = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if hash(&h.admin(Method::GET, "/policy", None).await) != first {
+        if hash(&h.operator(Op::Policy).await) != first {
             swapped = true;
             break;
         }
     }
     assert!(swapped, "the edited policy file was not swapped in");
-    let metrics = h.admin(Method::GET, "/metrics", None).await.body;
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("wardgate_policy_swaps_total{result=\"refused\"} 3"),
         "{metrics}"
@@ -644,12 +652,13 @@ async fn candidates_that_fail_their_tests_or_drop_held_roles_are_refused_and_fil
         metrics.contains("wardgate_policy_swaps_total{result=\"swapped\"} 1"),
         "{metrics}"
     );
-    // Metrics need the admin key.
+    // The bootstrap key swaps nothing: the admin listener has no policy endpoint any more;
+    // swaps are made by people, keys and the operator through the API, named.
     let r = h
-        .client()
-        .send(Method::GET, &format!("{}/metrics", h.admin), &[], None)
+        .admin(Method::PUT, "/policy", Some(policy.clone().into_bytes()))
         .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(records_name_the_operator(&h), "the swaps were not named");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,9 +699,7 @@ async fn a_hundred_swaps_under_load_fail_no_request() {
     let mut hashes = HashSet::new();
     for i in 0..100 {
         let candidate = format!("{policy}\n# revision {}\n", i % 2);
-        let r = h
-            .admin(Method::PUT, "/policy", Some(candidate.into_bytes()))
-            .await;
+        let r = h.swap(candidate.into_bytes()).await;
         assert_eq!(r.status, StatusCode::OK, "swap {i}: {}", r.body);
         hashes.insert(
             r.json()["swapped"]["module_hash"]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use wardgate_identity::Actor;
+use wardgate::api::ops::{Op, UserAction};
 use wardgate_tests::gateway::{base32, Harness, Setup};
 
 const PASSWORD: &str = "Correct#Horse9battery";
@@ -273,7 +274,7 @@ async fn a_session_used_from_another_network_or_device_ends_with_an_alert() {
             && actions.contains(&"session:device-mismatch"),
         "{actions:?}"
     );
-    let metrics = h.admin(http::Method::GET, "/metrics", None).await.body;
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("wardgate_alerts_total{result=\"network-mismatch\"} 1"),
         "{metrics}"
@@ -503,7 +504,7 @@ async fn break_glass_is_reasoned_time_boxed_marked_alerted_and_audited() {
     assert!(records
         .iter()
         .any(|r| r["event"]["action"] == "emergency:open"));
-    let metrics = h.admin(http::Method::GET, "/metrics", None).await.body;
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("wardgate_alerts_total{result=\"emergency-access\"} 1"),
         "{metrics}"
@@ -540,10 +541,10 @@ async fn sessions_survive_a_restart_and_the_admin_api_ends_them() {
         "the session outlived the restart"
     );
     let r = h
-        .admin(http::Method::POST, "/users/olivia@clinic.test/logout", None)
+        .operator(Op::User("olivia@clinic.test".into(), UserAction::Logout))
         .await;
     assert_eq!(
-        (r.status, r.json()["sessions_ended"].as_u64()),
+        (r.status, r.json()["ended"].as_u64()),
         (StatusCode::OK, Some(1)),
         "{}",
         r.body
@@ -553,9 +554,9 @@ async fn sessions_survive_a_restart_and_the_admin_api_ends_them() {
         StatusCode::UNAUTHORIZED
     );
     let r = h
-        .admin(http::Method::POST, "/users/olivia@clinic.test/lock", None)
+        .operator(Op::User("olivia@clinic.test".into(), UserAction::Lock))
         .await;
-    assert_eq!(r.json()["status"], "locked");
+    assert_eq!(r.json()["user"]["status"], "locked", "{}", r.body);
     let r = b.login("olivia@clinic.test", PASSWORD).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

@@ -835,3 +835,77 @@ impl wardgate_identity::Clock for Ahead {
         chrono::Utc::now() + self.0
     }
 }
+
+/// The roles of the policy in force are remembered by the store: whoever opens it next (the
+/// command line with no gateway running) checks role names against them.
+#[test]
+fn the_roles_of_the_policy_in_force_are_remembered() {
+    let path = std::env::temp_dir().join(format!(
+        "wardgate-identity-roles-{}.db",
+        std::process::id()
+    ));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    {
+        let s = Store::open(&path, Box::new(Sink::default())).unwrap();
+        assert_eq!(s.policy_roles(), None, "a new store knows no policy");
+        s.add_practice(&Actor::system(), "p-1", "A", "UTC", &[]).unwrap();
+        s.policy_roles_changed(&["Owner".into(), "Staff".into()])
+            .unwrap();
+    }
+    let s = Store::open(&path, Box::new(Sink::default())).unwrap();
+    assert_eq!(
+        s.policy_roles(),
+        Some(vec!["Owner".to_string(), "Staff".to_string()])
+    );
+    let e = s
+        .add_user(&Actor::system(), staff("x@clinic.example", &["Biller"], &["p-1"]))
+        .unwrap_err();
+    assert!(matches!(e, IdentityError::UnknownRole(..)), "{e}");
+    s.add_user(&Actor::system(), staff("y@clinic.example", &["Staff"], &["p-1"]))
+        .unwrap();
+}
+
+/// Password rules are a practice's security settings; someone at two practices follows the
+/// stricter; an expiry of 0 (never) is the longest.
+#[test]
+fn password_rules_are_the_practices_and_the_strictest_applies() {
+    let (s, _) = store("password-rules");
+    let mut strict = s.security("p-2").unwrap();
+    strict.password.min_length = 16;
+    strict.password.history = 10;
+    strict.password.max_age_days = 0;
+    s.set_security(&Actor::system(), "p-2", &strict).unwrap();
+    let rules = s
+        .password_rules_for(&["p-1".into(), "p-2".into()])
+        .unwrap();
+    assert_eq!(
+        (rules.min_length, rules.history, rules.max_age_days),
+        (16, 10, 90)
+    );
+    let mut new = staff("two@clinic.example", &["Office Staff"], &["p-1", "p-2"]);
+    new.password = "Fifteen#Chars12".into();
+    let e = s.add_user(&Actor::system(), new.clone()).unwrap_err();
+    assert!(
+        matches!(&e, IdentityError::WeakPassword(m) if m.contains("16")),
+        "{e}"
+    );
+    new.password = "Sixteen#Chars123".into();
+    let u = s.add_user(&Actor::system(), new).unwrap();
+    // The same password at p-1 alone was fine; the change follows both practices' rules.
+    let e = s
+        .change_password(&u.id, "Sixteen#Chars123", "Short#Pass12")
+        .unwrap_err();
+    assert!(matches!(e, IdentityError::WeakPassword(_)), "{e}");
+    // Settings out of range are refused, every field named.
+    let mut bad = s.security("p-1").unwrap();
+    bad.password.min_length = 4;
+    bad.session_idle_minutes = 0;
+    let e = s.set_security(&Actor::system(), "p-1", &bad).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("password.min_length") && text.contains("session_idle_minutes"),
+        "{text}"
+    );
+}

@@ -234,13 +234,19 @@ pub struct Server {
     pub workers: Option<usize>,
 }
 
-/// `[admin]`: metrics, health and policy swaps, on a separate address.
+/// `[admin]`: health, metrics and the bootstrap of the first administrator, on a separate
+/// address.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admin {
     pub listen: SocketAddr,
-    /// SHA-256 (hex) of the admin API key, sent as `Authorization: Bearer <key>`.
+    /// SHA-256 (hex) of the bootstrap key (`Authorization: Bearer <key>`): it creates the
+    /// first administrator and nothing else; every use is audited and alerted.
     pub api_key_sha256: SecretHash,
+    /// SHA-256 (hex) of the key a metrics scraper sends. Without one, `/metrics` answers on a
+    /// loopback address only.
+    #[serde(default)]
+    pub metrics_key_sha256: Option<SecretHash>,
     /// Serve the admin API over TLS with the server's certificate.
     #[serde(default)]
     pub tls: bool,

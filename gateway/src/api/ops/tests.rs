@@ -108,6 +108,13 @@ fn sample_ops() -> Vec<Op> {
             user: "u-1".into(),
             role: "System Admin".into(),
             practice: "p-1".into(),
+            location: None,
+        },
+        Op::Revoke {
+            user: "u-1".into(),
+            role: "Provider".into(),
+            practice: "p-1".into(),
+            location: Some("north".into()),
         },
         Op::Relate("u-1".into(), RelateBody::default()),
         Op::Relations("u-1".into(), Page::default()),
@@ -174,5 +181,42 @@ fn sample_ops() -> Vec<Op> {
             module_base64: None,
         }),
         Op::RollbackPolicy,
+        Op::PolicyMatrix,
+        Op::PolicyTest(PolicyTestBody::default()),
+        Op::PolicyTest(PolicyTestBody {
+            suite: Some("policy = \"x\"".into()),
+        }),
+        Op::Me,
+        Op::ChangePassword(PasswordBody {
+            current: "a".into(),
+            new: "b".into(),
+            confirm: "b".into(),
+        }),
     ]
+}
+
+/// The shipped policies decide every administrative operation: each path of the document
+/// (but what a caller does for themselves) has a route in each of them.
+#[test]
+fn the_shipped_policies_route_every_operation() {
+    use wardgate_policy::Engine;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    for name in ["kareo.policy", "clinic.policy"] {
+        let compiled = wardgate_policy::compile_file(&root.join(name)).unwrap();
+        let manifest = compiled.policy.manifest();
+        let mut missing = Vec::new();
+        for (method, template) in crate::api::openapi::operations() {
+            if template.starts_with("/me") {
+                continue;
+            }
+            let path = format!("/.wardgate/v1{template}");
+            let routed = manifest.routes.iter().any(|r| {
+                r.method.eq_ignore_ascii_case(method) && r.pattern == path
+            });
+            if !routed {
+                missing.push(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+        assert!(missing.is_empty(), "{name} does not route: {missing:?}");
+    }
 }
