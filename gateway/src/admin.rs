@@ -36,7 +36,12 @@ fn bootstrap_key(gw: &Gateway, req: &Request<Incoming>) -> bool {
 }
 
 fn may_scrape(gw: &Gateway, req: &Request<Incoming>, local: bool) -> bool {
-    match gw.config().admin.as_ref().and_then(|a| a.metrics_key_sha256.as_ref()) {
+    match gw
+        .config()
+        .admin
+        .as_ref()
+        .and_then(|a| a.metrics_key_sha256.as_ref())
+    {
         Some(key) => bearer(req).is_some_and(|k| key.matches(k)),
         None => local,
     }

@@ -63,10 +63,7 @@ fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError
 /// Whether a path of the gateway's listener is what a caller does for themselves (who they
 /// are, their own password): authenticated like the rest, not an administrative action.
 pub fn is_self_service(path: &str) -> bool {
-    matches!(
-        path.strip_prefix(PREFIX),
-        Some("me") | Some("me/password")
-    )
+    matches!(path.strip_prefix(PREFIX), Some("me") | Some("me/password"))
 }
 
 /// Answers one API request for `caller`: `path` is below the API root.
@@ -104,9 +101,7 @@ pub async fn serve(
         | Op::SwapPolicy(_)
         | Op::RollbackPolicy
         | Op::PolicyMatrix
-        | Op::PolicyTest(_) => {
-            policy::serve(gw, &caller, op).await
-        }
+        | Op::PolicyTest(_) => policy::serve(gw, &caller, op).await,
         op => answer(gw, caller, &parts.headers, op).await,
     };
     match done {
@@ -218,7 +213,8 @@ pub async fn bootstrap(gw: &Arc<Gateway>, body: &[u8]) -> Response<Body> {
         Err(e) => return error(&e),
     };
     let admin_roles = gw.store().admin_roles().to_vec();
-    let administering = matches!(&op, Op::AddUser(b) if b.roles.iter().any(|r| admin_roles.contains(r)));
+    let administering =
+        matches!(&op, Op::AddUser(b) if b.roles.iter().any(|r| admin_roles.contains(r)));
     if !administering {
         return error(&ApiError::forbidden(format!(
             "the first administrator needs one of these roles: {}",

@@ -355,7 +355,8 @@ pub fn banner(info: &DemoInfo, dir: &Path) -> String {
     format!(
         r#"Wardgate demo is running.
   gateway    {url}   (self-signed; CA at {ca})
-  admin API  {admin}   (key in {dir}/demo.json)
+  admin      {admin}   (health, metrics; the bootstrap key is in {dir}/demo.json)
+  admin API  {url}/.wardgate/v1/   (people signed in, wg_ keys; decided by the policy)
   app        the built-in demo practice app, only reachable through the gateway
   policy     {dir}/kareo.policy (edit it: the gateway re-checks and swaps it in)
 
@@ -365,8 +366,9 @@ Try it (the key is front-desk-sync: Office Staff, patient scopes, 20 requests/mi
   curl --cacert {ca} {url}/api/patients                                             # 401
   curl --cacert {ca} -H 'X-Forwarded-For: 81.2.69.142' -H 'Authorization: Bearer {key}' {url}/api/patients   # 403 country (GB)
   for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} ' --cacert {ca} -H 'Authorization: Bearer {key}' {url}/api/patients; done; echo   # ... 429
-  curl -H "Authorization: Bearer $(jq -r .admin_key {dir}/demo.json)" {admin}/metrics
+  curl {admin}/metrics
   wardgate audit search --dir {dir}/audit --decision deny
+  wardgate user list --config {dir}/wardgate.toml          # administers the running gateway
 
 In a browser: {url}/api/patients signs you in first (trust the CA above, or accept the warning);
 users and their temporary passwords are in demo.json (the first sign-in changes the password).

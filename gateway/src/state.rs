@@ -101,7 +101,9 @@ impl Gateway {
     pub fn matrix(&self) -> Option<Arc<wardgate_policy::matrix::Matrix>> {
         let hash = self.policy.current().module_hash.clone();
         let held = self.matrices.lock().ok()?;
-        held.iter().find(|(h, _)| *h == hash).map(|(_, m)| m.clone())
+        held.iter()
+            .find(|(h, _)| *h == hash)
+            .map(|(_, m)| m.clone())
     }
 
     /// Keeps the matrix of a module put in force (and a few before it, for rollbacks).

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use wardgate_host::{Host, LoadedModule};
 use wardgate_identity::Store;
-use wardgate_policy::Engine;
 use wardgate_policy::matrix::Matrix;
+use wardgate_policy::Engine;
 use wardgate_policy::Suite;
 
 /// Why a candidate was refused. The module in force stays.

@@ -86,4 +86,3 @@ pub fn changes_by(h: &Harness, actor: &str) -> Vec<String> {
         .map(|r| r["event"]["action"].as_str().unwrap_or("").to_string())
         .collect()
 }
-

@@ -414,7 +414,8 @@ impl Harness {
         } else {
             body.text = Some(String::from_utf8(bytes).unwrap());
         }
-        self.operator(wardgate::api::ops::Op::SwapPolicy(body)).await
+        self.operator(wardgate::api::ops::Op::SwapPolicy(body))
+            .await
     }
 
     /// The metrics, as a scraper on this machine reads them.

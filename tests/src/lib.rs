@@ -44,7 +44,7 @@ pub fn golden(rel: &str, actual: &str) -> Result<(), String> {
     ))
 }
 
-pub mod fuzz;
 pub mod api;
+pub mod fuzz;
 pub mod gateway;
 pub mod gen;

@@ -52,18 +52,28 @@ async fn a_person_sees_who_they_are_and_changes_their_own_password() {
     let r = call(&h, &b, Method::GET, "/me", None, false, &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let me = r.json();
-    assert_eq!((me["kind"].as_str(), me["id"].as_str()), (Some("user"), Some(id.as_str())));
+    assert_eq!(
+        (me["kind"].as_str(), me["id"].as_str()),
+        (Some("user"), Some(id.as_str()))
+    );
     assert_eq!(me["roles"], json!(["Office Staff"]));
     assert_eq!(me["user"]["email"], "desk@clinic.example");
     let r = call(&h, &b, Method::GET, "/users", None, false, &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 
-    let change = |current: &str, new: &str, confirm: &str| {
-        json!({"current": current, "new": new, "confirm": confirm})
-    };
+    let change = |current: &str, new: &str, confirm: &str| json!({"current": current, "new": new, "confirm": confirm});
     let good = change("Correct#Horse9", "Battery#Staple42", "Battery#Staple42");
     // A cross-site form cannot change it.
-    let r = call(&h, &b, Method::POST, "/me/password", Some(good.clone()), false, &[]).await;
+    let r = call(
+        &h,
+        &b,
+        Method::POST,
+        "/me/password",
+        Some(good.clone()),
+        false,
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     // Every problem named by its field.
     let r = call(
@@ -90,7 +100,11 @@ async fn a_person_sees_who_they_are_and_changes_their_own_password() {
         &b,
         Method::POST,
         "/me/password",
-        Some(change("Wrong#Horse9", "Battery#Staple42", "Battery#Staple42")),
+        Some(change(
+            "Wrong#Horse9",
+            "Battery#Staple42",
+            "Battery#Staple42",
+        )),
         true,
         &[],
     )
@@ -154,7 +168,10 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.json(), first.json());
     assert_eq!(
-        again.headers.get("idempotent-replayed").map(|v| v.as_bytes()),
+        again
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
         Some(&b"true"[..])
     );
     let made = h
@@ -166,10 +183,21 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
     // The same key for another request is a client's mistake.
     let mut other = new.clone();
     other["email"] = json!("other@clinic.example");
-    let r = keyed(&h, &admin, Method::POST, "/users", Some(other.clone()), &key).await;
+    let r = keyed(
+        &h,
+        &admin,
+        Method::POST,
+        "/users",
+        Some(other.clone()),
+        &key,
+    )
+    .await;
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        ),
         "{}",
         r.body
     );
@@ -190,9 +218,13 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // Nothing secret is kept in the clear.
     let raw = std::fs::read(h.dir.join("wardgate.db")).unwrap();
-    let password = first.json()["temporary_password"].as_str().unwrap().to_string();
+    let password = first.json()["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        !raw.windows(password.len()).any(|w| w == password.as_bytes()),
+        !raw.windows(password.len())
+            .any(|w| w == password.as_bytes()),
         "the kept reply holds the temporary password in the clear"
     );
 }
@@ -209,9 +241,13 @@ async fn bootstraps_at_once_make_one_administrator() {
                 "last_name": "Owner", "password": "Correct#Horse9",
                 "roles": ["System Admin"], "practices": [PRACTICE]
             });
-            h.admin(Method::POST, "/v1/users", Some(body.to_string().into_bytes()))
-                .await
-                .status
+            h.admin(
+                Method::POST,
+                "/v1/users",
+                Some(body.to_string().into_bytes()),
+            )
+            .await
+            .status
         }));
     }
     let mut statuses = Vec::new();
@@ -235,7 +271,7 @@ async fn a_session_replayed_after_sign_out_administers_nothing() {
     let cookies = b.cookie_header();
     let token = b.cookie(CSRF_COOKIE).unwrap();
     let replay = |method: Method, path: &str, body: Option<Value>| {
-        let headers = vec![
+        let headers = [
             ("user-agent", "wardgate-test-client/1.0".to_string()),
             ("accept", "application/json".to_string()),
             ("content-type", "application/json".to_string()),
@@ -256,7 +292,11 @@ async fn a_session_replayed_after_sign_out_administers_nothing() {
         StatusCode::OK
     );
     let r = b.post("/.wardgate/logout", &[]).await;
-    assert!(r.status.is_redirection() || r.status.is_success(), "{}", r.body);
+    assert!(
+        r.status.is_redirection() || r.status.is_success(),
+        "{}",
+        r.body
+    );
     let new = json!({
         "email": "ghost@clinic.example", "first_name": "G", "last_name": "Host",
         "roles": ["System Admin"], "practices": [PRACTICE]
@@ -267,7 +307,12 @@ async fn a_session_replayed_after_sign_out_administers_nothing() {
         (Method::GET, "/me", None),
     ] {
         let r = replay(method.clone(), path, body).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.body
+        );
     }
     assert!(h.gw.store().user("ghost@clinic.example").is_err());
 }
@@ -325,7 +370,12 @@ async fn the_policy_matrix_and_tests_are_read_over_the_api() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.json()["failed"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(
+        r.json()["failed"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
     let r = with_key(&h, &admin, Method::POST, "/policy/test", Some(json!({}))).await;
     assert_eq!(
         (r.status, r.json()["problems"][0]["field"].as_str()),
@@ -376,7 +426,14 @@ async fn roles_are_revoked_at_one_location_and_providers_fields_edited() {
     let id = r.json()["user"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.json()["user"]["license_number"], "MD-1001");
     let grant = json!({"role": "Provider", "practice": PRACTICE, "location": "south"});
-    let r = with_key(&h, &admin, Method::POST, &format!("/users/{id}/roles"), Some(grant)).await;
+    let r = with_key(
+        &h,
+        &admin,
+        Method::POST,
+        &format!("/users/{id}/roles"),
+        Some(grant),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = with_key(
         &h,
@@ -407,11 +464,22 @@ async fn roles_are_revoked_at_one_location_and_providers_fields_edited() {
 
     // "Edit User" for a provider: license, specialty, credentials; the NPI checked.
     let edit = json!({"license_number": "MD-2002", "specialty": "Pediatrics", "credentials": "MD", "middle_name": "Q"});
-    let r = with_key(&h, &admin, Method::PATCH, &format!("/users/{id}"), Some(edit)).await;
+    let r = with_key(
+        &h,
+        &admin,
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(edit),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let u = &r.json()["user"];
     assert_eq!(
-        (u["license_number"].as_str(), u["specialty"].as_str(), u["middle_name"].as_str()),
+        (
+            u["license_number"].as_str(),
+            u["specialty"].as_str(),
+            u["middle_name"].as_str()
+        ),
         (Some("MD-2002"), Some("Pediatrics"), Some("Q"))
     );
     let r = with_key(
@@ -424,7 +492,12 @@ async fn roles_are_revoked_at_one_location_and_providers_fields_edited() {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // Staff have no provider fields.
-    let staff = h.user("clerk@clinic.example", &["Office Staff"], "Correct#Horse9", true);
+    let staff = h.user(
+        "clerk@clinic.example",
+        &["Office Staff"],
+        "Correct#Horse9",
+        true,
+    );
     let r = with_key(
         &h,
         &admin,
@@ -441,7 +514,8 @@ async fn the_practices_password_rules_are_its_security_settings() {
     let h = Harness::start("api-password-rules", Setup::default()).await;
     let admin = h.key("security", "System Admin", &["*"], None);
     let path = format!("/practices/{PRACTICE}/security");
-    let mut settings = with_key(&h, &admin, Method::GET, &path, None).await.json()["security"].clone();
+    let mut settings =
+        with_key(&h, &admin, Method::GET, &path, None).await.json()["security"].clone();
     assert_eq!(settings["password"]["min_length"], 12, "{settings}");
     // Every problem at once.
     settings["password"]["min_length"] = json!(4);

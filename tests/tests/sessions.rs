@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use wardgate_identity::Actor;
 use wardgate::api::ops::{Op, UserAction};
+use wardgate_identity::Actor;
 use wardgate_tests::gateway::{base32, Harness, Setup};
 
 const PASSWORD: &str = "Correct#Horse9battery";

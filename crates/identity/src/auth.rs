@@ -135,7 +135,11 @@ impl Store {
         // work as a known one.
         let rules = self.tx(|tx| {
             let user: Option<String> = tx
-                .query_row("SELECT user_id FROM tokens WHERE hash = ?1", params![sha256_hex(token)], |r| r.get(0))
+                .query_row(
+                    "SELECT user_id FROM tokens WHERE hash = ?1",
+                    params![sha256_hex(token)],
+                    |r| r.get(0),
+                )
                 .optional()?;
             match user {
                 Some(u) => self.password_rules_of(tx, &u),

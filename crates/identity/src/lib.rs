@@ -26,8 +26,8 @@ pub use model::{Assignment, KeyInfo, Location, Practice, SessionInfo, User, User
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use secret::{SecretKey, KEY_ENV, KEY_FILE_ENV};
-pub use store::{Actor, ActorKind, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
 pub use security::SecuritySettings;
+pub use store::{Actor, ActorKind, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
 pub use users::{NewUser, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};
 

@@ -58,19 +58,28 @@ impl SecuritySettings {
         let mut out = Vec::new();
         let mut at_least = |field: &str, value: u32, min: u32, max: u32| {
             if value < min || value > max {
-                out.push(format!("{field} must be between {min} and {max} (it is {value})"));
+                out.push(format!(
+                    "{field} must be between {min} and {max} (it is {value})"
+                ));
             }
         };
-        at_least("session_idle_minutes", self.session_idle_minutes, 1, 24 * 60);
+        at_least(
+            "session_idle_minutes",
+            self.session_idle_minutes,
+            1,
+            24 * 60,
+        );
         at_least("session_max_hours", self.session_max_hours, 1, 24 * 30);
-        at_least("lockout_after", self.lockout_after, 1, 100);
+        at_least("lockout_after", self.lockout_after, 1, 10_000);
         at_least("lockout_minutes", self.lockout_minutes, 1, 24 * 60);
         at_least("max_sessions", self.max_sessions, 0, 1000);
         at_least("inactivity_days", self.inactivity_days, 0, 3650);
         let p = &self.password;
         let mut number = |field: &str, value: usize, min: usize, max: usize| {
             if value < min || value > max {
-                out.push(format!("{field} must be between {min} and {max} (it is {value})"));
+                out.push(format!(
+                    "{field} must be between {min} and {max} (it is {value})"
+                ));
             }
         };
         number("password.min_length", p.min_length, 8, 128);
@@ -83,7 +92,11 @@ impl SecuritySettings {
 impl Store {
     /// The password rules for someone with access to `practices`: the strictest of theirs
     /// (the defaults when there are none).
-    pub(crate) fn password_rules(&self, tx: &Transaction<'_>, practices: &[String]) -> Result<PasswordPolicy> {
+    pub(crate) fn password_rules(
+        &self,
+        tx: &Transaction<'_>,
+        practices: &[String],
+    ) -> Result<PasswordPolicy> {
         let mut rules: Option<PasswordPolicy> = None;
         for practice in practices {
             let settings = settings_of(tx, Some(practice))?;
@@ -101,7 +114,11 @@ impl Store {
     }
 
     /// The password rules of a user: those of the practices where they hold a role.
-    pub(crate) fn password_rules_of(&self, tx: &Transaction<'_>, user: &str) -> Result<PasswordPolicy> {
+    pub(crate) fn password_rules_of(
+        &self,
+        tx: &Transaction<'_>,
+        user: &str,
+    ) -> Result<PasswordPolicy> {
         let mut st = tx.prepare_cached(
             "SELECT DISTINCT practice_id FROM assignments WHERE user_id = ?1 AND revoked_at IS NULL",
         )?;
@@ -198,4 +215,3 @@ fn settings_of(tx: &Transaction<'_>, practice: Option<&str>) -> Result<SecurityS
 pub(crate) fn is_throttled(locked_until: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> bool {
     locked_until.is_some_and(|u| u > ts(now).as_str())
 }
-

@@ -214,7 +214,11 @@ impl Store {
         schema::migrate(&mut conn)?;
         secrets.seal_plain_seeds(&mut conn)?;
         let remembered: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'policy_roles'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'policy_roles'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         let roles = remembered.and_then(|r| serde_json::from_str::<Vec<String>>(&r).ok());
         Ok(Store {

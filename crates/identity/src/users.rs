@@ -4,8 +4,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::json;
 
 use crate::model::{Assignment, Location, Practice, User, UserKind, UserStatus};
-use crate::store::{ts, Actor, Store};
 use crate::security::{is_throttled, throttle_of, Throttle};
+use crate::store::{ts, Actor, Store};
 use crate::validate::{valid_email, valid_npi};
 use crate::{password, IdentityError, Result};
 
@@ -327,7 +327,8 @@ impl Store {
                 "emergency access can be allowed only at a practice the user is given ({p} is not)"
             )));
         }
-        self.password_rules_for(&new.practices)?.check(&new.password)?;
+        self.password_rules_for(&new.practices)?
+            .check(&new.password)?;
         let hash = password::hash(&new.password)?;
         let now = self.now();
         self.tx(|tx| {

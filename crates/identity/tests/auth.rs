@@ -403,7 +403,8 @@ fn emergency_access_is_granted_per_practice_and_needs_a_role_there() {
     );
     s.open_emergency(&id, "p-2", "patient unconscious", Duration::hours(1))
         .unwrap();
-    s.revoke(&Actor::system(), &id, "Provider", "p-1", None).unwrap();
+    s.revoke(&Actor::system(), &id, "Provider", "p-1", None)
+        .unwrap();
     assert!(
         !s.may_open_emergency(&id, "p-1").unwrap(),
         "no role left at p-1"

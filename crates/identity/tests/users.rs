@@ -840,17 +840,16 @@ impl wardgate_identity::Clock for Ahead {
 /// command line with no gateway running) checks role names against them.
 #[test]
 fn the_roles_of_the_policy_in_force_are_remembered() {
-    let path = std::env::temp_dir().join(format!(
-        "wardgate-identity-roles-{}.db",
-        std::process::id()
-    ));
+    let path =
+        std::env::temp_dir().join(format!("wardgate-identity-roles-{}.db", std::process::id()));
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
     {
         let s = Store::open(&path, Box::new(Sink::default())).unwrap();
         assert_eq!(s.policy_roles(), None, "a new store knows no policy");
-        s.add_practice(&Actor::system(), "p-1", "A", "UTC", &[]).unwrap();
+        s.add_practice(&Actor::system(), "p-1", "A", "UTC", &[])
+            .unwrap();
         s.policy_roles_changed(&["Owner".into(), "Staff".into()])
             .unwrap();
     }
@@ -860,11 +859,17 @@ fn the_roles_of_the_policy_in_force_are_remembered() {
         Some(vec!["Owner".to_string(), "Staff".to_string()])
     );
     let e = s
-        .add_user(&Actor::system(), staff("x@clinic.example", &["Biller"], &["p-1"]))
+        .add_user(
+            &Actor::system(),
+            staff("x@clinic.example", &["Biller"], &["p-1"]),
+        )
         .unwrap_err();
     assert!(matches!(e, IdentityError::UnknownRole(..)), "{e}");
-    s.add_user(&Actor::system(), staff("y@clinic.example", &["Staff"], &["p-1"]))
-        .unwrap();
+    s.add_user(
+        &Actor::system(),
+        staff("y@clinic.example", &["Staff"], &["p-1"]),
+    )
+    .unwrap();
 }
 
 /// Password rules are a practice's security settings; someone at two practices follows the
@@ -877,9 +882,7 @@ fn password_rules_are_the_practices_and_the_strictest_applies() {
     strict.password.history = 10;
     strict.password.max_age_days = 0;
     s.set_security(&Actor::system(), "p-2", &strict).unwrap();
-    let rules = s
-        .password_rules_for(&["p-1".into(), "p-2".into()])
-        .unwrap();
+    let rules = s.password_rules_for(&["p-1".into(), "p-2".into()]).unwrap();
     assert_eq!(
         (rules.min_length, rules.history, rules.max_age_days),
         (16, 10, 90)

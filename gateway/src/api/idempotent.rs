@@ -34,7 +34,10 @@ pub(super) fn replay(
     Ok(Some(Reply {
         status: StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK),
         body: saved.get("body").cloned().unwrap_or_default(),
-        etag: saved.get("etag").and_then(Value::as_str).map(str::to_string),
+        etag: saved
+            .get("etag")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         replayed: true,
     }))
 }

@@ -10,7 +10,8 @@ use wardgate_identity::SecuritySettings;
 
 use super::ops::{
     AccountBody, EditBody, GrantBody, KeyBody, LocationBody, LocationEdit, ModulesBody,
-    NewUserBody, PasswordBody, PolicyBody, PolicyTestBody, PracticeBody, PracticeEdit, RelateBody, RotateBody,
+    NewUserBody, PasswordBody, PolicyBody, PolicyTestBody, PracticeBody, PracticeEdit, RelateBody,
+    RotateBody,
 };
 
 mod schemas;
@@ -113,7 +114,10 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "revokeRole" => vec![
             ("practice", "where the role is revoked (required)"),
-            ("location", "at this location only (default: everywhere at the practice)"),
+            (
+                "location",
+                "at this location only (default: everywhere at the practice)",
+            ),
         ],
         "unrelatePatient" => vec![("relation", "assigned or shared (required)")],
         "listKeys" => vec![

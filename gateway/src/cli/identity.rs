@@ -120,7 +120,11 @@ impl Backend {
                 (Some(t), None) => t.clone(),
                 (None, None) => String::new(),
             };
-            return Ok(Backend::Live(Client::server(server, &token, c.ca.as_deref())?));
+            return Ok(Backend::Live(Client::server(
+                server,
+                &token,
+                c.ca.as_deref(),
+            )?));
         }
         let (db, _) = paths(c)?;
         if let Some(client) = Client::for_database(&db) {

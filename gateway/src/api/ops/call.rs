@@ -63,7 +63,10 @@ impl Op {
                     "/users/{}/roles/{}{}",
                     seg(user),
                     seg(role),
-                    query(&[("practice", &Some(practice.clone())), ("location", location)])
+                    query(&[
+                        ("practice", &Some(practice.clone())),
+                        ("location", location)
+                    ])
                 ),
                 None,
             ),

@@ -210,9 +210,10 @@ fn the_shipped_policies_route_every_operation() {
                 continue;
             }
             let path = format!("/.wardgate/v1{template}");
-            let routed = manifest.routes.iter().any(|r| {
-                r.method.eq_ignore_ascii_case(method) && r.pattern == path
-            });
+            let routed = manifest
+                .routes
+                .iter()
+                .any(|r| r.method.eq_ignore_ascii_case(method) && r.pattern == path);
             if !routed {
                 missing.push(format!("{} {path}", method.to_ascii_uppercase()));
             }

@@ -53,10 +53,9 @@ pub(super) fn change_password(
     problems.finish()?;
     match store.change_password(&caller.actor.id, &b.current, &b.new) {
         Ok(()) => Ok(Reply::ok(json!({"changed": true}))),
-        Err(IdentityError::BadCredentials) => Err(ApiError::field(
-            "current",
-            "is not your current password",
-        )),
+        Err(IdentityError::BadCredentials) => {
+            Err(ApiError::field("current", "is not your current password"))
+        }
         Err(e @ (IdentityError::WeakPassword(_) | IdentityError::PasswordReused)) => {
             Err(ApiError::field("new", e.to_string()))
         }

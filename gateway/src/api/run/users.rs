@@ -103,12 +103,17 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             let all: Vec<(String, String)> = store
                 .patients_of(&user.id)?
                 .into_iter()
-                .map(|(patient, relation)| (format!("{patient}/{relation}"), patient + "\0" + &relation))
+                .map(|(patient, relation)| {
+                    (format!("{patient}/{relation}"), patient + "\0" + &relation)
+                })
                 .collect();
             let (page, next) = paginate(all, |(id, _)| id, &page)?;
             let relations: Vec<_> = page
                 .into_iter()
-                .filter_map(|(_, pr)| pr.split_once('\0').map(|(p, r)| json!({"patient": p, "relation": r})))
+                .filter_map(|(_, pr)| {
+                    pr.split_once('\0')
+                        .map(|(p, r)| json!({"patient": p, "relation": r}))
+                })
                 .collect();
             Ok(Reply::ok(
                 json!({"user": user.id, "relations": relations, "next_cursor": next}),

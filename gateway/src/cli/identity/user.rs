@@ -227,10 +227,7 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Edit(edit) => {
             let user = edit.user.clone();
-            changed(
-                b.run(Op::EditUser(user, Box::new(edit.into())))?,
-                "edited",
-            )
+            changed(b.run(Op::EditUser(user, Box::new(edit.into())))?, "edited")
         }
         UserCommand::Access(cmd) => access(&c, &b, cmd),
     }
@@ -261,7 +258,8 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
             "revoked",
         ),
         AccessCommand::Sessions { user } => {
-            let sessions: Vec<SessionInfo> = b.all("sessions", |p| Op::Sessions(user.clone(), p))?;
+            let sessions: Vec<SessionInfo> =
+                b.all("sessions", |p| Op::Sessions(user.clone(), p))?;
             show(c, &sessions, || {
                 sessions
                     .iter()
@@ -357,7 +355,8 @@ fn relations(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<Exit
             })
         }
         AccessCommand::Relations { user } => {
-            let id = b.run(Op::ShowUser(user.clone()))?["user"]["id"].clone();
+            let shown = b.run(Op::ShowUser(user.clone()))?;
+            let id = shown.pointer("/user/id").cloned().unwrap_or_default();
             let relations: Vec<serde_json::Value> =
                 b.all("relations", |p| Op::Relations(user.clone(), p))?;
             let v = serde_json::json!({"user": id, "relations": relations});

@@ -133,7 +133,6 @@ impl From<AddUser> for NewUserBody {
             location: a.location,
             expires_at: a.expires,
             emergency_access: a.emergency_access,
-            ..NewUserBody::default()
         }
     }
 }
