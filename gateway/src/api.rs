@@ -74,6 +74,11 @@ pub async fn serve(
     path: String,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // A malformed key is refused whatever the operation, so a client learns of it at once.
+    let retry = match idempotency_key(&parts.headers) {
+        Ok(k) => k,
+        Err(e) => return error(&e),
+    };
     let op = match read(body)
         .await
         .and_then(|bytes| Op::parse(&parts.method, &path, parts.uri.query(), &bytes))
@@ -102,7 +107,7 @@ pub async fn serve(
         | Op::RollbackPolicy
         | Op::PolicyMatrix
         | Op::PolicyTest(_) => policy::serve(gw, &caller, op).await,
-        op => answer(gw, caller, &parts.headers, op).await,
+        op => answer(gw, caller, &parts.headers, retry, op).await,
     };
     match done {
         Ok(reply) => render(&reply),
@@ -131,13 +136,13 @@ async fn answer(
     gw: &Arc<Gateway>,
     caller: Caller,
     headers: &http::HeaderMap,
+    retry: Option<String>,
     op: Op,
 ) -> Result<Reply, ApiError> {
     let if_match = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let retry = idempotency_key(headers)?;
     let gw2 = gw.clone();
     let refreshes = matches!(
         op,

@@ -51,16 +51,30 @@ pub async fn with_key(
     path: &str,
     body: Option<Value>,
 ) -> Reply {
+    with_key_and(h, key, method, path, body, &[]).await
+}
+
+/// A JSON call with an API key and more headers.
+pub async fn with_key_and(
+    h: &Harness,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    extra: &[(&str, &str)],
+) -> Reply {
     let auth = format!("Bearer {key}");
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    headers.extend_from_slice(extra);
     let body = body.map(|b| b.to_string());
     h.client()
         .send(
             method,
             &format!("{}{API}{path}", h.base),
-            &[
-                ("authorization", auth.as_str()),
-                ("content-type", "application/json"),
-            ],
+            &headers,
             body.as_deref(),
         )
         .await

@@ -15,34 +15,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use wardgate::api::client::Client;
 use wardgate::api::ops::{ListQuery, Op};
-use wardgate_tests::api::{call, changes_by, signed_in, with_key, API};
-use wardgate_tests::gateway::{Harness, Reply, Setup, CSRF_COOKIE, PRACTICE};
-
-/// A JSON call with a key and more headers.
-async fn keyed(
-    h: &Harness,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    extra: &[(&str, &str)],
-) -> Reply {
-    let auth = format!("Bearer {key}");
-    let mut headers = vec![
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    headers.extend_from_slice(extra);
-    let body = body.map(|b| b.to_string());
-    h.client()
-        .send(
-            method,
-            &format!("{}{API}{path}", h.base),
-            &headers,
-            body.as_deref(),
-        )
-        .await
-}
+use wardgate_tests::api::{call, changes_by, signed_in, with_key, with_key_and, API};
+use wardgate_tests::gateway::{Harness, Setup, CSRF_COOKIE, PRACTICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_sees_who_they_are_and_changes_their_own_password() {
@@ -75,62 +49,29 @@ async fn a_person_sees_who_they_are_and_changes_their_own_password() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    // Every problem named by its field.
-    let r = call(
-        &h,
-        &b,
-        Method::POST,
-        "/me/password",
-        Some(change("", "Battery#Staple42", "Battery#Staple43")),
-        true,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let problems = r.json();
-    let named: Vec<&str> = problems["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(named, ["current", "confirm"], "{}", r.body);
-    let r = call(
-        &h,
-        &b,
-        Method::POST,
-        "/me/password",
-        Some(change(
-            "Wrong#Horse9",
-            "Battery#Staple42",
-            "Battery#Staple42",
-        )),
-        true,
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json()["problems"][0]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("current")),
-        "{}",
-        r.body
-    );
-    let r = call(
-        &h,
-        &b,
-        Method::POST,
-        "/me/password",
-        Some(change("Correct#Horse9", "short", "short")),
-        true,
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json()["problems"][0]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("new")),
-        "{}",
-        r.body
-    );
+    // Every problem named by its field: missing, mismatched, wrong, weak.
+    for (body, fields) in [
+        (
+            change("", "Battery#Staple42", "Battery#Staple43"),
+            vec!["current", "confirm"],
+        ),
+        (
+            change("Wrong#Horse9", "Battery#Staple42", "Battery#Staple42"),
+            vec!["current"],
+        ),
+        (change("Correct#Horse9", "short", "short"), vec!["new"]),
+    ] {
+        let r = call(&h, &b, Method::POST, "/me/password", Some(body), true, &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        let problems = r.json();
+        let named: Vec<&str> = problems["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named, fields, "{}", r.body);
+    }
     let r = call(&h, &b, Method::POST, "/me/password", Some(good), true, &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The old password is gone, the new one signs in.
@@ -159,12 +100,12 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
         "roles": ["Office Staff"], "practices": [PRACTICE]
     });
     let key = [("idempotency-key", "4f1c2a9e-hire-rita")];
-    let first = keyed(&h, &admin, Method::POST, "/users", Some(new.clone()), &key).await;
+    let first = with_key_and(&h, &admin, Method::POST, "/users", Some(new.clone()), &key).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert!(first.json()["temporary_password"].is_string());
     // The answer was lost; the client asks again and gets the same answer, not a 409 or a
     // second account - with the temporary password it never saw.
-    let again = keyed(&h, &admin, Method::POST, "/users", Some(new.clone()), &key).await;
+    let again = with_key_and(&h, &admin, Method::POST, "/users", Some(new.clone()), &key).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.json(), first.json());
     assert_eq!(
@@ -183,7 +124,7 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
     // The same key for another request is a client's mistake.
     let mut other = new.clone();
     other["email"] = json!("other@clinic.example");
-    let r = keyed(
+    let r = with_key_and(
         &h,
         &admin,
         Method::POST,
@@ -203,10 +144,10 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
     );
     // Keys are the caller's own: another caller's same key is another request.
     let second = h.key("hr-2", "System Admin", &["*"], None);
-    let r = keyed(&h, &second, Method::POST, "/users", Some(other), &key).await;
+    let r = with_key_and(&h, &second, Method::POST, "/users", Some(other), &key).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // A key that is not a key.
-    let r = keyed(
+    let r = with_key_and(
         &h,
         &admin,
         Method::POST,
