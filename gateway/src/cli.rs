@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod identity;
 mod policy;
+mod remote;
 mod serve;
 
 #[derive(Debug, Parser)]

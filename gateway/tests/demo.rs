@@ -351,6 +351,54 @@ fn the_command_line_administers_the_running_demo() {
         actions.contains(&"user:create") && actions.contains(&"user:lock"),
         "{records}"
     );
+    // By URL with a key, as an integration or an administrator elsewhere would.
+    cli(&[
+        "key",
+        "account",
+        "hr-sync",
+        "--practice",
+        "demo",
+        "--role",
+        "System Admin",
+    ]);
+    let issued: serde_json::Value = serde_json::from_str(&cli(&[
+        "key",
+        "issue",
+        "--account",
+        "hr-sync",
+        "--scope",
+        "*",
+        "--json",
+    ]))
+    .unwrap();
+    let token = dir.join("hr-sync.token");
+    std::fs::write(&token, issued["key"].as_str().unwrap()).unwrap();
+    let info = wait_for(&dir.join("demo.json"));
+    let url = info["url"].as_str().unwrap().to_string();
+    let remote = |args: &[&str]| {
+        let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        full.extend([
+            "--server".to_string(),
+            url.clone(),
+            "--token-file".to_string(),
+            token.display().to_string(),
+            "--ca".to_string(),
+            dir.join("ca.pem").display().to_string(),
+        ]);
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        cli(&refs)
+    };
+    let listed = remote(&["user", "search", "ros", "--json"]);
+    assert!(listed.contains("rosa@demo.example"), "{listed}");
+    let unlocked = remote(&["user", "unlock", "rosa@demo.example"]);
+    assert!(unlocked.contains("unlocked:"), "{unlocked}");
+    let found = remote(&["audit", "search", "--action", "user:unlock"]);
+    let by: Vec<serde_json::Value> = found
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(by.len(), 1, "{found}");
+    assert_eq!(by[0]["event"]["actor"]["kind"], "key", "{found}");
     drop(demo);
     let verified = Command::new(env!("CARGO_BIN_EXE_wardgate"))
         .args(["audit", "verify", "--dir"])

@@ -121,6 +121,11 @@ async fn a_retried_creation_with_an_idempotency_key_makes_one_user() {
         .filter(|r| r["event"]["action"] == "user:create")
         .count();
     assert_eq!(made, 1, "the retry created again");
+    // The practice's administrators find the change in their activity log.
+    let r = with_key(&h, &admin, Method::GET, "/audit?action=user:create", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let found = r.json()["records"].as_array().unwrap().len();
+    assert_eq!(found, 1, "{}", r.body);
     // The same key for another request is a client's mistake.
     let mut other = new.clone();
     other["email"] = json!("other@clinic.example");

@@ -53,11 +53,42 @@ impl ChangeSink for wardgate_audit::AuditLog {
             wardgate_audit::Actor::new(kind, &actor.id),
             action,
         );
+        e.resource.practice = practice_of(before.as_ref(), after.as_ref());
         e.before = before;
         e.after = after;
         self.append(e, wardgate_audit::Durability::Sync)
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The one practice a change is about, if it is about exactly one: named by the change
+/// (`practice`, `practice_id`), or the practices of the user it changed (their role
+/// assignments before and after). A practice's administrators find it in their activity log;
+/// a change about several practices is left to the host's operator.
+fn practice_of(
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> Option<String> {
+    let mut found: Vec<&str> = Vec::new();
+    for v in before.into_iter().chain(after) {
+        for key in ["practice", "practice_id"] {
+            if let Some(p) = v.get(key).and_then(|p| p.as_str()) {
+                found.push(p);
+            }
+        }
+        let assignments = v
+            .get("assignments")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten();
+        found.extend(assignments.filter_map(|a| a.get("practice_id").and_then(|p| p.as_str())));
+    }
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some((*one).to_string()),
+        _ => None,
     }
 }
 

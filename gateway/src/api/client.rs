@@ -126,8 +126,29 @@ impl Client {
         }
     }
 
+    /// Sends `op`; the status and the body as it came (an export's CSV or JSON lines).
+    pub fn call_raw(&self, op: &Op) -> Result<(StatusCode, Bytes), ClientError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| self.broke(e.to_string()))?;
+        runtime.block_on(self.send_raw(op))
+    }
+
     /// Sends `op` from async code.
     pub async fn send(&self, op: &Op) -> Result<(StatusCode, Value), ClientError> {
+        let (status, bytes) = self.send_raw(op).await?;
+        let value = serde_json::from_slice(&bytes).map_err(|_| {
+            self.broke(format!(
+                "answered {status} with something that is not JSON ({} bytes)",
+                bytes.len()
+            ))
+        })?;
+        Ok((status, value))
+    }
+
+    /// Sends `op` from async code; the body as it came.
+    pub async fn send_raw(&self, op: &Op) -> Result<(StatusCode, Bytes), ClientError> {
         let call = op.call();
         let body = call.body.map(|b| b.to_string()).unwrap_or_default();
         let builder = Request::builder()
@@ -194,12 +215,6 @@ impl Client {
             .await
             .map_err(|e| self.broke(e.to_string()))?
             .to_bytes();
-        let value = serde_json::from_slice(&bytes).map_err(|_| {
-            self.broke(format!(
-                "answered {status} with something that is not JSON ({} bytes)",
-                bytes.len()
-            ))
-        })?;
-        Ok((status, value))
+        Ok((status, bytes))
     }
 }

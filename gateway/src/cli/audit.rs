@@ -4,34 +4,43 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
 use wardgate_audit::{verify, Filter, Format, Search};
+
+use crate::api::ops::{AuditQuery, Op};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Prove the log was not altered: every record, the chain between them, and the signed
     /// anchors; exit 1 and say where if anything is wrong.
     Verify {
-        #[arg(long)]
-        dir: PathBuf,
+        /// The log folder (or --server: the gateway verifies its own).
+        #[arg(long, required_unless_present = "server")]
+        dir: Option<PathBuf>,
         /// The anchor key (64 hex digits) if it is kept away from the log folder.
         #[arg(long)]
         key: Option<PathBuf>,
+        #[command(flatten)]
+        remote: super::remote::Remote,
     },
     /// Find records: who opened which patient's record, when.
     Search {
-        #[arg(long)]
-        dir: PathBuf,
+        /// The log folder (or --server: the gateway searches its own).
+        #[arg(long, required_unless_present = "server")]
+        dir: Option<PathBuf>,
         #[command(flatten)]
         filter: FilterArgs,
         #[arg(long, value_enum, default_value_t = OutFormat::Jsonl)]
         format: OutFormat,
+        #[command(flatten)]
+        remote: super::remote::Remote,
     },
     /// Export records (all, or those matching) for a compliance review.
     Export {
-        #[arg(long)]
-        dir: PathBuf,
+        /// The log folder (or --server: the gateway exports its own, streamed).
+        #[arg(long, required_unless_present = "server")]
+        dir: Option<PathBuf>,
         #[command(flatten)]
         filter: FilterArgs,
         #[arg(long, value_enum, default_value_t = OutFormat::Csv)]
@@ -39,6 +48,8 @@ pub enum AuditCommand {
         /// Write here instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: super::remote::Remote,
     },
 }
 
@@ -94,7 +105,24 @@ fn format(f: OutFormat) -> Format {
 
 pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { dir, key } => {
+        AuditCommand::Verify { remote, .. } if remote.client()?.is_some() => {
+            let client = remote.client()?.context("no gateway")?;
+            let (status, body) = client.call(&Op::AuditVerify)?;
+            if !status.is_success() {
+                bail!(
+                    "{} ({status})",
+                    body.get("message").and_then(|m| m.as_str()).unwrap_or("")
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(if body.get("ok") == Some(&serde_json::Value::Bool(true)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        AuditCommand::Verify { dir, key, .. } => {
+            let dir = dir.context("--dir names the log folder")?;
             let key = match key {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -140,10 +168,25 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AuditCommand::Search {
+            filter,
+            format: f,
+            remote,
+            ..
+        } if remote.client()?.is_some() => remote_export(&remote, filter, f, None),
+        AuditCommand::Export {
+            filter,
+            format: f,
+            output,
+            remote,
+            ..
+        } if remote.client()?.is_some() => remote_export(&remote, filter, f, output),
+        AuditCommand::Search {
             dir,
             filter,
             format: f,
+            ..
         } => {
+            let dir = dir.context("--dir names the log folder")?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let n = Search {
                 filter: filter.into(),
@@ -159,7 +202,9 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             filter,
             format: f,
             output,
+            ..
         } => {
+            let dir = dir.context("--dir names the log folder")?;
             let mut out: Box<dyn Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(p)
@@ -177,4 +222,40 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Search or export through a gateway: its streamed export of the matching records.
+fn remote_export(
+    remote: &super::remote::Remote,
+    filter: FilterArgs,
+    f: OutFormat,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let client = remote.client()?.context("no gateway")?;
+    let query = AuditQuery {
+        filter: filter.into(),
+        limit: None,
+        format: Some(
+            match f {
+                OutFormat::Jsonl => "jsonl",
+                OutFormat::Csv => "csv",
+            }
+            .into(),
+        ),
+    };
+    let (status, bytes) = client.call_raw(&Op::AuditExport(query))?;
+    if !status.is_success() {
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        bail!(
+            "{} ({status})",
+            body.get("message").and_then(|m| m.as_str()).unwrap_or("")
+        );
+    }
+    match &output {
+        Some(p) => {
+            std::fs::write(p, &bytes).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => std::io::stdout().lock().write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -37,20 +37,8 @@ pub struct Common {
     /// the gateway when it runs.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// A gateway's address (e.g. https://gateway.example:8443): send every operation there,
-    /// with the API key of --token, decided by the policy like any request.
-    #[arg(long, global = true, env = "WARDGATE_SERVER")]
-    server: Option<String>,
-    /// The API key (`wg_...`) for --server. Prefer WARDGATE_TOKEN or --token-file: a flag is
-    /// visible to other users of this machine.
-    #[arg(long, global = true, env = "WARDGATE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// A file holding the API key for --server.
-    #[arg(long, global = true, conflicts_with = "token")]
-    token_file: Option<PathBuf>,
-    /// The certificate authority to trust for --server (default: the system's).
-    #[arg(long, global = true, env = "WARDGATE_CA")]
-    ca: Option<PathBuf>,
+    #[command(flatten)]
+    remote: super::remote::Remote,
     /// Print JSON instead of words.
     #[arg(long, global = true)]
     json: bool,
@@ -113,18 +101,8 @@ pub(super) enum Backend {
 
 impl Backend {
     pub(super) fn connect(c: &Common) -> anyhow::Result<Backend> {
-        if let Some(server) = &c.server {
-            let token = match (&c.token, &c.token_file) {
-                (_, Some(file)) => std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read the token file {}", file.display()))?,
-                (Some(t), None) => t.clone(),
-                (None, None) => String::new(),
-            };
-            return Ok(Backend::Live(Client::server(
-                server,
-                &token,
-                c.ca.as_deref(),
-            )?));
+        if let Some(client) = c.remote.client()? {
+            return Ok(Backend::Live(client));
         }
         let (db, _) = paths(c)?;
         if let Some(client) = Client::for_database(&db) {
