@@ -32,15 +32,7 @@ pub async fn call(
         headers.push(("x-csrf-token", token.as_str()));
     }
     headers.extend_from_slice(extra);
-    let body = body.map(|b| b.to_string());
-    h.client()
-        .send(
-            method,
-            &format!("{}{API}{path}", h.base),
-            &headers,
-            body.as_deref(),
-        )
-        .await
+    send(h, method, path, &headers, body).await
 }
 
 /// A JSON call with an API key.
@@ -69,12 +61,23 @@ pub async fn with_key_and(
         ("content-type", "application/json"),
     ];
     headers.extend_from_slice(extra);
+    send(h, method, path, &headers, body).await
+}
+
+/// Sends a JSON body to the API on the gateway's listener.
+async fn send(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
     let body = body.map(|b| b.to_string());
     h.client()
         .send(
             method,
             &format!("{}{API}{path}", h.base),
-            &headers,
+            headers,
             body.as_deref(),
         )
         .await

@@ -105,7 +105,7 @@ fn format(f: OutFormat) -> Format {
 
 pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { remote, .. } if remote.client()?.is_some() => {
+        AuditCommand::Verify { remote, .. } if remote.named() => {
             let client = remote.client()?.context("no gateway")?;
             let (status, body) = client.call(&Op::AuditVerify)?;
             if !status.is_success() {
@@ -172,14 +172,14 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             format: f,
             remote,
             ..
-        } if remote.client()?.is_some() => remote_export(&remote, filter, f, None),
+        } if remote.named() => remote_export(&remote, filter, f, None),
         AuditCommand::Export {
             filter,
             format: f,
             output,
             remote,
             ..
-        } if remote.client()?.is_some() => remote_export(&remote, filter, f, output),
+        } if remote.named() => remote_export(&remote, filter, f, output),
         AuditCommand::Search {
             dir,
             filter,

@@ -27,6 +27,11 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Whether `--server` names a gateway.
+    pub fn named(&self) -> bool {
+        self.server.is_some()
+    }
+
     /// The gateway named by `--server`, if one is.
     pub fn client(&self) -> anyhow::Result<Option<Client>> {
         let Some(server) = &self.server else {
