@@ -169,6 +169,8 @@ fn seed(
             "America/New_York",
             &["clinical".into(), "billing".into(), "engage".into()],
         )?;
+        store.add_location(&system, "main", PRACTICE, "Main Street Clinic")?;
+        store.add_location(&system, "north", PRACTICE, "Northside Clinic")?;
     }
     let mut users = Vec::new();
     if !seeded {
@@ -352,8 +354,16 @@ pub fn banner(info: &DemoInfo, dir: &Path) -> String {
     let key = info.api_keys.first().map(|k| k.key.as_str()).unwrap_or("");
     let ca = info.ca_cert.display();
     let url = &info.url;
+    let (admin_email, admin_password) = info
+        .users
+        .iter()
+        .find(|u| u.roles.iter().any(|r| r == "System Admin"))
+        .map(|u| (u.email.as_str(), u.password.as_str()))
+        .unwrap_or(("", ""));
     format!(
         r#"Wardgate demo is running.
+  console    {url}/.wardgate/console/   sign in as {admin_email} with {admin_password}
+             (a temporary password: the first sign-in asks for a new one)
   gateway    {url}   (self-signed; CA at {ca})
   admin      {admin}   (health, metrics; the bootstrap key is in {dir}/demo.json)
   admin API  {url}/.wardgate/v1/   (people signed in, wg_ keys; decided by the policy)
@@ -370,7 +380,7 @@ Try it (the key is front-desk-sync: Office Staff, patient scopes, 20 requests/mi
   wardgate audit search --dir {dir}/audit --decision deny
   wardgate user list --config {dir}/wardgate.toml          # administers the running gateway
 
-In a browser: {url}/api/patients signs you in first (trust the CA above, or accept the warning);
+In a browser: {url}/.wardgate/console/ or {url}/api/patients signs you in first (trust the CA above, or accept the warning);
 users and their temporary passwords are in demo.json (the first sign-in changes the password).
 
 Users, passwords, keys and routes: {dir}/demo.json. Ctrl-C stops."#,

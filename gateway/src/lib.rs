@@ -8,6 +8,7 @@ pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod geo;
 pub mod logs;

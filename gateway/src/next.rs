@@ -8,6 +8,14 @@ pub fn safe_next(next: Option<&str>) -> String {
     safe_next_or(next, "/")
 }
 
+/// A page of the console, with no dot segment that could lead out of it.
+fn is_console(v: &str) -> bool {
+    (v.starts_with(crate::console::PREFIX) || v == crate::console::PREFIX.trim_end_matches('/'))
+        && !v
+            .split(['/', '?', '#'])
+            .any(|s| s == "." || s == ".." || s.to_ascii_lowercase().contains("%2e"))
+}
+
 /// A safe place to go: `next` when it is a path on this site, else `home`.
 pub fn safe_next_or(next: Option<&str>, home: &str) -> String {
     match next {
@@ -30,7 +38,7 @@ fn is_local_path(next: &str) -> bool {
             || v.starts_with("//")
             || v.contains('\\')
             || v.chars().any(char::is_control)
-            || v.starts_with(PAGES);
+            || (v.starts_with(PAGES) && !is_console(v));
         if bad {
             return false;
         }
@@ -55,6 +63,11 @@ mod tests {
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/api/patients?x=1")), "/api/patients?x=1");
         assert_eq!(safe_next(Some("/api/a%20b")), "/api/a%20b");
+        // The console is where an administrator goes back to after signing in.
+        assert_eq!(
+            safe_next(Some("/.wardgate/console/users?q=ali")),
+            "/.wardgate/console/users?q=ali"
+        );
         for bad in [
             "//evil.test/",
             "https://evil.test/",
@@ -62,6 +75,10 @@ mod tests {
             "/\\evil",
             "/%5Cevil",
             "/.wardgate/logout",
+            "/.wardgate/console/../logout",
+            "/.wardgate/console/%2e%2e/logout",
+            "/.wardgate/console/%252e%252e/logout",
+            "/.wardgate/consolex",
             "/%2Ewardgate/logout",
             "x",
             "/%09/evil.example/",

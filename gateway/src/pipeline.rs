@@ -4,6 +4,7 @@
 //! gateway page - is audited and counted. Anything that goes wrong before the decision is a
 //! [`Rejection`]; nothing is forwarded undecided.
 
+pub(crate) mod admin;
 mod authenticate;
 mod client;
 mod decide;
@@ -151,6 +152,9 @@ enum Next<'g> {
     Admin(Box<AdminCall>),
     /// A gateway page answered it (and says what it refused, if anything).
     Page(crate::pipeline::login::Page),
+    /// A page of the console, for a signed-in person; its API calls are decided and audited
+    /// one by one.
+    Console(Box<admin::ConsoleCall>),
 }
 
 /// The authority a request is for: the URI's (h2 `:authority`, or an absolute-form target,
@@ -205,6 +209,7 @@ impl Gateway {
         // The administration API is decided like the app; the gateway's own pages are behind
         // the network rules, before any credential.
         let api = req.uri().path().starts_with(crate::api::PREFIX);
+        let console = crate::console::is_console(req.uri().path());
         if api {
             cx.browser = None;
             // What the API is: public, like any OpenAPI document.
@@ -216,7 +221,7 @@ impl Gateway {
                     refused: None,
                 }));
             }
-        } else if req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
+        } else if !console && req.uri().path().starts_with(crate::pipeline::login::PREFIX) {
             let practice = practice::for_pages(self, cx, &req)?;
             return Ok(Next::Page(
                 crate::pipeline::login::handle(self, req, cx, practice).await,
@@ -252,23 +257,39 @@ impl Gateway {
                 return Err(Rejection::EmergencyRefused);
             }
         }
+        // The console is for people: an integration's key uses the API. Under break-glass,
+        // no administration.
+        if console {
+            let Who::Session(s) = who else {
+                return Err(Rejection::PeopleOnly);
+            };
+            if s.emergency.is_some() {
+                return Err(Rejection::EmergencyRefused);
+            }
+            rate_limit::check(
+                self.limits(),
+                &Who::Session(s.clone()),
+                c.sessions.per_minute.0.get(),
+            )?;
+            cx.action = Some("gateway:console".into());
+            return Ok(Next::Console(Box::new(admin::ConsoleCall {
+                parts,
+                body,
+                session: *s,
+                practice,
+            })));
+        }
         // 5. Rate limit, per key or per session.
         let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;
-        // What a person does for themselves (who am I, my own password) is theirs, whatever
-        // the policy says about administration.
-        if api && crate::api::is_self_service(parts.uri.path()) {
-            cx.action = Some("self:account".into());
-            return Ok(Next::Admin(Box::new(AdminCall { parts, body, who })));
+        // 7, 8. The API: self-service, or routed and decided by the policy.
+        if api {
+            return admin::admit(self, cx, parts, body, who, &practice).await;
         }
-        // 7. Route: the upstream (none for the API), then method + path -> action and
-        //    resource attributes.
-        let target = if api {
-            None
-        } else {
-            let host = host_of(&parts.headers, &parts.uri);
-            let picked = upstreams.pick(host.as_deref(), parts.uri.path());
-            Some(picked.ok_or(Rejection::NoUpstream)?)
-        };
+        // 7. Route: the upstream, then method + path -> action and resource attributes.
+        let host = host_of(&parts.headers, &parts.uri);
+        let target = upstreams
+            .pick(host.as_deref(), parts.uri.path())
+            .ok_or(Rejection::NoUpstream)?;
         let module = self.policy().current();
         cx.module_hash = Some(module.module_hash.clone());
         let routed = route::route(&module, &parts, body, c.server.max_json_body_bytes).await?;
@@ -287,13 +308,6 @@ impl Gateway {
             routed.resource,
             cx,
         )?;
-        let Some(target) = target else {
-            return Ok(Next::Admin(Box::new(AdminCall {
-                parts,
-                body: routed.body,
-                who,
-            })));
-        };
         Ok(Next::Forward(Box::new(Admitted {
             parts,
             body: routed.body,

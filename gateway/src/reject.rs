@@ -45,6 +45,8 @@ pub enum Rejection {
     },
     /// Break-glass asked for where the user may not open it.
     EmergencyRefused,
+    /// A page for people (the console) asked for with an API key.
+    PeopleOnly,
     /// The policy wants a fresher sign-in (or a second factor) for this action.
     StepUp {
         max_age_seconds: Option<u64>,
@@ -72,9 +74,13 @@ impl Rejection {
         match self {
             BadRequest(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Network | Country | UnknownPractice | Denied { .. } | EmergencyRefused | CrossSite => {
-                StatusCode::FORBIDDEN
-            }
+            Network
+            | Country
+            | UnknownPractice
+            | Denied { .. }
+            | EmergencyRefused
+            | CrossSite
+            | PeopleOnly => StatusCode::FORBIDDEN,
             NoCredentials | BadCredentials | SessionEnded | SessionElsewhere | StepUp { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -106,6 +112,7 @@ impl Rejection {
             NoRoute => "no_route",
             Denied { .. } => "forbidden",
             EmergencyRefused => "emergency_not_allowed",
+            PeopleOnly => "sign_in_required",
             StepUp { .. } => "step_up_required",
             PolicyFault => "policy_unavailable",
             StoreFault => "identity_unavailable",
@@ -136,6 +143,7 @@ impl Rejection {
             NoRoute => "no route for this method and path",
             Denied { .. } => "the policy does not permit this request",
             EmergencyRefused => "emergency access may not be opened here",
+            PeopleOnly => "the console is for people signed in; an API key uses the API",
             StepUp { .. } => "sign in again to do this",
             PolicyFault | StoreFault | AuditUnavailable => {
                 "the gateway cannot decide this request now; try again"

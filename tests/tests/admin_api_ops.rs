@@ -15,6 +15,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use wardgate::api::client::Client;
 use wardgate::api::ops::{ListQuery, Op};
+use wardgate_identity::Actor;
 use wardgate_tests::api::{call, changes_by, signed_in, with_key, with_key_and, API};
 use wardgate_tests::gateway::{Harness, Setup, CSRF_COOKIE, PRACTICE};
 
@@ -31,6 +32,12 @@ async fn a_person_sees_who_they_are_and_changes_their_own_password() {
         (Some("user"), Some(id.as_str()))
     );
     assert_eq!(me["roles"], json!(["Office Staff"]));
+    assert!(
+        me["policy_roles"].as_array().is_some_and(
+            |r| r.contains(&json!("Office Staff")) && r.contains(&json!("System Admin"))
+        ),
+        "{me}"
+    );
     assert_eq!(me["user"]["email"], "desk@clinic.example");
     let r = call(&h, &b, Method::GET, "/users", None, false, &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
@@ -89,6 +96,96 @@ async fn a_person_sees_who_they_are_and_changes_their_own_password() {
     let body = json!({"current": "x", "new": "Battery#Staple42", "confirm": "Battery#Staple42"});
     let r = with_key(&h, &key, Method::POST, "/me/password", Some(body)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_current_passwords_throttle_the_account_like_failed_sign_ins() {
+    let h = Harness::start("api-me-lockout", Setup::default()).await;
+    let mut settings = h.gw.store().security(PRACTICE).unwrap();
+    settings.lockout_after = 3;
+    h.gw.store()
+        .set_security(&Actor::system(), PRACTICE, &settings)
+        .unwrap();
+    h.gw.refresh_practices().unwrap();
+    let (b, id) = signed_in(&h, "desk@clinic.example", &["Office Staff"]).await;
+    let change = |current: &str| json!({"current": current, "new": "Battery#Staple42", "confirm": "Battery#Staple42"});
+    for _ in 0..2 {
+        let body = change("Wrong#Horse9");
+        let r = call(&h, &b, Method::POST, "/me/password", Some(body), true, &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.json()["problems"][0]["field"], "current", "{}", r.body);
+    }
+    // The third wrong one throttles the account, as a third failed sign-in would.
+    let body = change("Wrong#Horse9");
+    let r = call(&h, &b, Method::POST, "/me/password", Some(body), true, &[]).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("locked_out")),
+        "{}",
+        r.body
+    );
+    assert!(h.gw.store().user(&id).unwrap().locked_until.is_some());
+    // While throttled, even the right current password is refused, and nothing changes.
+    let body = change("Correct#Horse9");
+    let r = call(&h, &b, Method::POST, "/me/password", Some(body), true, &[]).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("locked_out")),
+        "{}",
+        r.body
+    );
+    assert!(!changes_by(&h, &id).contains(&"user:password-change".to_string()));
+    assert!(h
+        .audit_records()
+        .iter()
+        .any(|r| r["event"]["action"] == "user:lockout"));
+    // Guessing does not sign the person out.
+    let r = call(&h, &b, Method::GET, "/me", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Unlocked, the old password is still the one that works.
+    h.gw.store().unlock(&Actor::system(), &id).unwrap();
+    let again = h.api_browser();
+    let r = again.login("desk@clinic.example", "Correct#Horse9").await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_your_own_password_signs_out_your_other_sessions() {
+    let h = Harness::start("api-me-sessions", Setup::default()).await;
+    let (first, id) = signed_in(&h, "desk@clinic.example", &["Office Staff"]).await;
+    let second = h.api_browser();
+    let r = second.login("desk@clinic.example", "Correct#Horse9").await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.body
+    );
+    let r = call(&h, &second, Method::GET, "/me", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let body = json!({"current": "Correct#Horse9", "new": "Battery#Staple42", "confirm": "Battery#Staple42"});
+    let r = call(
+        &h,
+        &first,
+        Method::POST,
+        "/me/password",
+        Some(body),
+        true,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["other_sessions_ended"], 1, "{}", r.body);
+    // The other device is signed out; this one stays.
+    let r = call(&h, &second, Method::GET, "/me", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = call(&h, &first, Method::GET, "/me", None, false, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(h.gw.store().sessions(&id).unwrap().len(), 1);
+    assert!(changes_by(&h, &id).contains(&"session:end-all".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,13 +15,21 @@ pub const KEPT_FOR_HOURS: i64 = 24;
 /// What is remembered under a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remembered {
-    /// A digest of the request it answered: the same key with another request is a mistake.
+    /// A keyed digest of the request it answered ([`Store::request_hash`]): the same key with
+    /// another request is a mistake.
     pub request_hash: String,
     pub status: u16,
     pub reply: Vec<u8>,
 }
 
 impl Store {
+    /// A digest of a request to compare a retry with: HMAC-SHA256 under a key derived from the
+    /// store's secret key, so that the stored digest of a body holding a password does not let
+    /// anyone with a copy of the database test guesses at it.
+    pub fn request_hash(&self, request: &[u8]) -> String {
+        self.secrets.digest(request)
+    }
+
     /// The reply kept for `actor`'s `key`, if any (and not older than a day).
     pub fn remembered(&self, actor: &str, key: &str) -> Result<Option<Remembered>> {
         let since = ts(self.clock.now() - Duration::hours(KEPT_FOR_HOURS));

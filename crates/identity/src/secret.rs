@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hmac;
 
 use crate::{IdentityError, Result};
 
@@ -18,9 +19,15 @@ pub const KEY_FILE_ENV: &str = "WARDGATE_SECRET_KEY_FILE";
 /// What a sealed value starts with.
 const SEALED: &str = "sealed1:";
 
-/// The sealing key.
+/// What the digest key is derived for (HMAC-SHA256 of this under the secret key): a key of its
+/// own, never the sealing key itself.
+const DIGEST_LABEL: &[u8] = b"wardgate:secret-key:digest:v1";
+
+/// The sealing key, and a digest key derived from it.
 pub struct SecretKey {
     key: LessSafeKey,
+    /// Keyed digests of what is stored to be compared, not read back (a request's body).
+    digests: hmac::Key,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -42,8 +49,10 @@ impl SecretKey {
             .ok_or_else(|| invalid("a secret key is 64 hex digits (32 bytes)".into()))?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes)
             .map_err(|_| invalid("the secret key is not usable".into()))?;
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &bytes), DIGEST_LABEL);
         Ok(SecretKey {
             key: LessSafeKey::new(key),
+            digests: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         })
     }
 
@@ -126,6 +135,12 @@ impl SecretKey {
         Some(plain.to_vec())
     }
 
+    /// A keyed digest (HMAC-SHA256, hex) of `data`: equal for equal data under one key, and
+    /// useless to test guesses with for anyone without the key.
+    pub(crate) fn digest(&self, data: &[u8]) -> String {
+        hex::encode(hmac::sign(&self.digests, data).as_ref())
+    }
+
     /// Whether a stored value is sealed (rather than a seed from before sealing).
     /// Seals seeds stored before they were sealed (databases of earlier versions).
     pub(crate) fn seal_plain_seeds(&self, conn: &mut rusqlite::Connection) -> Result<()> {
@@ -181,5 +196,15 @@ mod tests {
         assert!(other.open("u-1", &sealed).is_none(), "another key");
         assert!(k.open("u-1", "sealed1:00").is_none());
         assert!(SecretKey::from_hex("abc").is_err());
+    }
+
+    #[test]
+    fn digests_are_keyed() {
+        let k = SecretKey::from_hex(&"11".repeat(32)).unwrap();
+        let other = SecretKey::from_hex(&"22".repeat(32)).unwrap();
+        assert_eq!(k.digest(b"request"), k.digest(b"request"));
+        assert_ne!(k.digest(b"request"), k.digest(b"another"));
+        assert_ne!(k.digest(b"request"), other.digest(b"request"));
+        assert_eq!(k.digest(b"request").len(), 64);
     }
 }

@@ -866,30 +866,95 @@ impl Store {
         Ok(IdentityError::LockedOut)
     }
     /// "Change Password": the old one, then a new one that meets the policy and was not used
-    /// recently. Clears the must-change flag of a temporary password.
+    /// recently. Clears the must-change flag of a temporary password. The change made during
+    /// sign-in (no session yet): every session of the user ends. See
+    /// [`Store::change_own_password`].
     pub fn change_password(&self, id: &str, old: &str, new: &str) -> Result<()> {
+        self.change_own_password(id, old, new, None, None).map(drop)
+    }
+
+    /// "Change Password" by a person at `practice` (whose security settings say how failures
+    /// are throttled), in the session whose id (as [`crate::SessionInfo`] shows it) is `keep`.
+    /// The old password is checked first, like a sign-in's: a throttled or locked account is
+    /// refused before anything is verified, and a wrong old password counts toward the
+    /// account's throttle as a failed sign-in does. Only then is the new one checked against
+    /// the history and hashed. The user's other sessions (every one when `keep` is `None`) end
+    /// in the same change; returns how many.
+    pub fn change_own_password(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+        practice: Option<&str>,
+        keep: Option<&str>,
+    ) -> Result<usize> {
         let rules = self.tx(|tx| self.password_rules_of(tx, id))?;
         rules.check(new)?;
         let history = rules.history;
-        let hash = password::hash(new)?;
-        let now = self.now();
-        self.tx(|tx| {
-            let stored: Option<String> = tx.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |r| r.get(0))?;
-            if !stored.as_deref().is_some_and(|h| password::verify(old, h)) {
-                return Err(IdentityError::BadCredentials);
+        let now = self.clock.now();
+        // The old password, in a change of its own so that a failure is counted (kept) even
+        // though the password is not changed.
+        let checked: Result<(String, Vec<String>)> = self.tx(|tx| {
+            let throttle = throttle_of(tx, practice)?;
+            let row: Option<(String, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT status, password_hash, locked_until FROM users WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((status, stored, locked_until)) = row else {
+                return Ok(Err(IdentityError::NotFound { what: "user", id: id.into() }));
+            };
+            if status == "locked" || is_throttled(locked_until.as_deref(), now) {
+                return Ok(Err(IdentityError::LockedOut));
             }
+            if status != "active" {
+                return Ok(Err(IdentityError::BadCredentials));
+            }
+            let Some(stored) = stored.filter(|h| password::verify(old, h)) else {
+                return Ok(Err(self.count_failure(tx, id, &throttle, now)?));
+            };
             let mut st = tx.prepare("SELECT hash FROM password_history WHERE user_id = ?1 ORDER BY changed_at DESC LIMIT ?2")?;
             let recent: Vec<String> = st.query_map(params![id, history as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            if recent.iter().any(|h| password::verify(new, h)) {
-                return Err(IdentityError::PasswordReused);
+            Ok(Ok((stored, recent)))
+        })?;
+        let (verified, recent) = checked?;
+        if recent.iter().any(|h| password::verify(new, h)) {
+            return Err(IdentityError::PasswordReused);
+        }
+        let hash = password::hash(new)?;
+        let at = ts(now);
+        self.tx(|tx| {
+            // Nobody changed it meanwhile (a change running at the same time with the same old
+            // password): the old password checked above is still the one in force.
+            let stored: Option<String> = tx.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |r| r.get(0))?;
+            if stored.as_deref() != Some(verified.as_str()) {
+                return Err(IdentityError::BadCredentials);
             }
             tx.execute(
                 "UPDATE users SET password_hash = ?1, must_change_password = 0, password_changed_at = ?2 WHERE id = ?3",
-                params![hash, now, id],
+                params![hash, at, id],
             )?;
-            tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, now])?;
+            tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, at])?;
             self.record(&Actor::user(id), "user:password-change", None, Some(json!({"user": id})))?;
-            Ok(())
+            let reason = "user:password-change";
+            let ended = match keep {
+                Some(session) => tx.execute(
+                    "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE user_id = ?3 AND ended_at IS NULL AND substr(hash, 1, 12) <> ?4",
+                    params![at, reason, id, session.to_ascii_lowercase()],
+                )?,
+                None => crate::sessions::end_all(tx, &at, id, reason)?,
+            };
+            if ended > 0 {
+                self.record(
+                    &Actor::user(id),
+                    "session:end-all",
+                    None,
+                    Some(json!({"user": id, "sessions": ended, "reason": reason, "kept": keep})),
+                )?;
+            }
+            Ok(ended)
         })
     }
 }

@@ -510,3 +510,51 @@ fn a_key_whose_stored_networks_cannot_be_read_is_refused_not_opened_to_anywhere(
         assert!(s.verify_key_cached(&issued.key).is_err(), "{broken}");
     }
 }
+
+#[test]
+fn wrong_old_passwords_count_as_failed_sign_ins_and_a_change_ends_the_other_sessions() {
+    let (s, clock, id) = store("change-throttle");
+    let here = s.start_session(&id, "p-1", None, None, false).unwrap();
+    let there = s.start_session(&id, "p-1", None, None, false).unwrap();
+    let change = |old: &str, keep: Option<&str>| {
+        s.change_own_password(&id, old, "Brand#New#Pass2", Some("p-1"), keep)
+    };
+    for _ in 0..4 {
+        assert!(matches!(
+            change("Wrong#Pass1", None),
+            Err(IdentityError::BadCredentials)
+        ));
+    }
+    assert!(
+        matches!(change("Wrong#Pass1", None), Err(IdentityError::LockedOut)),
+        "the fifth wrong old password throttles, as the fifth failed sign-in does"
+    );
+    assert!(
+        matches!(
+            change("Temporary#Pass1", None),
+            Err(IdentityError::LockedOut)
+        ),
+        "while throttled even the right old password is refused"
+    );
+    assert!(matches!(
+        s.login("nurse@x.com", "Temporary#Pass1"),
+        Err(IdentityError::LockedOut)
+    ));
+    assert!(
+        s.session(&here).unwrap().is_some() && s.session(&there).unwrap().is_some(),
+        "guessing does not sign anyone out"
+    );
+    clock.advance(Duration::minutes(16));
+    let keep = s.session(&here).unwrap().unwrap().id;
+    assert_eq!(change("Temporary#Pass1", Some(keep.as_str())).unwrap(), 1);
+    assert!(s.session(&here).unwrap().is_some(), "this session stays");
+    assert!(s.session(&there).unwrap().is_none(), "the other one ended");
+    s.login("nurse@x.com", "Brand#New#Pass2").unwrap();
+    // The change made during sign-in (no session to keep) ends them all.
+    assert_eq!(
+        s.change_own_password(&id, "Brand#New#Pass2", "Third#New#Pass3", None, None)
+            .unwrap(),
+        1
+    );
+    assert!(s.session(&here).unwrap().is_none());
+}

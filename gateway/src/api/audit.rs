@@ -37,20 +37,57 @@ fn filter(caller: &Caller, q: &AuditQuery) -> Result<Filter, ApiError> {
     })
 }
 
-/// Keeps whole lines up to a count, then stops the search.
+/// A page of whole lines as the search writes them: oldest first, the first `limit` after
+/// the cursor (then the search stops), or newest first, the last `limit` before it (the
+/// search reads on, keeping only those).
 struct Lines {
-    out: Vec<u8>,
-    left: usize,
+    kept: std::collections::VecDeque<Vec<u8>>,
+    line: Vec<u8>,
+    /// One more than a page, to know whether there is a next one.
+    room: usize,
+    newest: bool,
+    cursor: Option<u64>,
+    /// How many matched on this side of the cursor.
+    matched: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct Seq {
+    seq: u64,
+}
+
+impl Lines {
+    fn take(&mut self, line: Vec<u8>) {
+        if let Some(c) = self.cursor {
+            let seq = serde_json::from_slice::<Seq>(&line).map(|r| r.seq);
+            let beyond = match seq {
+                Ok(seq) if self.newest => seq >= c,
+                Ok(seq) => seq <= c,
+                Err(_) => true,
+            };
+            if beyond {
+                return;
+            }
+        }
+        self.matched += 1;
+        self.kept.push_back(line);
+        if self.newest && self.kept.len() > self.room {
+            self.kept.pop_front();
+        }
+    }
 }
 
 impl Write for Lines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.left == 0 {
+        if !self.newest && self.kept.len() >= self.room {
             return Err(std::io::Error::other("enough"));
         }
-        self.out.extend_from_slice(buf);
-        if buf.ends_with(b"\n") {
-            self.left -= 1;
+        for part in buf.split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(part);
+            if part.ends_with(b"\n") {
+                let line = std::mem::take(&mut self.line);
+                self.take(line);
+            }
         }
         Ok(buf.len())
     }
@@ -68,7 +105,7 @@ fn failed(what: &str) -> ApiError {
     )
 }
 
-/// `GET /audit`: the first `limit` matching records, oldest first.
+/// `GET /audit`: a page of matching records, oldest first (or newest first).
 pub async fn search(gw: &Arc<Gateway>, caller: &Caller, q: AuditQuery) -> Result<Value, ApiError> {
     let filter = filter(caller, &q)?;
     let limit = q.limit.unwrap_or(1000);
@@ -82,9 +119,14 @@ pub async fn search(gw: &Arc<Gateway>, caller: &Caller, q: AuditQuery) -> Result
     let dir = gw.config().audit.dir.clone();
     tokio::task::spawn_blocking(move || {
         audit.flush().map_err(|_| failed("flushed"))?;
+        let newest = q.order.as_deref() == Some("newest");
         let mut lines = Lines {
-            out: Vec::new(),
-            left: limit + 1,
+            kept: std::collections::VecDeque::new(),
+            line: Vec::new(),
+            room: limit + 1,
+            newest,
+            cursor: q.cursor,
+            matched: 0,
         };
         let search = Search {
             filter,
@@ -92,15 +134,22 @@ pub async fn search(gw: &Arc<Gateway>, caller: &Caller, q: AuditQuery) -> Result
         };
         // Stopping early ends the search with an error: what was gathered is the page.
         let _ = search.run(&dir, &mut lines);
+        let more = lines.matched > limit;
         let mut records: Vec<Value> = lines
-            .out
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
+            .kept
+            .iter()
             .filter_map(|l| serde_json::from_slice(l).ok())
             .collect();
-        let more = records.len() > limit;
+        if newest {
+            records.reverse();
+        }
         records.truncate(limit);
-        Ok(json!({"records": records, "truncated": more}))
+        let next = records
+            .last()
+            .and_then(|r| r.get("seq"))
+            .filter(|_| more)
+            .cloned();
+        Ok(json!({"records": records, "truncated": more, "next_cursor": next}))
     })
     .await
     .map_err(|_| failed("read"))?

@@ -150,6 +150,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// The first letters of a name or email.
     pub prefix: Option<String>,
+    /// Only people with a role at this location.
+    pub location: Option<String>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
 }
@@ -174,6 +176,11 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
     /// Export only: `csv` (the default) or `jsonl`.
     pub format: Option<String>,
+    /// Search only: the records after this sequence number (before it, newest first): the
+    /// previous page's `next_cursor`.
+    pub cursor: Option<u64>,
+    /// Search only: `oldest` first (the default) or `newest` first.
+    pub order: Option<String>,
 }
 
 /// A test suite to run against the policy in force (the `.tests` format of `wardgate policy

@@ -5,7 +5,6 @@
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use wardgate_identity::{Remembered, Store};
 
 use super::error::ApiError;
@@ -23,7 +22,7 @@ pub(super) fn replay(
     let Some(kept) = store.remembered(&actor(caller), key)? else {
         return Ok(None);
     };
-    if kept.request_hash != digest(op) {
+    if kept.request_hash != digest(store, op) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -44,7 +43,7 @@ pub(super) fn replay(
 
 /// Runs `op` for `caller` and keeps its reply, when it succeeded, under `key`.
 pub(super) fn run(store: &Store, caller: &Caller, key: &str, op: Op) -> Result<Reply, ApiError> {
-    let request_hash = digest(&op);
+    let request_hash = digest(store, &op);
     let reply = run::run(store, caller, op)?;
     let saved = json!({"body": reply.body, "etag": reply.etag});
     store.remember(
@@ -59,18 +58,29 @@ pub(super) fn run(store: &Store, caller: &Caller, key: &str, op: Op) -> Result<R
     Ok(reply)
 }
 
+/// Whose keys these are: the caller at the practice they act at, so that a person at two
+/// practices is not answered at one with a reply kept at the other.
+/// (A JSON array, so no id or practice can be mistaken for another's.)
 fn actor(caller: &Caller) -> String {
-    format!("{:?}:{}", caller.actor.kind, caller.actor.id)
+    json!([
+        format!("{:?}", caller.actor.kind),
+        caller.actor.id,
+        caller.practice
+    ])
+    .to_string()
 }
 
-/// What makes two requests the same: the method, path, query and body they are sent as.
-fn digest(op: &Op) -> String {
+/// What makes two requests the same: the method, path, query and body they are sent as,
+/// digested with the store's key (the body can hold a password).
+fn digest(store: &Store, op: &Op) -> String {
     let call = op.call();
-    let mut h = Sha256::new();
-    h.update(call.method.as_str());
-    h.update([0]);
-    h.update(&call.path);
-    h.update([0]);
-    h.update(call.body.map(|b| b.to_string()).unwrap_or_default());
-    hex::encode(h.finalize())
+    let mut request = Vec::new();
+    request.extend_from_slice(call.method.as_str().as_bytes());
+    request.push(0);
+    request.extend_from_slice(call.path.as_bytes());
+    request.push(0);
+    if let Some(body) = call.body {
+        request.extend_from_slice(body.to_string().as_bytes());
+    }
+    store.request_hash(&request)
 }

@@ -98,7 +98,7 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "get" "/policy/matrix" "policyMatrix" 200 - PolicyMatrix: "Who may do what: the role comparison table";
     "post" "/policy/test" "testPolicy" 200 PolicyTestBody TestRun: "Run a test suite against the policy in force";
     "get" "/me" "me" 200 - Me: "Who you are: account, practice, roles";
-    "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password";
+    "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password (your other sessions end)";
 };
 
 /// The query parameters an operation takes.
@@ -109,6 +109,7 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
             ("role", "only holders of this role"),
             ("status", "active, locked, disabled or unassigned"),
             ("prefix", "the first letters of a name or email"),
+            ("location", "only people with a role at this location"),
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),
         ],
@@ -139,14 +140,16 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
                 ("patient", "a patient id"),
                 ("practice", "a practice (yours, when you are bound to one)"),
             ];
-            q.push(if id == "searchAudit" {
-                (
+            if id == "searchAudit" {
+                q.push((
                     "limit",
                     "at most this many records (1 to 10000, default 1000)",
-                )
+                ));
+                q.push(("cursor", "the previous page's next_cursor"));
+                q.push(("order", "oldest (the default) or newest first"));
             } else {
-                ("format", "csv (the default) or jsonl")
-            });
+                q.push(("format", "csv (the default) or jsonl"));
+            }
             q
         }
         _ => Vec::new(),
@@ -170,6 +173,8 @@ fn parameters(e: &Endpoint) -> Vec<Value> {
             }
             "limit" => json!({"type": "integer", "minimum": 1, "maximum": super::run::MAX_PAGE}),
             "format" => json!({"type": "string", "enum": ["csv", "jsonl"]}),
+            "cursor" if e.id == "searchAudit" => json!({"type": "integer", "minimum": 0}),
+            "order" => json!({"type": "string", "enum": ["oldest", "newest"]}),
             "decision" => json!({"type": "string", "enum": ["allow", "deny"]}),
             "status" => {
                 json!({"type": "string", "enum": ["active", "locked", "disabled", "unassigned"]})

@@ -195,6 +195,7 @@ impl Op {
                 role: param("role"),
                 status: param("status"),
                 prefix: param("prefix"),
+                location: param("location"),
                 limit: match param("limit") {
                     Some(l) => Some(l.parse().map_err(|_| {
                         field_error("limit", "must be a whole number from 1 to 500")
@@ -340,6 +341,9 @@ fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, Api
     if let Some(d) = param("decision").filter(|d| d != "allow" && d != "deny") {
         bad("decision", format!("`{d}` is not allow or deny"));
     }
+    if let Some(o) = param("order").filter(|o| o != "oldest" && o != "newest") {
+        bad("order", format!("`{o}` is not oldest or newest"));
+    }
     if let Some(f) = param("format").filter(|f| f != "csv" && f != "jsonl") {
         bad("format", format!("`{f}` is not csv or jsonl"));
     }
@@ -372,6 +376,13 @@ fn audit_query(param: &dyn Fn(&str) -> Option<String>) -> Result<AuditQuery, Api
             None => None,
         },
         format: param("format"),
+        order: param("order"),
+        cursor: match param("cursor") {
+            Some(c) => Some(c.parse().map_err(|_| {
+                field_error("cursor", "must be the next_cursor of the previous page")
+            })?),
+            None => None,
+        },
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Caller {
     pub practice: Option<String>,
     /// The caller's roles in effect there (a key: its account's).
     pub roles: Vec<String>,
+    /// The session a person signed in at the gateway calls from (its id, as
+    /// [`wardgate_identity::SessionInfo`] shows it); `None` for a key, the operator, the system.
+    pub session: Option<String>,
 }
 
 impl Caller {
@@ -36,6 +39,7 @@ impl Caller {
             actor,
             practice: None,
             roles: Vec::new(),
+            session: None,
         }
     }
 }

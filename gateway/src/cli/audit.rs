@@ -235,6 +235,8 @@ fn remote_export(
     let query = AuditQuery {
         filter: filter.into(),
         limit: None,
+        cursor: None,
+        order: None,
         format: Some(
             match f {
                 OutFormat::Jsonl => "jsonl",

@@ -22,32 +22,57 @@ pub(super) async fn exit(
     cx: Ctx,
     next: Result<Next<'_>, Rejection>,
 ) -> Response<Body> {
-    let mut response = match next {
+    let response = match next {
+        // A console page's API calls end at [`api_call`], one by one.
+        Ok(Next::Console(call)) => crate::console::handle(gw, &cx, *call).await,
+        next => answer(gw, &cx, next).await,
+    };
+    counted(gw, &cx, response)
+}
+
+/// The end of one API call a console page makes: decided, audited and counted as any
+/// request to the API is.
+pub(super) async fn api_call(
+    gw: &Arc<Gateway>,
+    cx: Ctx,
+    next: Result<Next<'_>, Rejection>,
+) -> Response<Body> {
+    let response = answer(gw, &cx, next).await;
+    counted(gw, &cx, response)
+}
+
+async fn answer(gw: &Arc<Gateway>, cx: &Ctx, next: Result<Next<'_>, Rejection>) -> Response<Body> {
+    match next {
         Ok(Next::Forward(admitted)) => {
             gw.metrics()
                 .pipeline_seconds
                 .observe(cx.started.elapsed().as_secs_f64());
-            let sent = match audit_allow(gw, &cx).await {
-                Ok(()) => forward::forward(gw, *admitted, &cx).await,
+            let sent = match audit_allow(gw, cx).await {
+                Ok(()) => forward::forward(gw, *admitted, cx).await,
                 Err(rejection) => Err(rejection),
             };
-            sent.unwrap_or_else(|rejection| render(gw, &cx, &rejection))
+            sent.unwrap_or_else(|rejection| render(gw, cx, &rejection))
         }
-        Ok(Next::Admin(call)) => match audit_allow(gw, &cx).await {
+        Ok(Next::Admin(call)) => match audit_allow(gw, cx).await {
             Ok(()) => admin(gw, *call).await,
-            Err(rejection) => render(gw, &cx, &rejection),
+            Err(rejection) => render(gw, cx, &rejection),
         },
+        // A console page within a console page: there is no such thing.
+        Ok(Next::Console(_)) => render(gw, cx, &Rejection::NoRoute),
         Ok(Next::Page(page)) => {
             if let Some(refused) = &page.refused {
-                audit_deny(gw, &cx, refused);
+                audit_deny(gw, cx, refused);
             }
             page.response
         }
         Err(rejection) => {
-            audit_deny(gw, &cx, &rejection);
-            render(gw, &cx, &rejection)
+            audit_deny(gw, cx, &rejection);
+            render(gw, cx, &rejection)
         }
-    };
+    }
+}
+
+fn counted(gw: &Gateway, cx: &Ctx, mut response: Response<Body>) -> Response<Body> {
     if cx.actor.is_some() {
         response
             .extensions_mut()
@@ -72,11 +97,13 @@ async fn admin(gw: &Arc<Gateway>, call: super::AdminCall) -> Response<Body> {
             actor: wardgate_identity::Actor::user(&s.user.id),
             practice: Some(s.info.practice_id.clone()),
             roles: s.roles.clone(),
+            session: Some(s.info.id.clone()),
         },
         super::Who::Key(k) => crate::api::run::Caller {
             actor: wardgate_identity::Actor::key(&k.id),
             practice: Some(k.practice.clone()),
             roles: k.roles.clone(),
+            session: None,
         },
     };
     let path = call

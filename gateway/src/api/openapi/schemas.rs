@@ -166,6 +166,8 @@ pub(super) struct AuditPage {
     pub(super) records: Vec<serde_json::Map<String, Value>>,
     /// More matched than `limit`.
     pub(super) truncated: bool,
+    /// When truncated: the `cursor` of the next page (the last record's `seq`).
+    pub(super) next_cursor: Option<u64>,
 }
 
 #[derive(JsonSchema)]
@@ -303,8 +305,8 @@ pub(super) struct TestRun {
     pub(super) total: u64,
 }
 
-/// The caller: `user`, `key`, `operator` or `system`, their id, practice and roles, and a
-/// person's account.
+/// The caller: `user`, `key`, `operator` or `system`, their id, practice and roles, the roles
+/// of the policy in force, and a person's account.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 pub(super) struct Me {
@@ -312,6 +314,8 @@ pub(super) struct Me {
     pub(super) id: String,
     pub(super) practice: Option<String>,
     pub(super) roles: Vec<String>,
+    /// Every role the policy in force has (empty when none is known yet).
+    pub(super) policy_roles: Vec<String>,
     pub(super) user: Option<User>,
 }
 
@@ -319,4 +323,6 @@ pub(super) struct Me {
 #[allow(dead_code)]
 pub(super) struct Changed {
     pub(super) changed: bool,
+    /// How many of your other sessions (other devices) were signed out; this one stays.
+    pub(super) other_sessions_ended: u64,
 }

@@ -22,6 +22,7 @@ impl Op {
                     ("role", &q.role),
                     ("status", &q.status),
                     ("prefix", &q.prefix),
+                    ("location", &q.location),
                     ("limit", &limit),
                     ("cursor", &q.cursor),
                 ];
@@ -164,6 +165,7 @@ impl Op {
             Op::RevokeKey(k) => (Method::DELETE, format!("/keys/{}", seg(k)), None),
             Op::AuditSearch(q) | Op::AuditExport(q) => {
                 let limit = q.limit.map(|l| l.to_string());
+                let cursor = q.cursor.map(|c| c.to_string());
                 let pairs = [
                     ("user", &q.filter.user),
                     ("from", &q.filter.from),
@@ -174,6 +176,8 @@ impl Op {
                     ("practice", &q.filter.practice),
                     ("limit", &limit),
                     ("format", &q.format),
+                    ("cursor", &cursor),
+                    ("order", &q.order),
                 ];
                 let leaf = if matches!(self, Op::AuditExport(_)) {
                     "/audit/export"

@@ -1,5 +1,6 @@
 //! What a caller does for themselves: see who they are, change their own password.
 
+use http::StatusCode;
 use serde_json::json;
 use wardgate_identity::{ActorKind, IdentityError, Store};
 
@@ -7,8 +8,9 @@ use super::{view, Caller, Reply};
 use crate::api::error::{ApiError, Problems};
 use crate::api::ops::PasswordBody;
 
-/// The caller: what kind, their id, the practice they act at and their roles there, and a
-/// person's account as an administrator of that practice would see it.
+/// The caller: what kind, their id, the practice they act at and their roles there, the roles
+/// of the policy in force, and a person's account as an administrator of that practice would
+/// see it.
 pub(super) fn me(store: &Store, caller: &Caller) -> Result<Reply, ApiError> {
     let kind = match caller.actor.kind {
         ActorKind::System => "system",
@@ -25,6 +27,7 @@ pub(super) fn me(store: &Store, caller: &Caller) -> Result<Reply, ApiError> {
         "id": caller.actor.id,
         "practice": caller.practice,
         "roles": caller.roles,
+        "policy_roles": store.policy_roles().unwrap_or_default(),
         "user": user,
     })))
 }
@@ -51,11 +54,26 @@ pub(super) fn change_password(
         problems.add("confirm", "the new passwords do not match");
     }
     problems.finish()?;
-    match store.change_password(&caller.actor.id, &b.current, &b.new) {
-        Ok(()) => Ok(Reply::ok(json!({"changed": true}))),
+    // Counted like a sign-in: a wrong current password is a failed attempt, and a throttled
+    // account is refused. The caller's other sessions end with the change; this one stays.
+    match store.change_own_password(
+        &caller.actor.id,
+        &b.current,
+        &b.new,
+        caller.practice.as_deref(),
+        caller.session.as_deref(),
+    ) {
+        Ok(ended) => Ok(Reply::ok(
+            json!({"changed": true, "other_sessions_ended": ended}),
+        )),
         Err(IdentityError::BadCredentials) => {
             Err(ApiError::field("current", "is not your current password"))
         }
+        Err(IdentityError::LockedOut) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked_out",
+            "too many wrong passwords: the account is locked for a while (an administrator can unlock it)",
+        )),
         Err(e @ (IdentityError::WeakPassword(_) | IdentityError::PasswordReused)) => {
             Err(ApiError::field("new", e.to_string()))
         }

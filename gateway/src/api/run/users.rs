@@ -178,7 +178,14 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
     };
     // The store's order (providers first, then by name); the cursor is the last id seen, so
     // a page never repeats or skips a user who was there before and after.
-    let users = store.users(&filter)?;
+    let mut users = store.users(&filter)?;
+    if let Some(l) = &q.location {
+        users.retain(|u| {
+            u.assignments
+                .iter()
+                .any(|a| a.location_id.as_deref() == Some(l.as_str()))
+        });
+    }
     let page = crate::api::ops::Page {
         limit: q.limit,
         cursor: q.cursor,
@@ -192,8 +199,9 @@ fn list_users(store: &Store, caller: &Caller, q: ListQuery) -> Result<Reply, Api
 /// in groups, with every kind of character.
 fn generated_password(min_length: usize) -> Result<String, ApiError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    // Groups of four and a dash each, then the five-character tail.
-    let groups = min_length.saturating_sub(5).div_ceil(5).max(4);
+    // `g` groups of four joined by dashes (5g - 1 characters), then the five-character tail
+    // "-Aa9!": 5g + 4 characters, so g = ceil((min_length - 4) / 5) reaches the minimum.
+    let groups = min_length.saturating_sub(4).div_ceil(5).max(4);
     let mut bytes = vec![0u8; groups * 4];
     getrandom::fill(&mut bytes).map_err(|_| {
         ApiError::new(
@@ -367,4 +375,44 @@ fn user_action(
         }
     };
     Ok(Reply::user(caller, StatusCode::OK, &changed, None))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use wardgate_identity::PasswordPolicy;
+
+    use super::generated_password;
+
+    #[test]
+    fn generated_passwords_are_long_enough_for_every_minimum_and_have_every_kind() {
+        for min_length in 8..=128 {
+            let password = generated_password(min_length).unwrap();
+            let length = password.chars().count();
+            assert!(length >= min_length, "{min_length}: {length} in {password}");
+            assert!(
+                length <= min_length.max(24) + 4,
+                "{min_length}: {length} is longer than needed"
+            );
+            let rules = PasswordPolicy {
+                min_length,
+                mixed_case: true,
+                digit: true,
+                special: true,
+                ..PasswordPolicy::default()
+            };
+            assert!(rules.check(&password).is_ok(), "{min_length}: {password}");
+            assert!(
+                password.chars().any(|c| c.is_ascii_uppercase()),
+                "{password}"
+            );
+            assert!(
+                password.chars().any(|c| c.is_ascii_lowercase()),
+                "{password}"
+            );
+            assert!(password.chars().any(|c| c.is_ascii_digit()), "{password}");
+            assert!(password.chars().any(|c| !c.is_alphanumeric()), "{password}");
+        }
+    }
 }
