@@ -106,7 +106,8 @@ pub async fn serve(
         | Op::SwapPolicy(_)
         | Op::RollbackPolicy
         | Op::PolicyMatrix
-        | Op::PolicyTest(_) => policy::serve(gw, &caller, op).await,
+        | Op::PolicyTest(_)
+        | Op::PolicyPreview(_) => policy::serve(gw, &caller, op).await,
         op => answer(gw, caller, &parts.headers, retry, op).await,
     };
     match done {

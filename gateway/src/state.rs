@@ -64,8 +64,9 @@ pub struct Gateway {
     swapping: tokio::sync::Mutex<()>,
     /// One administrative change at a time (so `If-Match` compares with what it replaces).
     changing: std::sync::Mutex<()>,
-    /// The permission matrices of the recent modules put in force from source, by hash.
-    matrices: std::sync::Mutex<Vec<(String, Arc<wardgate_policy::matrix::Matrix>)>>,
+    /// The source (and its permission matrix) of the recent modules put in force from
+    /// source, by hash.
+    sources: crate::swap::Sources,
     /// The policy file as last loaded (modified time, length), for the watcher.
     pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     request_prefix: String,
@@ -97,23 +98,25 @@ impl Gateway {
         }
     }
 
-    /// Who may do what under the module in force, if it came as source.
-    pub fn matrix(&self) -> Option<Arc<wardgate_policy::matrix::Matrix>> {
-        let hash = self.policy.current().module_hash.clone();
-        let held = self.matrices.lock().ok()?;
-        held.iter()
-            .find(|(h, _)| *h == hash)
-            .map(|(_, m)| m.clone())
+    /// The text of the module in force and who may do what under it, if it came as source.
+    pub fn source(&self) -> Option<Arc<crate::swap::Source>> {
+        self.sources.get(&self.policy.current().module_hash)
     }
 
-    /// Keeps the matrix of a module put in force (and a few before it, for rollbacks).
-    fn remember_matrix(&self, hash: &str, matrix: Arc<wardgate_policy::matrix::Matrix>) {
-        if let Ok(mut held) = self.matrices.lock() {
-            held.retain(|(h, _)| h != hash);
-            held.push((hash.to_string(), matrix));
-            let excess = held.len().saturating_sub(4);
-            held.drain(..excess);
-        }
+    /// Checks a candidate as a swap would (compiles, loads, passes the tests, knows every
+    /// role held), without putting it in force.
+    pub async fn check_candidate(
+        self: &Arc<Self>,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<swap::Candidate, SwapError> {
+        let gw = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let tests = gw.config.policy.tests.as_deref();
+            swap::check(&gw.host, &gw.store, tests, &name, &bytes)
+        })
+        .await
+        .map_err(|_| SwapError::Busy("the check was interrupted"))?
     }
 
     /// The configuration it was built from.
@@ -162,7 +165,7 @@ impl Gateway {
     }
 }
 
-fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+pub(crate) fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
@@ -224,13 +227,7 @@ impl Gateway {
         let _ = getrandom::fill(&mut prefix);
         let logins = crate::signins::Logins::new(clock.clone(), config.sessions.login_per_minute.0);
         let gw = Gateway {
-            matrices: std::sync::Mutex::new(
-                candidate
-                    .matrix
-                    .map(|m| (candidate.module.module_hash.clone(), m))
-                    .into_iter()
-                    .collect(),
-            ),
+            sources: crate::swap::Sources::new(&candidate.module.module_hash, candidate.source),
             policy: PolicyHandle::new(candidate.module),
             config,
             clock,
@@ -322,18 +319,7 @@ impl Gateway {
         by: wardgate_audit::Actor,
     ) -> Result<SwapReport, SwapError> {
         let _one = self.swapping.lock().await;
-        let gw = self.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            swap::check(
-                &gw.host,
-                &gw.store,
-                gw.config.policy.tests.as_deref(),
-                &name,
-                &bytes,
-            )
-        })
-        .await
-        .map_err(|_| SwapError::Busy("the check was interrupted"))?;
+        let checked = self.check_candidate(name, bytes).await;
         let candidate = match checked {
             Ok(c) => c,
             Err(e) => {
@@ -348,8 +334,9 @@ impl Gateway {
         let hash = candidate.module.module_hash.clone();
         let tests_passed = candidate.tests_passed;
         roles_in_force(&self.store, &candidate.module);
-        if let Some(m) = &candidate.matrix {
-            self.remember_matrix(&candidate.module.module_hash, m.clone());
+        if let Some(m) = &candidate.source {
+            self.sources
+                .remember(&candidate.module.module_hash, m.clone());
         }
         let old = self.policy.swap(candidate.module);
         self.metrics

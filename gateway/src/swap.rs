@@ -35,8 +35,41 @@ pub enum SwapError {
 pub struct Candidate {
     pub module: LoadedModule,
     pub tests_passed: usize,
-    /// Who may do what, when the candidate came as source.
-    pub matrix: Option<Arc<Matrix>>,
+    /// Its text and who may do what, when the candidate came as source.
+    pub source: Option<Arc<Source>>,
+}
+
+/// A policy module's source, and the permission matrix of it.
+#[derive(Debug)]
+pub struct Source {
+    pub text: String,
+    pub matrix: Matrix,
+}
+
+/// The sources of the recent modules put in force from source (a few, for rollbacks), by
+/// module hash.
+#[derive(Debug, Default)]
+pub struct Sources(std::sync::Mutex<Vec<(String, Arc<Source>)>>);
+
+impl Sources {
+    pub fn new(hash: &str, first: Option<Arc<Source>>) -> Sources {
+        let held = first.map(|s| (hash.to_string(), s)).into_iter().collect();
+        Sources(std::sync::Mutex::new(held))
+    }
+
+    pub fn get(&self, hash: &str) -> Option<Arc<Source>> {
+        let held = self.0.lock().ok()?;
+        held.iter().find(|(h, _)| h == hash).map(|(_, s)| s.clone())
+    }
+
+    pub fn remember(&self, hash: &str, source: Arc<Source>) {
+        if let Ok(mut held) = self.0.lock() {
+            held.retain(|(h, _)| h != hash);
+            held.push((hash.to_string(), source));
+            let excess = held.len().saturating_sub(4);
+            held.drain(..excess);
+        }
+    }
 }
 
 /// Compiles policy source to component bytes (and its permission matrix); component bytes
@@ -78,6 +111,10 @@ pub fn check(
     bytes: &[u8],
 ) -> Result<Candidate, SwapError> {
     let (component, matrix) = to_component(name, bytes)?;
+    let source = matrix.and_then(|matrix| {
+        let text = String::from_utf8(bytes.to_vec()).ok()?;
+        Some(Arc::new(Source { text, matrix }))
+    });
     let module = host
         .load(&component)
         .map_err(|e| SwapError::Load(e.to_string()))?;
@@ -110,6 +147,6 @@ pub fn check(
     Ok(Candidate {
         module,
         tests_passed,
-        matrix: matrix.map(Arc::new),
+        source,
     })
 }

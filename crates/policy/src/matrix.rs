@@ -36,12 +36,27 @@ pub struct Row {
     /// For each conditional cell: the role and the conditions, as written.
     #[serde(skip)]
     pub conditions: Vec<(String, Vec<String>)>,
+    /// For each cell a role has through another: the role, and the roles it inherits the
+    /// permission from.
+    #[serde(skip)]
+    pub inherited: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Matrix {
     pub roles: Vec<String>,
     pub rows: Vec<Row>,
+    /// Per role (in the order of `roles`): its description and the roles it extends.
+    #[serde(skip)]
+    pub about: Vec<RoleAbout>,
+}
+
+/// What a role says of itself.
+#[derive(Debug, Clone, Default)]
+pub struct RoleAbout {
+    pub description: Option<String>,
+    /// The roles it extends, directly.
+    pub extends: Vec<String>,
 }
 
 impl Policy {
@@ -51,14 +66,19 @@ impl Policy {
             .map(|aid| {
                 let mut cells = Vec::new();
                 let mut conditions = Vec::new();
+                let mut inherited = Vec::new();
                 for rid in 0..self.roles.len() {
                     let rid = u32::try_from(rid).unwrap_or(u32::MAX);
                     let (cell, why) = self.cell(rid, aid);
+                    let name = self.role(rid).map_or(String::new(), |r| r.name.clone());
+                    if cell != Cell::Deny {
+                        let from = self.granted_through(rid, aid);
+                        if !from.is_empty() {
+                            inherited.push((name.clone(), from));
+                        }
+                    }
                     if cell == Cell::Conditional {
-                        conditions.push((
-                            self.role(rid).map_or(String::new(), |r| r.name.clone()),
-                            why,
-                        ));
+                        conditions.push((name, why));
                     }
                     cells.push(cell);
                 }
@@ -70,13 +90,45 @@ impl Policy {
                         .and_then(|m| self.modules.get(m as usize).cloned()),
                     cells,
                     conditions,
+                    inherited,
                 }
             })
             .collect();
+        let name = |id: &RoleId| self.role(*id).map(|r| r.name.clone());
         Matrix {
             roles: self.roles.iter().map(|r| r.name.clone()).collect(),
             rows,
+            about: self
+                .roles
+                .iter()
+                .map(|r| RoleAbout {
+                    description: r.description.clone(),
+                    extends: r.parents.iter().filter_map(name).collect(),
+                })
+                .collect(),
         }
+    }
+
+    /// The other roles whose rules give role `rid` action `aid` (what it inherits).
+    fn granted_through(&self, rid: RoleId, aid: ActionId) -> Vec<String> {
+        let Some(role) = self.role(rid) else {
+            return Vec::new();
+        };
+        let mut from: Vec<String> = Vec::new();
+        for g in &role.grants {
+            let Some(rule) = self.rule(g.rule).filter(|r| r.covers(aid)) else {
+                continue;
+            };
+            if let crate::ir::Origin::Role(owner) = rule.origin {
+                let name = self.role(owner).map(|r| r.name.clone());
+                if let Some(n) = name.filter(|_| owner != rid) {
+                    if !from.contains(&n) {
+                        from.push(n);
+                    }
+                }
+            }
+        }
+        from
     }
 
     /// The cell for one role and action, with the conditions that make it conditional.

@@ -97,6 +97,7 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/policy/rollback" "rollbackPolicy" 200 - RolledBack: "Put the previous policy back";
     "get" "/policy/matrix" "policyMatrix" 200 - PolicyMatrix: "Who may do what: the role comparison table";
     "post" "/policy/test" "testPolicy" 200 PolicyTestBody TestRun: "Run a test suite against the policy in force";
+    "post" "/policy/preview" "previewPolicy" 200 PolicyBody Preview: "Check a candidate policy and see who gains and loses what, without putting it in force";
     "get" "/me" "me" 200 - Me: "Who you are: account, practice, roles";
     "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password (your other sessions end)";
 };

@@ -130,6 +130,9 @@ pub enum Op {
     RollbackPolicy,
     /// Who may do what under the policy in force: the role comparison table.
     PolicyMatrix,
+    /// A candidate policy checked as a swap would check it, and what it would change in who
+    /// may do what - without putting it in force.
+    PolicyPreview(PolicyBody),
     /// Runs a test suite (the one sent, or the gateway's configured one) against the policy
     /// in force.
     PolicyTest(PolicyTestBody),
@@ -270,6 +273,7 @@ impl Op {
             ("POST", ["policy", "rollback"]) => Op::RollbackPolicy,
             ("GET", ["policy", "matrix"]) => Op::PolicyMatrix,
             ("POST", ["policy", "test"]) => Op::PolicyTest(json(body)?),
+            ("POST", ["policy", "preview"]) => Op::PolicyPreview(json(body)?),
             ("GET", ["me"]) => Op::Me,
             ("POST", ["me", "password"]) => Op::ChangePassword(json(body)?),
             _ => return Err(no_such(method, path)),
@@ -296,6 +300,7 @@ impl Op {
                 | Op::Explain(_)
                 | Op::PolicyMatrix
                 | Op::PolicyTest(_)
+                | Op::PolicyPreview(_)
                 | Op::Me
         )
     }

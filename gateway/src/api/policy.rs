@@ -59,6 +59,7 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
                 "version": m.version,
                 "roles": m.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
                 "routes": routes,
+                "source": gw.source().map(|s| s.text.clone()),
             })))
         }
         Op::Explain(request) => {
@@ -105,7 +106,7 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
                 body.name
             };
             match gw.swap_in(name, bytes, "api", audit_actor(caller)).await {
-                Ok(report) => Ok(ok(json!({ "swapped": report }))),
+                Ok(report) => Ok(ok(json!({ "swapped": report, "saved_to": persist(gw) }))),
                 Err(e) => Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "refused",
@@ -113,20 +114,21 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
                 )),
             }
         }
+        Op::PolicyPreview(body) => preview(gw, body).await,
         Op::RollbackPolicy => match gw.rollback(audit_actor(caller)) {
-            Ok(report) => Ok(ok(json!({ "rolled_back": report }))),
+            Ok(report) => Ok(ok(json!({ "rolled_back": report, "saved_to": persist(gw) }))),
             Err(e) => Err(ApiError::new(StatusCode::CONFLICT, "no_previous", e.to_string())),
         },
         Op::PolicyMatrix => {
             let current = gw.policy().current();
-            let matrix = gw.matrix().ok_or_else(|| {
+            let source = gw.source().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::CONFLICT,
                     "no_source",
                     "the policy in force was put in force compiled, so its rules are not known here; put it in force as text to see its matrix",
                 )
             })?;
-            Ok(ok(matrix_json(&current.module_hash, &matrix)))
+            Ok(ok(matrix_json(&current.module_hash, &source.matrix)))
         }
         Op::PolicyTest(body) => {
             let (path, text) = match body.suite {
@@ -184,13 +186,169 @@ fn matrix_json(hash: &str, m: &wardgate_policy::matrix::Matrix) -> Value {
                 .iter()
                 .map(|(role, why)| json!({"role": role, "conditions": why}))
                 .collect();
+            let inherited: Vec<Value> = r
+                .inherited
+                .iter()
+                .map(|(role, from)| json!({"role": role, "from": from}))
+                .collect();
             json!({
                 "action": r.action,
                 "module": r.module,
                 "cells": r.cells.iter().map(|c| c.symbol()).collect::<Vec<_>>(),
                 "conditional": conditions,
+                "inherited": inherited,
             })
         })
         .collect();
-    json!({"module_hash": hash, "roles": m.roles, "rows": rows})
+    let about: Vec<Value> = m
+        .roles
+        .iter()
+        .zip(m.about.iter())
+        .map(|(role, a)| json!({"role": role, "description": a.description, "extends": a.extends}))
+        .collect();
+    json!({"module_hash": hash, "roles": m.roles, "rows": rows, "about": about})
+}
+
+/// `POST /policy/preview`: the candidate checked as a swap would check it, and every cell of
+/// the role comparison table it changes.
+async fn preview(gw: &Arc<Gateway>, body: super::ops::PolicyBody) -> Result<Reply, ApiError> {
+    let Some(text) = body.text else {
+        return Err(ApiError::field(
+            "text",
+            "send the candidate policy's text (a compiled module has no matrix to compare)",
+        ));
+    };
+    let before = gw.source().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_source",
+            "the policy in force was put in force compiled: there is nothing to compare with",
+        )
+    })?;
+    let name = if body.name.trim().is_empty() {
+        "candidate.policy".to_string()
+    } else {
+        body.name
+    };
+    let candidate = gw
+        .check_candidate(name, text.into_bytes())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()))?;
+    let Some(after) = &candidate.source else {
+        return Err(ApiError::field("text", "the candidate is not policy text"));
+    };
+    let (old, new) = (&before.matrix, &after.matrix);
+    let missing = |m: &wardgate_policy::matrix::Matrix, other: &wardgate_policy::matrix::Matrix| {
+        m.roles
+            .iter()
+            .filter(|r| !other.roles.contains(r))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    Ok(Reply {
+        status: StatusCode::OK,
+        body: json!({
+            "module_hash": candidate.module.module_hash,
+            "tests_passed": candidate.tests_passed,
+            "roles_added": missing(new, old),
+            "roles_removed": missing(old, new),
+            "changes": matrix_changes(old, new),
+        }),
+        etag: None,
+        replayed: false,
+    })
+}
+
+/// A cell of a matrix: its symbol and, for `Y*`, its conditions.
+fn cell(m: &wardgate_policy::matrix::Matrix, role: &str, action: &str) -> (String, Vec<String>) {
+    let Some(i) = m.roles.iter().position(|r| r == role) else {
+        return ("-".into(), Vec::new());
+    };
+    let Some(row) = m.rows.iter().find(|r| r.action == action) else {
+        return ("-".into(), Vec::new());
+    };
+    let symbol = row.cells.get(i).map_or("-", |c| c.symbol()).to_string();
+    let conditions = row
+        .conditions
+        .iter()
+        .filter(|(r, _)| r == role)
+        .flat_map(|(_, c)| c.iter().cloned())
+        .collect();
+    (symbol, conditions)
+}
+
+/// Every (role, action) whose cell differs between two matrices.
+fn matrix_changes(
+    old: &wardgate_policy::matrix::Matrix,
+    new: &wardgate_policy::matrix::Matrix,
+) -> Vec<Value> {
+    let mut roles: Vec<&String> = new.roles.iter().chain(old.roles.iter()).collect();
+    roles.dedup_by(|a, b| a == b);
+    let mut seen = std::collections::BTreeSet::new();
+    roles.retain(|r| seen.insert(r.as_str()));
+    let mut actions: Vec<&String> = Vec::new();
+    for r in new.rows.iter().chain(old.rows.iter()) {
+        if !actions.contains(&&r.action) {
+            actions.push(&r.action);
+        }
+    }
+    let mut out = Vec::new();
+    for role in roles {
+        for action in &actions {
+            let (b, bc) = cell(old, role, action);
+            let (a, ac) = cell(new, role, action);
+            let change = match (b.as_str(), a.as_str()) {
+                (x, y) if x == y && bc == ac => continue,
+                ("-", _) => "gains",
+                (_, "-") => "loses",
+                _ => "conditions",
+            };
+            out.push(json!({
+                "role": role, "action": action, "before": b, "after": a,
+                "change": change, "conditions": ac,
+            }));
+        }
+    }
+    out
+}
+
+/// Writes the policy now in force over the configured policy file, when that file is policy
+/// text and the module in force came as text, so a restart starts from what the API put in
+/// force (and the file watcher does not put the old file back). Atomic: a temporary file in
+/// the same folder, synced, renamed over it. Where it went, if anywhere.
+fn persist(gw: &Gateway) -> Option<String> {
+    use std::io::Write;
+    let path = &gw.config().policy.module;
+    if path.extension().and_then(|e| e.to_str()) != Some("policy") {
+        return None;
+    }
+    let source = gw.source()?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let tmp = dir.join(format!(".{name}.{}.tmp", crate::signins::random_hex(6)?));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(source.text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    match written {
+        Ok(()) => {
+            if let Ok(mut last) = gw.policy_file.lock() {
+                *last = crate::state::file_stamp(path);
+            }
+            Some(path.display().to_string())
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "the policy put in force could not be saved to its file");
+            None
+        }
+    }
 }

@@ -118,7 +118,8 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::SwapPolicy(_)
         | Op::RollbackPolicy
         | Op::PolicyMatrix
-        | Op::PolicyTest(_) => Err(ApiError::not_found(
+        | Op::PolicyTest(_)
+        | Op::PolicyPreview(_) => Err(ApiError::not_found(
             "operation here: the running gateway serves the audit log and the policy (or run `wardgate audit` and `wardgate policy`)",
         )),
         op => users::run(store, caller, op),

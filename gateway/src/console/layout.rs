@@ -169,6 +169,7 @@ fn notice(req: &Req) -> Option<&'static str> {
         "modules" => "The practice's modules were saved.",
         "account" => "The service account was created.",
         "password" => "Your password was changed.",
+        "role" => "The custom role is in force: give it to people from their page.",
         _ => return None,
     })
 }

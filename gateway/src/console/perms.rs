@@ -41,6 +41,9 @@ pub(crate) struct Perms {
     pub audit_export: bool,
     pub audit_verify: bool,
     pub matrix: bool,
+    pub policy: bool,
+    pub preview_policy: bool,
+    pub swap_policy: bool,
 }
 
 impl Perms {
@@ -81,6 +84,9 @@ impl Perms {
             audit_export: may(Method::GET, "/audit/export".into()).await,
             audit_verify: may(Method::GET, "/audit/verify".into()).await,
             matrix: may(Method::GET, "/policy/matrix".into()).await,
+            policy: may(Method::GET, "/policy".into()).await,
+            preview_policy: may(Method::POST, "/policy/preview".into()).await,
+            swap_policy: may(Method::PUT, "/policy".into()).await,
         }
     }
 

@@ -1,32 +1,69 @@
 //! Settings > Roles: the role comparison table, like the vendor's "Learn more" - a row per
 //! permission (grouped by the module it needs), a column per role, `Y` where the role has it,
-//! `Y*` where it has it under conditions (each explained below the table), `-` where not.
+//! `Y*` where it has it under conditions (each explained below the table), `-` where not -
+//! then each role feature by feature and verb by verb, with what it inherits and from whom,
+//! and a custom role made from a built-in one ([`custom`]).
 
-use maud::html;
+mod custom;
+
+use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout;
 use super::{Console, Out};
 
 #[derive(Deserialize)]
-struct Matrix {
-    module_hash: String,
-    roles: Vec<String>,
-    rows: Vec<Row>,
+pub(super) struct Matrix {
+    pub module_hash: String,
+    pub roles: Vec<String>,
+    pub rows: Vec<Row>,
+    #[serde(default)]
+    pub about: Vec<About>,
 }
 
 #[derive(Deserialize)]
-struct Row {
-    action: String,
-    module: Option<String>,
-    cells: Vec<String>,
-    conditional: Vec<Conditional>,
+pub(super) struct Row {
+    pub action: String,
+    pub module: Option<String>,
+    pub cells: Vec<String>,
+    pub conditional: Vec<Conditional>,
+    #[serde(default)]
+    pub inherited: Vec<Inherited>,
 }
 
 #[derive(Deserialize)]
-struct Conditional {
-    role: String,
-    conditions: Vec<String>,
+pub(super) struct Conditional {
+    pub role: String,
+    pub conditions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Inherited {
+    pub role: String,
+    pub from: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct About {
+    pub role: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub extends: Vec<String>,
+}
+
+impl Matrix {
+    /// The features (`notes` of `notes:view`) in the policy's order, each with its actions.
+    pub fn features(&self) -> Vec<(String, Vec<&Row>)> {
+        let mut out: Vec<(String, Vec<&Row>)> = Vec::new();
+        for row in &self.rows {
+            let feature = row.action.split(':').next().unwrap_or("").to_string();
+            match out.iter_mut().find(|(f, _)| *f == feature) {
+                Some((_, rows)) => rows.push(row),
+                None => out.push((feature, vec![row])),
+            }
+        }
+        out
+    }
 }
 
 /// A group's heading, as the vendor names it.
@@ -43,17 +80,34 @@ fn group(module: Option<&str>) -> String {
     }
 }
 
+pub(super) async fn fetch(c: &Console<'_>) -> Result<Matrix, Out> {
+    match c.get("/policy/matrix").await {
+        Ok(v) => serde_json::from_value(v).map_err(|_| layout::not_found()),
+        Err(f) => Err(layout::failed(&f)),
+    }
+}
+
 pub(super) async fn matrix(c: &Console<'_>) -> Out {
     if !c.perms.matrix {
         return layout::failed(&super::users::refused());
     }
-    let m: Matrix = match c.get("/policy/matrix").await {
-        Ok(v) => match serde_json::from_value(v) {
-            Ok(m) => m,
-            Err(_) => return layout::not_found(),
-        },
-        Err(f) => return layout::failed(&f),
+    if c.req.post() {
+        return custom::post(c).await;
+    }
+    let m = match fetch(c).await {
+        Ok(m) => m,
+        Err(out) => return out,
     };
+    let body = html! {
+        (table(&m))
+        (roles(&m))
+        (custom::form(c, &m, None))
+        p class="note" { "Policy module " code { (m.module_hash.get(..19).unwrap_or(&m.module_hash)) } "." }
+    };
+    Out::page("Roles", body)
+}
+
+fn table(m: &Matrix) -> Markup {
     let mut groups: Vec<(Option<String>, Vec<&Row>)> = Vec::new();
     for row in &m.rows {
         match groups.iter_mut().find(|(g, _)| *g == row.module) {
@@ -61,19 +115,14 @@ pub(super) async fn matrix(c: &Console<'_>) -> Out {
             None => groups.push((row.module.clone(), vec![row])),
         }
     }
-    let mut notes: Vec<(String, &str, &[String])> = Vec::new();
-    for row in &m.rows {
-        for cond in &row.conditional {
-            notes.push((row.action.clone(), cond.role.as_str(), &cond.conditions));
-        }
-    }
     let cols = m.roles.len() + 1;
-    let body = html! {
+    html! {
         p { "Who may do what under the policy in force. " strong { "Y" } " the role has the permission; "
             strong class="cond" { "Y*" } " it has it under conditions (explained below); "
             strong { "-" } " it does not." }
         div class="scroll" {
             table class="matrix" {
+                caption class="note" { "Role comparison" }
                 thead {
                     tr { th scope="col" { "Permission" } @for r in &m.roles { th scope="col" { (r) } } }
                 }
@@ -82,10 +131,10 @@ pub(super) async fn matrix(c: &Console<'_>) -> Out {
                         tr { th scope="colgroup" colspan=(cols) { (group(module.as_deref())) } }
                         @for row in rows {
                             tr {
-                                td { code { (row.action) } }
+                                th scope="row" { code { (row.action) } }
                                 @for (i, cell) in row.cells.iter().enumerate() {
                                     @let role = m.roles.get(i).map_or("", String::as_str);
-                                    td class=[(cell == "Y*").then_some("cond")] aria-label={ (role) ": " (describe(cell)) } { (cell) }
+                                    td class=[(cell == "Y*").then_some("cond")] title={ (role) ": " (describe(cell)) } { (cell) }
                                 }
                             }
                         }
@@ -93,17 +142,59 @@ pub(super) async fn matrix(c: &Console<'_>) -> Out {
                 }
             }
         }
+        @let notes: Vec<(&str, &Conditional)> = m.rows.iter().flat_map(|r| r.conditional.iter().map(move |c| (r.action.as_str(), c))).collect();
         @if !notes.is_empty() {
             h2 { "Conditions" }
             ul {
-                @for (action, role, conditions) in &notes {
-                    li { strong { (role) } ", " code { (action) } ": " (conditions.join("; ")) }
+                @for (action, cond) in &notes {
+                    li { strong { (cond.role) } ", " code { (action) } ": " (cond.conditions.join("; ")) }
                 }
             }
         }
-        p class="note" { "Policy module " code { (m.module_hash.get(..12).unwrap_or(&m.module_hash)) } "." }
-    };
-    Out::page("Roles", body)
+    }
+}
+
+/// Each role, feature by feature and verb by verb, with where each permission comes from.
+fn roles(m: &Matrix) -> Markup {
+    let features = m.features();
+    html! {
+        h2 { "Each role" }
+        @for (i, role) in m.roles.iter().enumerate() {
+            @let about = m.about.iter().find(|a| &a.role == role);
+            details class="card" {
+                summary { strong { (role) } @if let Some(d) = about.and_then(|a| a.description.as_deref()) { " — " (d) } }
+                @if let Some(a) = about.filter(|a| !a.extends.is_empty()) {
+                    p { "Extends " (a.extends.join(", ")) ": it has everything they have, and what is listed as its own." }
+                }
+                @let held: Vec<(&String, Vec<(&Row, &str)>)> = features.iter().map(|(f, rows)| {
+                    (f, rows.iter().filter_map(|r| r.cells.get(i).filter(|c| *c != "-").map(|c| (*r, c.as_str()))).collect::<Vec<_>>())
+                }).filter(|(_, v)| !v.is_empty()).collect();
+                @if held.is_empty() { p { "No permission." } }
+                @else {
+                    table {
+                        thead { tr { th scope="col" { "Feature" } th scope="col" { "Verbs" } } }
+                        tbody {
+                            @for (feature, verbs) in &held {
+                                tr {
+                                    th scope="row" { (feature) }
+                                    td {
+                                        @for (n, (row, cell)) in verbs.iter().enumerate() {
+                                            @if n > 0 { ", " }
+                                            (row.action.split(':').nth(1).unwrap_or(""))
+                                            @if *cell == "Y*" { " " span class="cond" { "(conditions)" } }
+                                            @if let Some(from) = row.inherited.iter().find(|x| &x.role == role) {
+                                                " " span class="note" { "(from " (from.from.join(", ")) ")" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn describe(cell: &str) -> &'static str {

@@ -213,6 +213,8 @@ pub(super) struct PolicyInForce {
     pub(super) version: String,
     pub(super) roles: Vec<String>,
     pub(super) routes: Vec<RouteInfo>,
+    /// Its text, when it was put in force as text (`null` for a compiled module).
+    pub(super) source: Option<String>,
 }
 
 /// A request as `wardgate policy eval` reads it: principal, action, resource, context.
@@ -240,12 +242,17 @@ pub(super) struct SwapReport {
 #[allow(dead_code)]
 pub(super) struct Swapped {
     pub(super) swapped: SwapReport,
+    /// The policy file it was saved to (so a restart starts from it), when the gateway's
+    /// policy is a text file.
+    pub(super) saved_to: Option<String>,
 }
 
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 pub(super) struct RolledBack {
     pub(super) rolled_back: SwapReport,
+    /// The policy file it was saved to, as for a swap.
+    pub(super) saved_to: Option<String>,
 }
 
 #[derive(JsonSchema)]
@@ -277,6 +284,24 @@ pub(super) struct MatrixRow {
     pub(super) module: Option<String>,
     pub(super) cells: Vec<String>,
     pub(super) conditional: Vec<MatrixConditions>,
+    /// Where a role has the permission through a role it extends: that role.
+    pub(super) inherited: Vec<MatrixInherited>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct MatrixInherited {
+    pub(super) role: String,
+    pub(super) from: Vec<String>,
+}
+
+/// A role's description and the roles it extends.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct RoleAbout {
+    pub(super) role: String,
+    pub(super) description: Option<String>,
+    pub(super) extends: Vec<String>,
 }
 
 #[derive(JsonSchema)]
@@ -293,6 +318,34 @@ pub(super) struct PolicyMatrix {
     /// The columns, in the policy's order.
     pub(super) roles: Vec<String>,
     pub(super) rows: Vec<MatrixRow>,
+    /// Per role, in the order of `roles`.
+    pub(super) about: Vec<RoleAbout>,
+}
+
+/// One cell of the role comparison table that a candidate changes.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct MatrixChange {
+    pub(super) role: String,
+    pub(super) action: String,
+    /// `Y`, `Y*` or `-` (`-` too for a role or action the policy does not have).
+    pub(super) before: String,
+    pub(super) after: String,
+    /// `gains`, `loses` or `conditions` (the same cell with other conditions).
+    pub(super) change: String,
+    /// The conditions of a `Y*` cell after the change.
+    pub(super) conditions: Vec<String>,
+}
+
+/// A candidate checked as a swap would check it, and what it would change.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Preview {
+    pub(super) module_hash: String,
+    pub(super) tests_passed: u64,
+    pub(super) roles_added: Vec<String>,
+    pub(super) roles_removed: Vec<String>,
+    pub(super) changes: Vec<MatrixChange>,
 }
 
 #[derive(JsonSchema)]

@@ -193,6 +193,7 @@ impl Op {
             Op::RollbackPolicy => (Method::POST, "/policy/rollback".into(), None),
             Op::PolicyMatrix => (Method::GET, "/policy/matrix".into(), None),
             Op::PolicyTest(b) => (Method::POST, "/policy/test".into(), to_value(b)),
+            Op::PolicyPreview(b) => (Method::POST, "/policy/preview".into(), to_value(b)),
             Op::Me => (Method::GET, "/me".into(), None),
             Op::ChangePassword(b) => (Method::POST, "/me/password".into(), to_value(b)),
             // A user's operation is `user_call`'s.

@@ -183,6 +183,11 @@ fn sample_ops() -> Vec<Op> {
         Op::RollbackPolicy,
         Op::PolicyMatrix,
         Op::PolicyTest(PolicyTestBody::default()),
+        Op::PolicyPreview(PolicyBody {
+            name: "candidate.policy".into(),
+            text: Some("policy \"x\" version \"2\"".into()),
+            ..PolicyBody::default()
+        }),
         Op::PolicyTest(PolicyTestBody {
             suite: Some("policy = \"x\"".into()),
         }),

@@ -1,0 +1,354 @@
+//! The administrator's console over real sockets: what each person is offered follows the
+//! policy (and a forged form is refused by the API anyway), every page's API calls are decided
+//! and audited as that person, and the console refuses keys, other sites, stale tokens and
+//! break-glass sessions, escapes what it shows and caches nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use http::StatusCode;
+use wardgate_policy::Engine;
+use wardgate_tests::gateway::{Harness, Setup, CSRF_COOKIE};
+
+const CONSOLE: &str = "/.wardgate/console/";
+
+fn clinic() -> Setup {
+    Setup {
+        policy: "clinic.policy",
+        ..Setup::default()
+    }
+}
+
+/// A browser signed in as a new user with `roles` (a permanent password).
+async fn person(
+    h: &Harness,
+    email: &str,
+    roles: &[&str],
+) -> (wardgate_tests::gateway::Browser, String) {
+    let user = h.user(email, roles, "Correct#Horse9", true);
+    let b = h.browser();
+    let r = b.login(email, "Correct#Horse9").await;
+    assert!(
+        r.status.is_redirection() || r.status.is_success(),
+        "{}",
+        r.body
+    );
+    (b, user.id)
+}
+
+fn nav(body: &str) -> String {
+    let start = body.find("<nav").expect("a navigation");
+    let end = body[start..].find("</nav>").unwrap() + start;
+    body[start..end].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_buttons_follow_the_policy_and_the_api_refuses_anyway() {
+    let h = Harness::start("console-policy", clinic()).await;
+    let (owner, _) = person(&h, "owner@clinic.example", &["Owner"]).await;
+    let (manager, _) = person(&h, "manager@clinic.example", &["Manager"]).await;
+    let (desk, _) = person(&h, "desk@clinic.example", &["Front Desk"]).await;
+    let target = h.user(
+        "target@clinic.example",
+        &["Front Desk"],
+        "Correct#Horse9",
+        true,
+    );
+    let user_page = format!("{CONSOLE}users/{}", target.id);
+
+    // The Owner: every section, and every button on a user's page.
+    let r = owner.get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for section in ["Users", "Roles", "Security", "API keys", "Activity log"] {
+        assert!(
+            nav(&r.body).contains(section),
+            "{section}: {}",
+            nav(&r.body)
+        );
+    }
+    let r = owner.get(&user_page).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for button in [
+        "Delete user",
+        "Give role",
+        "Take away",
+        "Lock user",
+        "Save user",
+    ] {
+        assert!(r.body.contains(button), "the Owner is offered {button}");
+    }
+
+    // The Manager: sees users, but cannot delete them, change roles or edit them.
+    let r = manager.get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("target@clinic.example"));
+    assert!(
+        !r.body.contains("Add User"),
+        "no staff:create for a Manager"
+    );
+    let r = manager.get(&user_page).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for button in [
+        "Delete user",
+        "Give role",
+        "Take away",
+        "Lock user",
+        "Save user",
+    ] {
+        assert!(!r.body.contains(button), "the Manager is offered {button}");
+    }
+    // A form the page never offered, posted anyway: the API decides, and says no.
+    let r = manager
+        .post(
+            &user_page,
+            &[("do", "delete"), ("confirm_email", "target@clinic.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = manager
+        .post(&user_page, &[("do", "grant"), ("role", "Owner")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let still = h.gw.store().user(&target.id).unwrap();
+    assert_eq!(still.assignments.len(), 1, "{still:?}");
+
+    // Front Desk: no user administration at all; the direct URL is refused.
+    let r = desk.get(CONSOLE).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = desk.get(&format!("{CONSOLE}account")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!nav(&r.body).contains("Users"), "{}", nav(&r.body));
+    for path in ["users", "users/new", "keys", "activity", "security"] {
+        let r = desk.get(&format!("{CONSOLE}{path}")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+    }
+    let r = desk.get(&user_page).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_of_a_page_is_decided_and_audited_as_its_person() {
+    let h = Harness::start("console-audit", Setup::default()).await;
+    let (admin, admin_id) = person(&h, "admin@clinic.example", &["System Admin"]).await;
+    let target = h.user(
+        "dana@clinic.example",
+        &["Office Staff"],
+        "Correct#Horse9",
+        true,
+    );
+    let r = admin.get(&format!("{CONSOLE}users?q=dan")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("dana@clinic.example"));
+    let r = admin
+        .post(
+            &format!("{CONSOLE}users/{}", target.id),
+            &[("do", "lock"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        h.gw.store().user(&target.id).unwrap().status,
+        wardgate_identity::UserStatus::Locked
+    );
+    let records = h.audit_records();
+    let decided: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["event"]["kind"] == "decision")
+        .filter(|r| {
+            r["event"]["resource"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/.wardgate/v1/users"))
+        })
+        .collect();
+    assert!(
+        decided
+            .iter()
+            .any(|r| r["event"]["resource"]["path"] == "/.wardgate/v1/users"
+                && r["event"]["action"] == "user_accounts:manage"
+                && r["event"]["actor"]["id"] == admin_id.as_str()
+                && r["event"]["decision"]["verdict"] == "allow"
+                && r["event"]["session_id"].is_string()),
+        "{decided:#?}"
+    );
+    let lock_path = format!("/.wardgate/v1/users/{}/lock", target.id);
+    assert!(
+        decided
+            .iter()
+            .any(|r| r["event"]["resource"]["path"] == lock_path.as_str()),
+        "{decided:#?}"
+    );
+    assert!(
+        records.iter().any(|r| r["event"]["kind"] == "change"
+            && r["event"]["action"] == "user:lock"
+            && r["event"]["actor"]["id"] == admin_id.as_str()),
+        "the lock names the administrator who made it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_refuses_keys_other_sites_and_stale_forms_and_escapes_and_caches_nothing() {
+    let h = Harness::start("console-guard", Setup::default()).await;
+    let (admin, _) = person(&h, "admin@clinic.example", &["System Admin"]).await;
+    let hostile =
+        h.gw.store()
+            .add_user(
+                &wardgate_identity::Actor::system(),
+                wardgate_identity::NewUser {
+                    email: "x@clinic.example".into(),
+                    first_name: "<script>alert(1)</script>".into(),
+                    last_name: "\"><img src=x onerror=alert(2)>".into(),
+                    password: "Temporary#Pass1".into(),
+                    roles: vec!["Biller".into()],
+                    practices: vec![wardgate_tests::gateway::PRACTICE.into()],
+                    ..wardgate_identity::NewUser::default()
+                },
+            )
+            .unwrap();
+
+    // Escaped wherever it is shown; nothing inline may run anyway.
+    let r = admin.get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("<script>alert"), "unescaped");
+    assert!(!r.body.contains("<img src=x"), "unescaped");
+    assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    let css = admin.get(&format!("{CONSOLE}console.css")).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers["x-content-type-options"], "nosniff");
+
+    let user_page = format!("{CONSOLE}users/{}", hostile.id);
+    // A form from elsewhere (another origin), or without this browser's token: refused.
+    let forged = admin.clone().with_header("origin", "https://evil.example");
+    let r = forged.post(&user_page, &[("do", "disable")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = admin
+        .post(&user_page, &[("do", "disable"), ("csrf", "not-the-token")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(admin.cookie(CSRF_COOKIE).is_some());
+    assert_eq!(
+        h.gw.store().user(&hostile.id).unwrap().status,
+        wardgate_identity::UserStatus::Active
+    );
+
+    // Not signed in: to the sign-in page, and back here afterwards.
+    let r = h.browser().get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to = r.headers["location"].to_str().unwrap();
+    assert_eq!(to, "/.wardgate/login?next=/.wardgate/console/users");
+
+    // An integration's key: the API is its way in, not the console.
+    let key = h.key("sync", "System Admin", &["user_accounts:*"], None);
+    let r = h.get(&format!("{CONSOLE}users"), &key).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"], "sign_in_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_role_is_previewed_tested_and_put_in_force_and_survives_a_restart() {
+    let h = Harness::start(
+        "console-role",
+        Setup {
+            tests: true,
+            ..clinic()
+        },
+    )
+    .await;
+    let (owner, _) = person(&h, "owner@clinic.example", &["Owner"]).await;
+    let fields = [
+        ("name", "Senior Front Desk"),
+        ("extends", "Front Desk"),
+        ("description", "Front Desk who also reads billing"),
+        ("allow", "billing:read"),
+        ("allow", "notes:read"),
+        ("own", "notes"),
+    ];
+    let mut preview = vec![("do", "preview")];
+    preview.extend(fields);
+    let r = owner.post(&format!("{CONSOLE}roles"), &preview).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Nothing is saved yet"), "{}", r.body);
+    assert!(
+        r.body.contains("billing:read"),
+        "the new role's gain is shown"
+    );
+    assert!(r.body.contains("policy tests pass"), "{}", r.body);
+    // Nothing changed yet.
+    assert!(!h
+        .gw
+        .policy()
+        .current()
+        .manifest()
+        .roles
+        .iter()
+        .any(|r| r.name == "Senior Front Desk"));
+    let hash = r
+        .body
+        .split("name=\"module_hash\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    // A hostile name is refused with its field named, nothing written.
+    let r = owner
+        .post(
+            &format!("{CONSOLE}roles"),
+            &[
+                ("do", "preview"),
+                ("name", "X\" { allow * } role \"Y"),
+                ("allow", "billing:read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Saved with the hash of the policy it was previewed against.
+    let mut save = vec![("do", "save"), ("module_hash", hash.as_str())];
+    save.extend(fields);
+    let r = owner.post(&format!("{CONSOLE}roles"), &save).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let m = h.gw.policy().current();
+    assert!(m
+        .manifest()
+        .roles
+        .iter()
+        .any(|r| r.name == "Senior Front Desk"));
+    let text = std::fs::read_to_string(&h.policy_path).unwrap();
+    assert!(
+        text.contains("role \"Senior Front Desk\" extends \"Front Desk\""),
+        "{text}"
+    );
+    assert!(text.contains("allow notes:read when own"), "{text}");
+    // A stale preview is not saved over a newer policy.
+    let r = owner.post(&format!("{CONSOLE}roles"), &save).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Given to someone, and still there after a restart.
+    let desk = h.user(
+        "lead@clinic.example",
+        &["Senior Front Desk"],
+        "Correct#Horse9",
+        true,
+    );
+    let h = h.restart().await;
+    assert!(h
+        .gw
+        .policy()
+        .current()
+        .manifest()
+        .roles
+        .iter()
+        .any(|r| r.name == "Senior Front Desk"));
+    assert_eq!(
+        h.gw.store().user(&desk.id).unwrap().assignments[0].role,
+        "Senior Front Desk"
+    );
+}
