@@ -10,8 +10,9 @@ Headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium
   4. the admin locks them (the seed's "I confirm this action") and their open session ends;
   5. the admin issues an API key (shown once), it works, they revoke it, it stops working;
   6. the admin filters the activity log to the new user and exports it as CSV;
-  7. a Biller sees no user administration, and the direct URL is refused;
-  8. every page visited is checked with axe-core (no serious or critical violation) when
+  7. the admin creates a custom role extending a built-in one (previewed, then in force);
+  8. a Biller sees no user administration, and the direct URL is refused;
+  9. every page visited is checked with axe-core (no serious or critical violation) when
      axe-core is installed (`npm install --prefix target/npm axe-core`, as .ci/run does).
 
 Usage: tests/browser/console.py [WARDGATE_BINARY] [--shots DIR]
@@ -109,7 +110,10 @@ class Browser:
         self.wait.until(lambda d: (d.title or "").startswith(title_start))
         axe(self)
         if SHOTS and shot:
+            height = self.d.execute_script("return document.documentElement.scrollHeight")
+            self.d.set_window_size(1280, min(int(height) + 120, 3000))
             self.d.save_screenshot(os.path.join(SHOTS, shot + ".png"))
+            self.d.set_window_size(1280, 900)
 
     def quit(self):
         self.d.quit()
@@ -259,12 +263,28 @@ def main():
         exported = list(csv.DictReader(io.StringIO(open(csv_path).read())))
         assert exported and all(r["actor"] == dana_id for r in exported), exported[:3]
 
-        for section, title in [("roles", "Roles"), ("practice", "Practice"),
+        # 7. A custom role extending a built-in one: previewed (who gains what, the tests),
+        #    then put in force.
+        admin.go(console + "roles")
+        admin.page("Roles", "roles")
+        admin.click("#custom-role summary")
+        admin.type("#name", "Lead Front Desk")
+        Select(admin.el("#extends")).select_by_value("Office Staff")
+        admin.type("#description", "Office Staff who also see payout reports")
+        admin.click("input[name=allow][value='payout_report:view']")
+        admin.click("#custom-role button[type=submit]")
+        admin.page("Preview: custom role", "role-preview")
+        assert "payout_report:view" in admin.source() and "gains" in admin.source()
+        admin.click("form:has(input[name=do][value=save]) button[type=submit]")
+        admin.wait.until(lambda d: "done=role" in d.current_url)
+        assert "Lead Front Desk" in admin.source()
+
+        for section, title in [("practice", "Practice"),
                                ("security", "Security"), ("account", "My account")]:
             admin.go(console + section)
             admin.page(title, section)
 
-        # 7. A Biller sees no user administration; the direct URL is refused.
+        # 8. A Biller sees no user administration; the direct URL is refused.
         biller = Browser(data, "biller")
         biller.sign_in(console, biller_user["email"], biller_user["password"], "Biller#Changed2026")
         biller.wait.until(lambda d: d.current_url.startswith(console))
@@ -277,7 +297,7 @@ def main():
         biller.page("Not permitted")
         print("console browser test passed: admin sign-in, add user with two roles at a location, "
               "forced password change, lock ends the session, key issued/used/revoked, activity "
-              "filtered and exported, Biller refused" +
+              "filtered and exported, custom role put in force, Biller refused" +
               (", axe-core clean" if os.path.exists(AXE) else " (axe-core not installed)"))
     finally:
         for b in (admin, newcomer, biller):

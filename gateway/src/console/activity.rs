@@ -88,7 +88,7 @@ fn row(r: &Value) -> Markup {
             td class="num" { (seq) }
             td { (s(r, "/time")) }
             td { (actor) }
-            td { code { (s(r, "/event/action")) } }
+            td { code { (s(r, "/event/action")) } @let path = s(r, "/event/resource/path"); @if !path.is_empty() { br; span class="note" { (s(r, "/event/detail/method")) " " (path) } } }
             td { @if !verdict.is_empty() { span class={ "badge " (if verdict == "allow" { "ok" } else { "bad" }) } { (verdict) } } @else { (s(r, "/event/kind")) } }
             td { (s(r, "/event/resource/patient")) }
             td { details { summary { "Record " (seq) } pre class="detail" { (detail) } } }
