@@ -14,6 +14,7 @@
 mod account;
 mod activity;
 mod call;
+mod emergency;
 mod keys;
 mod layout;
 mod perms;
@@ -251,6 +252,7 @@ async fn route(c: &Console<'_>) -> Out {
         ["keys"] => keys::list(c).await,
         ["activity"] => activity::search(c).await,
         ["activity", "export"] => activity::export(c).await,
+        ["emergency"] => emergency::page(c).await,
         ["account"] => account::show(c).await,
         _ => layout::not_found(),
     }

@@ -352,3 +352,71 @@ async fn a_custom_role_is_previewed_tested_and_put_in_force_and_survives_a_resta
         "Senior Front Desk"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_is_seen_and_ended_from_the_console_and_locks_out_administration() {
+    let h = Harness::start("console-emergency", Setup::default()).await;
+    let (admin, _) = person(&h, "admin@clinic.example", &["System Admin"]).await;
+    h.user(
+        "priya@clinic.example",
+        &["Provider"],
+        "Correct#Horse9",
+        true,
+    );
+    let doctor = h.api_browser();
+    doctor.login("priya@clinic.example", "Correct#Horse9").await;
+    let r = doctor
+        .post(
+            "/.wardgate/emergency",
+            &[("reason", "patient coding in exam room 2")],
+        )
+        .await;
+    assert_eq!(r.json()["emergency"], true, "{}", r.body);
+    assert_eq!(
+        doctor.get("/api/users").await.headers["wardgate-emergency"],
+        "active"
+    );
+    // Under break-glass, no administration: not the console either.
+    let html_doctor = doctor.moved(&h, None, &doctor.user_agent);
+    let html_doctor = wardgate_tests::gateway::Browser {
+        json: false,
+        ..html_doctor
+    };
+    let r = html_doctor.get(&format!("{CONSOLE}account")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let r = admin.get(&format!("{CONSOLE}emergency")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("patient coding in exam room 2"));
+    assert!(r.body.contains("priya@clinic.example"));
+    let grant = r
+        .body
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = admin
+        .post(
+            &format!("{CONSOLE}emergency"),
+            &[("do", "close"), ("grant", &grant)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Ended at once: the doctor is back to their own permissions.
+    let r = doctor.get("/api/users").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(h
+        .audit_records()
+        .iter()
+        .any(|r| r["event"]["action"] == "emergency:close"));
+    // Ending it twice says so.
+    let r = admin
+        .post(
+            &format!("{CONSOLE}emergency"),
+            &[("do", "close"), ("grant", &grant)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("already ended"), "{}", r.body);
+}

@@ -5,6 +5,7 @@
 
 mod auth;
 mod cache;
+mod emergency;
 mod facts;
 mod idempotency;
 mod keys;
@@ -19,6 +20,7 @@ mod users;
 mod validate;
 
 pub use auth::{totp, TotpEnrollment};
+pub use emergency::{EmergencyGrant, MAX_GRANTS};
 pub use facts::{ScopedFacts, SessionFacts};
 pub use idempotency::{Remembered, KEPT_FOR_HOURS};
 pub use keys::{IssuedKey, NewKey};

@@ -98,6 +98,8 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "get" "/policy/matrix" "policyMatrix" 200 - PolicyMatrix: "Who may do what: the role comparison table";
     "post" "/policy/test" "testPolicy" 200 PolicyTestBody TestRun: "Run a test suite against the policy in force";
     "post" "/policy/preview" "previewPolicy" 200 PolicyBody Preview: "Check a candidate policy and see who gains and loses what, without putting it in force";
+    "get" "/emergency" "listEmergency" 200 - EmergencyPage: "Emergency access: the practice's break-glass grants, open and past, newest first";
+    "post" "/emergency/{grant}/close" "closeEmergency" 200 - EmergencyClosed: "End an open break-glass grant now";
     "get" "/me" "me" 200 - Me: "Who you are: account, practice, roles";
     "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password (your other sessions end)";
 };
@@ -127,6 +129,18 @@ fn query(id: &str) -> Vec<(&'static str, &'static str)> {
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),
         ],
+        "listEmergency" => vec![
+            (
+                "practice",
+                "the practice (yours, when you are bound to one)",
+            ),
+            ("limit", "at most this many (1 to 500, default 100)"),
+            ("cursor", "the previous page's next_cursor"),
+        ],
+        "closeEmergency" => vec![(
+            "practice",
+            "the practice (yours, when you are bound to one)",
+        )],
         "listPractices" | "userSessions" | "userRelations" | "listLocations" => vec![
             ("limit", "at most this many (1 to 500, default 100)"),
             ("cursor", "the previous page's next_cursor"),

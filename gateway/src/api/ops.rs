@@ -136,6 +136,16 @@ pub enum Op {
     /// Runs a test suite (the one sent, or the gateway's configured one) against the policy
     /// in force.
     PolicyTest(PolicyTestBody),
+    /// The practice's break-glass grants, open and past, newest first.
+    Emergency {
+        practice: Option<String>,
+        page: Page,
+    },
+    /// Ends an open break-glass grant now.
+    CloseEmergency {
+        practice: Option<String>,
+        id: String,
+    },
     /// Who the caller is: their account, practice and roles.
     Me,
     /// The caller changes their own password.
@@ -274,6 +284,14 @@ impl Op {
             ("GET", ["policy", "matrix"]) => Op::PolicyMatrix,
             ("POST", ["policy", "test"]) => Op::PolicyTest(json(body)?),
             ("POST", ["policy", "preview"]) => Op::PolicyPreview(json(body)?),
+            ("GET", ["emergency"]) => Op::Emergency {
+                practice: param("practice"),
+                page: page(&param)?,
+            },
+            ("POST", ["emergency", id, "close"]) => Op::CloseEmergency {
+                practice: param("practice"),
+                id: id.to_string(),
+            },
             ("GET", ["me"]) => Op::Me,
             ("POST", ["me", "password"]) => Op::ChangePassword(json(body)?),
             _ => return Err(no_such(method, path)),
@@ -301,6 +319,7 @@ impl Op {
                 | Op::PolicyMatrix
                 | Op::PolicyTest(_)
                 | Op::PolicyPreview(_)
+                | Op::Emergency { .. }
                 | Op::Me
         )
     }

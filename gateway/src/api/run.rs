@@ -109,7 +109,9 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::ListKeys { .. }
         | Op::IssueKey(_)
         | Op::RotateKey(..)
-        | Op::RevokeKey(_) => settings::run(store, caller, op),
+        | Op::RevokeKey(_)
+        | Op::Emergency { .. }
+        | Op::CloseEmergency { .. } => settings::run(store, caller, op),
         Op::AuditSearch(_)
         | Op::AuditExport(_)
         | Op::AuditVerify

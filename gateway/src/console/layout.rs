@@ -169,6 +169,7 @@ fn notice(req: &Req) -> Option<&'static str> {
         "modules" => "The practice's modules were saved.",
         "account" => "The service account was created.",
         "password" => "Your password was changed.",
+        "emergency" => "The emergency access has ended.",
         "role" => "The custom role is in force: give it to people from their page.",
         _ => return None,
     })
@@ -195,6 +196,9 @@ fn sections(c: &Console<'_>) -> Vec<(&'static str, &'static str)> {
     }
     if p.audit {
         s.push(("activity", "Activity log"));
+    }
+    if p.emergency {
+        s.push(("emergency", "Emergency access"));
     }
     s.push(("account", "My account"));
     s

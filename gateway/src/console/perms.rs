@@ -44,6 +44,8 @@ pub(crate) struct Perms {
     pub policy: bool,
     pub preview_policy: bool,
     pub swap_policy: bool,
+    pub emergency: bool,
+    pub close_emergency: bool,
 }
 
 impl Perms {
@@ -87,6 +89,8 @@ impl Perms {
             policy: may(Method::GET, "/policy".into()).await,
             preview_policy: may(Method::POST, "/policy/preview".into()).await,
             swap_policy: may(Method::PUT, "/policy".into()).await,
+            emergency: may(Method::GET, "/emergency".into()).await,
+            close_emergency: may(Method::POST, "/emergency/-/close".into()).await,
         }
     }
 

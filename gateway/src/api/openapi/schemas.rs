@@ -379,3 +379,18 @@ pub(super) struct Changed {
     /// How many of your other sessions (other devices) were signed out; this one stays.
     pub(super) other_sessions_ended: u64,
 }
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct EmergencyPage {
+    pub(super) practice: String,
+    pub(super) grants: Vec<wardgate_identity::EmergencyGrant>,
+    pub(super) next_cursor: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct EmergencyClosed {
+    pub(super) closed: String,
+    pub(super) practice: String,
+}

@@ -194,6 +194,24 @@ impl Op {
             Op::PolicyMatrix => (Method::GET, "/policy/matrix".into(), None),
             Op::PolicyTest(b) => (Method::POST, "/policy/test".into(), to_value(b)),
             Op::PolicyPreview(b) => (Method::POST, "/policy/preview".into(), to_value(b)),
+            Op::Emergency { practice, page } => {
+                let limit = page.limit.map(|l| l.to_string());
+                let pairs = [
+                    ("practice", practice),
+                    ("limit", &limit),
+                    ("cursor", &page.cursor),
+                ];
+                (Method::GET, format!("/emergency{}", query(&pairs)), None)
+            }
+            Op::CloseEmergency { practice, id } => (
+                Method::POST,
+                format!(
+                    "/emergency/{}/close{}",
+                    seg(id),
+                    query(&[("practice", practice)])
+                ),
+                None,
+            ),
             Op::Me => (Method::GET, "/me".into(), None),
             Op::ChangePassword(b) => (Method::POST, "/me/password".into(), to_value(b)),
             // A user's operation is `user_call`'s.

@@ -183,6 +183,17 @@ fn sample_ops() -> Vec<Op> {
         Op::RollbackPolicy,
         Op::PolicyMatrix,
         Op::PolicyTest(PolicyTestBody::default()),
+        Op::Emergency {
+            practice: Some("p 1".into()),
+            page: Page {
+                limit: Some(3),
+                cursor: Some("9".into()),
+            },
+        },
+        Op::CloseEmergency {
+            practice: None,
+            id: "12".into(),
+        },
         Op::PolicyPreview(PolicyBody {
             name: "candidate.policy".into(),
             text: Some("policy \"x\" version \"2\"".into()),

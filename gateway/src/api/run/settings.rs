@@ -15,8 +15,31 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
         | Op::IssueKey(_)
         | Op::RotateKey(..)
         | Op::RevokeKey(_) => keys(store, caller, op),
+        Op::Emergency { practice, page } => {
+            let p = practice_of(caller, practice)?;
+            let grants = store.emergency_grants(&p)?;
+            let (grants, next) = paginate(grants, |g| &g.id, &page)?;
+            Ok(Reply::ok(
+                json!({"practice": p, "grants": grants, "next_cursor": next}),
+            ))
+        }
+        Op::CloseEmergency { practice, id } => {
+            let p = practice_of(caller, practice)?;
+            store.close_emergency(&caller.actor, &p, &id)?;
+            Ok(Reply::ok(json!({"closed": id, "practice": p})))
+        }
         op => practices(store, caller, op),
     }
+}
+
+/// The practice an operation is about: the caller's own, or (for the host's operator) the
+/// one named.
+fn practice_of(caller: &Caller, named: Option<String>) -> Result<String, ApiError> {
+    let p = named
+        .or_else(|| caller.practice.clone())
+        .ok_or_else(|| ApiError::field("practice", "name the practice"))?;
+    within(caller, "practice", &p)?;
+    Ok(p)
 }
 
 /// Practices, locations, security settings.
