@@ -63,7 +63,10 @@ fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError
 /// Whether a path of the gateway's listener is what a caller does for themselves (who they
 /// are, their own password): authenticated like the rest, not an administrative action.
 pub fn is_self_service(path: &str) -> bool {
-    matches!(path.strip_prefix(PREFIX), Some("me") | Some("me/password"))
+    matches!(
+        path.strip_prefix(PREFIX),
+        Some("me" | "me/password" | "me/second-factor" | "me/second-factor/confirm")
+    )
 }
 
 /// Answers one API request for `caller`: `path` is below the API root.

@@ -420,3 +420,62 @@ async fn break_glass_is_seen_and_ended_from_the_console_and_locks_out_administra
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.body.contains("already ended"), "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sets_up_and_replaces_their_authenticator_from_my_account() {
+    let h = Harness::start("console-mfa", Setup::default()).await;
+    let (b, id) = person(&h, "desk@clinic.example", &["Office Staff"]).await;
+    let account = format!("{CONSOLE}account");
+    let r = b.get(&account).await;
+    assert!(r.body.contains("Set up an authenticator app"), "{}", r.body);
+    let secret_of = |body: &str| {
+        body.split("id=\"totp-secret\" class=\"secret\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap()
+            .to_string()
+    };
+    let r = b.post(&account, &[("do", "enroll")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let secret = wardgate_tests::gateway::base32(&secret_of(&r.body));
+    assert!(r.body.contains("Recovery codes"));
+    // A wrong first code: said so, nothing on.
+    let r = b
+        .post(&account, &[("do", "confirm"), ("code", "000000")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(!h.gw.store().has_second_factor(&id).unwrap());
+    let now = h.clock.utc().timestamp();
+    let code = wardgate_identity::totp(&secret, now);
+    let r = b
+        .post(&account, &[("do", "confirm"), ("code", &code)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(h.gw.store().has_second_factor(&id).unwrap());
+    // Replacing it takes a current code of the old one; the session stays.
+    let r = b
+        .post(&account, &[("do", "enroll"), ("code", "123456")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        h.gw.store().has_second_factor(&id).unwrap(),
+        "a wrong code replaces nothing"
+    );
+    h.clock.advance(std::time::Duration::from_secs(31));
+    let code = wardgate_identity::totp(&secret, h.clock.utc().timestamp());
+    let r = b.post(&account, &[("do", "enroll"), ("code", &code)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new_secret = wardgate_tests::gateway::base32(&secret_of(&r.body));
+    assert_ne!(new_secret, secret);
+    assert_eq!(
+        b.get(&account).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    // Nothing of it is in the activity log.
+    let log = serde_json::to_string(&h.audit_records()).unwrap();
+    assert!(
+        !log.contains(&secret_of(&r.body)),
+        "the secret is not audited"
+    );
+}

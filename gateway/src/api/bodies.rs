@@ -191,6 +191,15 @@ pub struct PolicyTestBody {
     pub suite: Option<String>,
 }
 
+/// A one-time code of the caller's authenticator (or a recovery code).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeBody {
+    /// To enrol: the code of the factor being replaced, when there is one. To confirm: the
+    /// first code of the new one.
+    pub code: Option<String>,
+}
+
 /// "Change Password": the current one, and the new one twice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]

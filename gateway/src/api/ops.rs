@@ -150,6 +150,10 @@ pub enum Op {
     Me,
     /// The caller changes their own password.
     ChangePassword(PasswordBody),
+    /// The caller sets up an authenticator app (replacing theirs with its current code).
+    EnrollSecondFactor(CodeBody),
+    /// The caller confirms the new authenticator with its first code.
+    ConfirmSecondFactor(CodeBody),
 }
 
 /// A request to make for an operation: method, path (with query) below the API root, body.
@@ -294,6 +298,8 @@ impl Op {
             },
             ("GET", ["me"]) => Op::Me,
             ("POST", ["me", "password"]) => Op::ChangePassword(json(body)?),
+            ("POST", ["me", "second-factor"]) => Op::EnrollSecondFactor(json(body)?),
+            ("POST", ["me", "second-factor", "confirm"]) => Op::ConfirmSecondFactor(json(body)?),
             _ => return Err(no_such(method, path)),
         };
         Ok(op)

@@ -9,7 +9,20 @@ use super::{Console, Failure, Out, PREFIX};
 
 pub(super) async fn show(c: &Console<'_>) -> Out {
     let mut failure: Option<Failure> = None;
-    if c.req.post() {
+    let mut factor_failure: Option<Failure> = None;
+    if c.req.post() && c.req.f("do") == "enroll" {
+        let body = json!({"code": c.req.opt("code")});
+        match c.post("/me/second-factor", &body).await {
+            Ok(v) => return enrolling(c, Some(&v), None),
+            Err(f) => factor_failure = Some(f),
+        }
+    } else if c.req.post() && c.req.f("do") == "confirm" {
+        let body = json!({"code": c.req.f("code")});
+        match c.post("/me/second-factor/confirm", &body).await {
+            Ok(_) => return Out::Redirect(format!("{PREFIX}account?done=factor")),
+            Err(f) => return enrolling(c, None, Some(&f)),
+        }
+    } else if c.req.post() {
         let body = json!({
             "current": c.req.f("current"),
             "new": c.req.f("new"),
@@ -35,6 +48,10 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
         .and_then(|r| serde_json::from_value(r.clone()).ok())
         .unwrap_or_default();
     let f = failure.as_ref();
+    let has_factor = me
+        .get("second_factor")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let body = html! {
         section class="card" aria-labelledby="me-h" {
             h2 id="me-h" { (s("/user/first_name")) " " (s("/user/last_name")) }
@@ -56,13 +73,71 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
                 button type="submit" { "Change password" }
             }
         }
+        section class="card" aria-labelledby="mfa-h" {
+            h2 id="mfa-h" { "Two-factor authentication" }
+            @if let Some(f) = &factor_failure { (layout::problems(f)) }
+            @if has_factor {
+                p { span class="badge ok" { "On" } " Sign-in asks for a code from your authenticator app." }
+                form method="post" action={ (PREFIX) "account" } {
+                    (csrf(&c.req))
+                    input type="hidden" name="do" value="enroll";
+                    (input("code", "To replace it (a new phone), a current code from it, or a recovery code", "text", "", factor_failure.as_ref(), true))
+                    button type="submit" class="secondary" { "Replace authenticator" }
+                }
+                p class="note" { "Lost it? An administrator resets it from your user page; you then set up a new one at sign-in." }
+            } @else {
+                p { span class="badge warn" { "Off" } " Add a code from an authenticator app to your sign-in." }
+                form method="post" action={ (PREFIX) "account" } {
+                    (csrf(&c.req))
+                    input type="hidden" name="do" value="enroll";
+                    button type="submit" { "Set up an authenticator app" }
+                }
+            }
+        }
         section class="card" aria-labelledby="sess-h" {
             h2 id="sess-h" { "My sessions" }
             p { a href="/.wardgate/sessions" { "See where you are signed in, and sign out elsewhere" } }
         }
     };
-    match failure {
+    match failure.or(factor_failure) {
         Some(f) => Out::status(f.status, "My account", body),
         None => Out::page("My account", body),
     }
+}
+
+/// A new authenticator: its key and recovery codes (shown once), and the form for its first
+/// code.
+fn enrolling(c: &Console<'_>, started: Option<&Value>, failure: Option<&Failure>) -> Out {
+    let s = |k: &str| {
+        started
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let codes: Vec<String> = started
+        .and_then(|v| v.get("recovery_codes"))
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let body = html! {
+        @if let Some(f) = failure { (layout::problems(f)) }
+        @if started.is_some() {
+            p { "Add this key to your authenticator app (or open the link on the phone), then type the code it shows. Both are shown only now." }
+            dl class="facts" {
+                dt { "Key" } dd { code id="totp-secret" class="secret" { (s("secret")) } " " button type="button" class="secondary" data-copy="totp-secret" hidden { "Copy" } }
+                dt { "Link" } dd { code class="secret" { (s("uri")) } }
+            }
+            h2 { "Recovery codes" }
+            p { "Each works once if you lose the phone. Keep them somewhere safe." }
+            ul { @for code in &codes { li { code { (code) } } } }
+        }
+        form method="post" action={ (PREFIX) "account" } {
+            (csrf(&c.req))
+            input type="hidden" name="do" value="confirm";
+            (input("code", "The code your app shows now", "text", "", failure, true))
+            button type="submit" { "Turn on two-factor authentication" }
+        }
+    };
+    let status = failure.map_or(http::StatusCode::OK, |f| f.status);
+    Out::status(status, "Set up an authenticator", body)
 }

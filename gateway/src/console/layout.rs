@@ -170,6 +170,7 @@ fn notice(req: &Req) -> Option<&'static str> {
         "account" => "The service account was created.",
         "password" => "Your password was changed.",
         "emergency" => "The emergency access has ended.",
+        "factor" => "Two-factor authentication is on: sign-in asks for a code from now on.",
         "role" => "The custom role is in force: give it to people from their page.",
         _ => return None,
     })

@@ -369,7 +369,25 @@ pub(super) struct Me {
     pub(super) roles: Vec<String>,
     /// Every role the policy in force has (empty when none is known yet).
     pub(super) policy_roles: Vec<String>,
+    /// A person: whether they have a confirmed second factor.
+    pub(super) second_factor: Option<bool>,
     pub(super) user: Option<User>,
+}
+
+/// A new authenticator: its secret (base32) and `otpauth://` URI, and recovery codes, shown
+/// once.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Enrollment {
+    pub(super) secret: String,
+    pub(super) uri: String,
+    pub(super) recovery_codes: Vec<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct Enrolled {
+    pub(super) enrolled: bool,
 }
 
 #[derive(JsonSchema)]

@@ -203,6 +203,10 @@ fn sample_ops() -> Vec<Op> {
             suite: Some("policy = \"x\"".into()),
         }),
         Op::Me,
+        Op::EnrollSecondFactor(CodeBody {
+            code: Some("123456".into()),
+        }),
+        Op::ConfirmSecondFactor(CodeBody::default()),
         Op::ChangePassword(PasswordBody {
             current: "a".into(),
             new: "b".into(),

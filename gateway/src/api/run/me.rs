@@ -6,7 +6,7 @@ use wardgate_identity::{ActorKind, IdentityError, Store};
 
 use super::{view, Caller, Reply};
 use crate::api::error::{ApiError, Problems};
-use crate::api::ops::PasswordBody;
+use crate::api::ops::{CodeBody, PasswordBody};
 
 /// The caller: what kind, their id, the practice they act at and their roles there, the roles
 /// of the policy in force, and a person's account as an administrator of that practice would
@@ -27,6 +27,10 @@ pub(super) fn me(store: &Store, caller: &Caller) -> Result<Reply, ApiError> {
         "id": caller.actor.id,
         "practice": caller.practice,
         "roles": caller.roles,
+        "second_factor": match caller.actor.kind {
+            ActorKind::User => Some(store.has_second_factor(&caller.actor.id)?),
+            _ => None,
+        },
         "policy_roles": store.policy_roles().unwrap_or_default(),
         "user": user,
     })))
@@ -79,4 +83,78 @@ pub(super) fn change_password(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn person_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.actor.kind != ActorKind::User {
+        return Err(ApiError::forbidden(
+            "only a person signed in at the gateway has a second factor here",
+        ));
+    }
+    Ok(())
+}
+
+/// "Enable Two-Factor Authentication" by a signed-in person: a new authenticator secret and
+/// recovery codes (shown once), active once confirmed. A person who has one replaces it by
+/// proving it first: its current code (or a recovery code), counted as a sign-in's would be.
+pub(super) fn enroll(store: &Store, caller: &Caller, b: CodeBody) -> Result<Reply, ApiError> {
+    person_only(caller)?;
+    let me = &caller.actor.id;
+    if store.has_second_factor(me)? {
+        let Some(code) = b.code.filter(|c| !c.trim().is_empty()) else {
+            return Err(ApiError::field(
+                "code",
+                "you have a second factor: send its current code to replace it",
+            ));
+        };
+        match store.verify_second_factor(me, &code, caller.practice.as_deref()) {
+            Ok(()) => {
+                let e = store.replace_totp(me, "Wardgate")?;
+                return Ok(enrollment(e));
+            }
+            Err(IdentityError::LockedOut) => return Err(locked_out()),
+            Err(IdentityError::BadCredentials | IdentityError::BadToken) => {
+                return Err(ApiError::field(
+                    "code",
+                    "is not a current code of your second factor",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(enrollment(store.enroll_totp(me, "Wardgate")?))
+}
+
+fn enrollment(e: wardgate_identity::TotpEnrollment) -> Reply {
+    Reply::ok(json!({
+        "secret": e.secret,
+        "uri": e.uri,
+        "recovery_codes": e.recovery_codes,
+    }))
+}
+
+/// The new authenticator's first code: from now on the second factor is asked at sign-in.
+pub(super) fn confirm(store: &Store, caller: &Caller, b: CodeBody) -> Result<Reply, ApiError> {
+    person_only(caller)?;
+    let code = b.code.unwrap_or_default();
+    match store.confirm_totp(&caller.actor.id, &code) {
+        Ok(()) => Ok(Reply::ok(json!({"enrolled": true}))),
+        Err(IdentityError::BadCredentials) => Err(ApiError::field(
+            "code",
+            "is not the authenticator's current code; check the time on the phone",
+        )),
+        Err(IdentityError::BadToken) => Err(ApiError::field(
+            "code",
+            "no authenticator is being set up: start again",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn locked_out() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked_out",
+        "too many wrong codes: the account is locked for a while (an administrator can unlock it)",
+    )
 }
