@@ -111,6 +111,8 @@ pub async fn serve(
         | Op::PolicyMatrix
         | Op::PolicyTest(_)
         | Op::PolicyPreview(_) => policy::serve(gw, &caller, op).await,
+        // A new authenticator's secret is shown once: never kept for a replay.
+        op @ Op::EnrollSecondFactor(_) => answer(gw, caller, &parts.headers, None, op).await,
         op => answer(gw, caller, &parts.headers, retry, op).await,
     };
     match done {

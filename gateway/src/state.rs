@@ -103,6 +103,17 @@ impl Gateway {
         self.sources.get(&self.policy.current().module_hash)
     }
 
+    /// Checks a candidate as a swap would, one check at a time with swaps (a preview costs a
+    /// compile and the tests), without putting it in force.
+    pub async fn preview_candidate(
+        self: &Arc<Self>,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<swap::Candidate, SwapError> {
+        let _one = self.swapping.lock().await;
+        self.check_candidate(name, bytes).await
+    }
+
     /// Checks a candidate as a swap would (compiles, loads, passes the tests, knows every
     /// role held), without putting it in force.
     pub async fn check_candidate(

@@ -216,24 +216,6 @@ impl Store {
         })
     }
 
-    /// Starts replacing a confirmed factor its person has just proved (with a current code):
-    /// the old one stops, the new one counts once confirmed; their sessions stay.
-    pub fn replace_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
-        self.tx(|tx| {
-            tx.execute(
-                "UPDATE users SET totp_enabled = 0 WHERE id = ?1",
-                params![user],
-            )?;
-            self.record(
-                &Actor::user(user),
-                "user:second-factor-replace",
-                None,
-                Some(json!({"user": user})),
-            )
-        })?;
-        self.enroll_totp(user, issuer)
-    }
-
     fn totp_secret(&self, user: &str) -> Result<Option<(Vec<u8>, bool)>> {
         self.tx(|tx| {
             Ok(self

@@ -195,8 +195,9 @@ pub struct PolicyTestBody {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CodeBody {
-    /// To enrol: the code of the factor being replaced, when there is one. To confirm: the
-    /// first code of the new one.
+    /// To enrol: the caller's current password.
+    pub password: Option<String>,
+    /// To confirm: the first code of the new authenticator.
     pub code: Option<String>,
 }
 

@@ -231,7 +231,7 @@ async fn preview(gw: &Arc<Gateway>, body: super::ops::PolicyBody) -> Result<Repl
         body.name
     };
     let candidate = gw
-        .check_candidate(name, text.into_bytes())
+        .preview_candidate(name, text.into_bytes())
         .await
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()))?;
     let Some(after) = &candidate.source else {
@@ -332,6 +332,10 @@ fn persist(gw: &Gateway) -> Option<String> {
             .create_new(true)
             .open(&tmp)?;
         f.write_all(source.text.as_bytes())?;
+        // The policy file keeps who may read it.
+        if let Ok(meta) = std::fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()

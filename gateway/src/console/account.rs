@@ -11,7 +11,7 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
     let mut failure: Option<Failure> = None;
     let mut factor_failure: Option<Failure> = None;
     if c.req.post() && c.req.f("do") == "enroll" {
-        let body = json!({"code": c.req.opt("code")});
+        let body = json!({"password": c.req.f("password")});
         match c.post("/me/second-factor", &body).await {
             Ok(v) => return enrolling(c, Some(&v), None),
             Err(f) => factor_failure = Some(f),
@@ -78,18 +78,13 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
             @if let Some(f) = &factor_failure { (layout::problems(f)) }
             @if has_factor {
                 p { span class="badge ok" { "On" } " Sign-in asks for a code from your authenticator app." }
-                form method="post" action={ (PREFIX) "account" } {
-                    (csrf(&c.req))
-                    input type="hidden" name="do" value="enroll";
-                    (input("code", "To replace it (a new phone), a current code from it, or a recovery code", "text", "", factor_failure.as_ref(), true))
-                    button type="submit" class="secondary" { "Replace authenticator" }
-                }
-                p class="note" { "Lost it? An administrator resets it from your user page; you then set up a new one at sign-in." }
+                p class="note" { "A new phone, or lost it? An administrator resets it from your user page; you then set up the new one here or at sign-in." }
             } @else {
                 p { span class="badge warn" { "Off" } " Add a code from an authenticator app to your sign-in." }
                 form method="post" action={ (PREFIX) "account" } {
                     (csrf(&c.req))
                     input type="hidden" name="do" value="enroll";
+                    (input("password", "Your password", "password", "", factor_failure.as_ref(), true))
                     button type="submit" { "Set up an authenticator app" }
                 }
             }

@@ -94,33 +94,35 @@ fn person_only(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// "Enable Two-Factor Authentication" by a signed-in person: a new authenticator secret and
-/// recovery codes (shown once), active once confirmed. A person who has one replaces it by
-/// proving it first: its current code (or a recovery code), counted as a sign-in's would be.
+/// "Enable Two-Factor Authentication" by a signed-in person who has none: their password
+/// again (a wrong one counts as a failed sign-in), then a new authenticator secret and
+/// recovery codes, shown once (never kept for an Idempotency-Key replay), active once
+/// confirmed. A factor is never replaced here: a lost one is reset by an administrator.
 pub(super) fn enroll(store: &Store, caller: &Caller, b: CodeBody) -> Result<Reply, ApiError> {
     person_only(caller)?;
     let me = &caller.actor.id;
-    if store.has_second_factor(me)? {
-        let Some(code) = b.code.filter(|c| !c.trim().is_empty()) else {
-            return Err(ApiError::field(
-                "code",
-                "you have a second factor: send its current code to replace it",
-            ));
-        };
-        match store.verify_second_factor(me, &code, caller.practice.as_deref()) {
-            Ok(()) => {
-                let e = store.replace_totp(me, "Wardgate")?;
-                return Ok(enrollment(e));
-            }
-            Err(IdentityError::LockedOut) => return Err(locked_out()),
-            Err(IdentityError::BadCredentials | IdentityError::BadToken) => {
-                return Err(ApiError::field(
-                    "code",
-                    "is not a current code of your second factor",
-                ))
-            }
-            Err(e) => return Err(e.into()),
+    let password = b.password.unwrap_or_default();
+    if password.is_empty() {
+        return Err(ApiError::field(
+            "password",
+            "type your password to set up a second factor",
+        ));
+    }
+    let email = store.user(me)?.email;
+    match store.sign_in(&email, &password, caller.practice.as_deref()) {
+        Ok(_) => {}
+        Err(IdentityError::LockedOut) => return Err(locked_out()),
+        Err(IdentityError::BadCredentials) => {
+            return Err(ApiError::field("password", "is not your password"))
         }
+        Err(e) => return Err(e.into()),
+    }
+    if store.has_second_factor(me)? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "second_factor_exists",
+            "you have a second factor; if it is lost, an administrator resets it and you set up a new one",
+        ));
     }
     Ok(enrollment(store.enroll_totp(me, "Wardgate")?))
 }
