@@ -204,7 +204,8 @@ fn sample_ops() -> Vec<Op> {
         }),
         Op::Me,
         Op::EnrollSecondFactor(CodeBody {
-            code: Some("123456".into()),
+            password: Some("Correct#Horse9".into()),
+            ..CodeBody::default()
         }),
         Op::ConfirmSecondFactor(CodeBody::default()),
         Op::ChangePassword(PasswordBody {
