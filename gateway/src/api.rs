@@ -111,6 +111,12 @@ pub async fn serve(
         | Op::PolicyMatrix
         | Op::PolicyTest(_)
         | Op::PolicyPreview(_) => policy::serve(gw, &caller, op).await,
+        // The security settings come with the network rules that apply, from the file.
+        op @ (Op::Security(_) | Op::SetSecurity(..)) => {
+            answer(gw, caller, &parts.headers, retry, op)
+                .await
+                .map(|r| with_network(gw, r))
+        }
         // A new authenticator's secret is shown once: never kept for a replay.
         op @ Op::EnrollSecondFactor(_) => answer(gw, caller, &parts.headers, None, op).await,
         op => answer(gw, caller, &parts.headers, retry, op).await,
@@ -270,4 +276,33 @@ pub fn openapi(root: &str) -> Response<Body> {
 /// An API error as its response.
 pub fn error(e: &ApiError) -> Response<Body> {
     json_response(e.status, &e.body())
+}
+
+/// Adds to a practice's security settings the network and country rules that apply to it:
+/// the configuration file's, which the API shows and does not change.
+fn with_network(gw: &Gateway, mut reply: Reply) -> Reply {
+    let c = gw.config();
+    let nets = |v: &[crate::config::Net]| v.iter().map(|n| n.0.to_string()).collect::<Vec<_>>();
+    let codes =
+        |v: &[crate::config::CountryCode]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let practice = reply
+        .body
+        .get("practice")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|p| c.practices.get(p));
+    let network = serde_json::json!({
+        "from": "configuration",
+        "allow": nets(&c.network.rules.allow),
+        "deny": nets(&c.network.rules.deny),
+        "practice_allow": practice.map(|p| nets(&p.allow)).unwrap_or_default(),
+        "practice_deny": practice.map(|p| nets(&p.deny)).unwrap_or_default(),
+        "countries": c.geo.as_ref().map(|g| serde_json::json!({
+            "allow": codes(&g.allow_countries),
+            "block": codes(&g.block_countries),
+        })),
+    });
+    if let Some(o) = reply.body.as_object_mut() {
+        o.insert("network".into(), network);
+    }
+    reply
 }

@@ -103,8 +103,7 @@ impl Gateway {
         self.sources.get(&self.policy.current().module_hash)
     }
 
-    /// Checks a candidate as a swap would, one check at a time with swaps (a preview costs a
-    /// compile and the tests), without putting it in force.
+    /// Checks a candidate as a swap would (one check at a time with swaps), not putting it in.
     pub async fn preview_candidate(
         self: &Arc<Self>,
         name: String,
@@ -328,8 +327,12 @@ impl Gateway {
         bytes: Vec<u8>,
         origin: &'static str,
         by: wardgate_audit::Actor,
+        expect: Option<&str>,
     ) -> Result<SwapReport, SwapError> {
         let _one = self.swapping.lock().await;
+        if expect.is_some_and(|e| e != self.policy.current().module_hash) {
+            return Err(SwapError::Stale);
+        }
         let checked = self.check_candidate(name, bytes).await;
         let candidate = match checked {
             Ok(c) => c,
@@ -406,6 +409,7 @@ impl Gateway {
                 bytes,
                 "watch",
                 wardgate_audit::Actor::system("watch"),
+                None,
             )
             .await,
         )

@@ -28,6 +28,8 @@ pub enum SwapError {
     Store(String),
     #[error("{0}")]
     Busy(&'static str),
+    #[error("another policy was put in force since this one was prepared: look again")]
+    Stale,
 }
 
 /// A candidate that passed every check.

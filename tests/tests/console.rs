@@ -252,6 +252,15 @@ async fn the_console_refuses_keys_other_sites_and_stale_forms_and_escapes_and_ca
     let r = h.get(&format!("{CONSOLE}users"), &key).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(r.json()["error"], "sign_in_required");
+    // The keys page draws each key's use per day, from the activity log.
+    let r = admin.get(&format!("{CONSOLE}keys")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body
+            .contains("aria-label=\"1 requests in the last 14 days"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,9 +340,22 @@ async fn a_custom_role_is_previewed_tested_and_put_in_force_and_survives_a_resta
     // The author is named by id: nothing a person types about themselves reaches the text.
     assert!(text.contains("made in the console by u-"), "{text}");
     assert!(!text.contains("owner@clinic.example"), "{text}");
-    // A stale preview is not saved over a newer policy.
+    // A stale preview is not saved over a newer policy: by the console, and by the API
+    // itself for whoever names the module they expect to replace.
     let r = owner.post(&format!("{CONSOLE}roles"), &save).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = h
+        .operator(wardgate::api::ops::Op::SwapPolicy(
+            wardgate::api::ops::PolicyBody {
+                name: "stale.policy".into(),
+                text: Some(text.clone()),
+                expect: Some(hash.clone()),
+                ..Default::default()
+            },
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.json()["error"], "stale");
     // Given to someone, and still there after a restart.
     let desk = h.user(
         "lead@clinic.example",

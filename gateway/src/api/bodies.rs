@@ -166,6 +166,8 @@ pub struct PolicyBody {
     pub text: Option<String>,
     /// ... or a compiled module (`wardgate policy build`), base64.
     pub module_base64: Option<String>,
+    /// Put in force only if this module hash is still the one in force (409 `stale` if not).
+    pub expect: Option<String>,
 }
 
 /// Activity log filters (`GET /audit`, `/audit/export`).

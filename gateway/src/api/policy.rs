@@ -105,8 +105,14 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
             } else {
                 body.name
             };
-            match gw.swap_in(name, bytes, "api", audit_actor(caller)).await {
+            let expect = body.expect.as_deref();
+            match gw.swap_in(name, bytes, "api", audit_actor(caller), expect).await {
                 Ok(report) => Ok(ok(json!({ "swapped": report, "saved_to": persist(gw) }))),
+                Err(crate::swap::SwapError::Stale) => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "stale",
+                    crate::swap::SwapError::Stale.to_string(),
+                )),
                 Err(e) => Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "refused",

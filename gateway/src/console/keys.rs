@@ -39,6 +39,11 @@ pub(super) async fn list(c: &Console<'_>) -> Out {
         Err(f) => return layout::failed(&f),
     };
     let (roles, _) = super::users::choices(c).await;
+    let usage = if c.perms.audit {
+        usage(c, &keys).await
+    } else {
+        Vec::new()
+    };
     let for_form = |n: &str| failure.as_ref().filter(|(x, _)| *x == n).map(|(_, f)| f);
     let mut accounts: Vec<&str> = keys.iter().map(|k| k.account.as_str()).collect();
     accounts.sort_unstable();
@@ -50,11 +55,11 @@ pub(super) async fn list(c: &Console<'_>) -> Out {
                 thead { tr {
                     th scope="col" { "Key" } th scope="col" { "Service account" } th scope="col" { "Roles" }
                     th scope="col" { "Scopes" } th scope="col" { "Rate" } th scope="col" { "Expires" }
-                    th scope="col" { "Uses" } th scope="col" { "Status" }
+                    th scope="col" { "Uses" } @if c.perms.audit { th scope="col" { "Last " (DAYS) " days" } } th scope="col" { "Status" }
                     @if c.perms.rotate_key || c.perms.revoke_key { th scope="col" { span class="note" { "Actions" } } }
                 } }
                 tbody {
-                    @for k in &keys { (row(c, k)) }
+                    @for k in &keys { (row(c, k, usage.iter().find(|(id, _)| *id == k.id).map(|(_, d)| d.as_slice()))) }
                     @if keys.is_empty() { tr { td colspan="9" { "No key yet." } } }
                 }
             }
@@ -65,7 +70,78 @@ pub(super) async fn list(c: &Console<'_>) -> Out {
     Out::page("API keys", body)
 }
 
-fn row(c: &Console<'_>, k: &KeyInfo) -> Markup {
+/// Days of use shown per key.
+const DAYS: usize = 14;
+
+/// Each key's requests per day over the last [`DAYS`] days (oldest first), from the
+/// activity log: one search per service account.
+async fn usage(c: &Console<'_>, keys: &[KeyInfo]) -> Vec<(String, Vec<u64>)> {
+    let today = chrono::Utc::now().date_naive();
+    let first = today - chrono::Duration::days(DAYS as i64 - 1);
+    let mut out: Vec<(String, Vec<u64>)> =
+        keys.iter().map(|k| (k.id.clone(), vec![0; DAYS])).collect();
+    let mut accounts: Vec<&str> = keys.iter().map(|k| k.account.as_str()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    for account in accounts {
+        let from = first.format("%Y-%m-%d").to_string();
+        let path = format!(
+            "/audit{}",
+            super::call::query(&[
+                ("user", Some(account)),
+                ("from", Some(&from)),
+                ("limit", Some("10000")),
+            ])
+        );
+        let Ok(found) = c.get(&path).await else {
+            continue;
+        };
+        let records = found.get("records").and_then(Value::as_array);
+        for r in records.into_iter().flatten() {
+            let key = r.pointer("/event/detail/key").and_then(Value::as_str);
+            let day = r
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|t| t.get(..10))
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let (Some(key), Some(day)) = (key, day) else {
+                continue;
+            };
+            let i = usize::try_from((day - first).num_days()).ok();
+            if let (Some(i), Some((_, days))) = (i, out.iter_mut().find(|(id, _)| id == key)) {
+                if let Some(n) = days.get_mut(i) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A key's use per day as a small bar chart, drawn on the server (and said in words).
+fn chart(days: &[u64]) -> Markup {
+    let max = days.iter().copied().max().unwrap_or(0).max(1);
+    let total: u64 = days.iter().sum();
+    let (w, h) = (6u64, 28u64);
+    let label = format!(
+        "{total} requests in the last {DAYS} days; per day, oldest first: {}",
+        days.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    html! {
+        svg class="spark" width=((w + 2) * DAYS as u64) height=(h) viewBox={ "0 0 " ((w + 2) * DAYS as u64) " " (h) } role="img" aria-label=(label) {
+            title { (label) }
+            @for (i, n) in days.iter().enumerate() {
+                @let bar = if *n == 0 { 1 } else { (n * (h - 2)).div_ceil(max) };
+                rect x=((w + 2) * i as u64) y=(h - bar) width=(w) height=(bar) {}
+            }
+        }
+    }
+}
+
+fn row(c: &Console<'_>, k: &KeyInfo, usage: Option<&[u64]>) -> Markup {
     let status = if k.revoked { "revoked" } else { "active" };
     html! {
         tr {
@@ -76,6 +152,7 @@ fn row(c: &Console<'_>, k: &KeyInfo) -> Markup {
             td class="num" { (k.rate_per_minute.map_or("—".to_string(), |r| format!("{r}/min"))) }
             td { (k.expires_at.as_deref().unwrap_or("never")) }
             td class="num" { (k.uses) }
+            @if c.perms.audit { td { @if let Some(days) = usage { (chart(days)) } } }
             td { span class={ "badge " (if k.revoked { "bad" } else { "ok" }) } { (status) } }
             @if c.perms.rotate_key || c.perms.revoke_key {
                 td {

@@ -240,9 +240,9 @@ pub(super) async fn security(c: &Console<'_>) -> Out {
         return layout::failed(&super::users::refused());
     }
     let path = format!("/practices/{}/security", seg(&c.api.practice().id));
-    let current: SecuritySettings = match c.get(&path).await {
+    let (current, network): (SecuritySettings, Option<Value>) = match c.get(&path).await {
         Ok(v) => match v.get("security").cloned().map(serde_json::from_value) {
-            Some(Ok(s)) => s,
+            Some(Ok(s)) => (s, v.get("network").cloned()),
             _ => return layout::not_found(),
         },
         Err(f) => return layout::failed(&f),
@@ -267,7 +267,7 @@ pub(super) async fn security(c: &Console<'_>) -> Out {
     let body = html! {
         @if let Some(f) = &failure { (layout::problems(f)) }
         (security_form(c, &shown, failure.as_ref()))
-        (network_rules(c))
+        (network_rules(c, network.as_ref()))
     };
     Out::page("Security", body)
 }
@@ -314,45 +314,37 @@ fn security_form(c: &Console<'_>, s: &SecuritySettings, failure: Option<&Failure
     }
 }
 
-/// The network and country rules: the configuration file's, shown, not edited here.
-fn network_rules(c: &Console<'_>) -> Markup {
-    let config = c.api.gateway().config();
-    let nets = |v: &[crate::config::Net]| -> String {
+/// The network and country rules, as the API shows them: the configuration file's, shown,
+/// not edited here.
+fn network_rules(c: &Console<'_>, network: Option<&Value>) -> Markup {
+    let list = |key: &str| -> String {
+        let v: Vec<String> = network
+            .and_then(|n| n.pointer(key))
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default();
         if v.is_empty() {
-            return "none".into();
+            "none".into()
+        } else {
+            v.join(", ")
         }
-        v.iter()
-            .map(|n| n.0.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
     };
-    let countries = |v: &[crate::config::CountryCode]| -> String {
-        if v.is_empty() {
-            return "none".into();
-        }
-        v.iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let rules = &config.network.rules;
-    let practice = config.practices.get(&c.api.practice().id);
+    let geo = network
+        .and_then(|n| n.get("countries"))
+        .is_some_and(|g| !g.is_null());
     html! {
         section class="card" aria-labelledby="net-h" {
             h2 id="net-h" { "IP allowlists and countries" }
             p class="note" { "These live in the gateway's configuration file (" code { "[network]" } ", " code { "[geo]" } ", " code { "[practices." (c.api.practice().id) "]" } ") and are read-only here; the host's operator changes them there." }
             dl class="facts" {
-                dt { "Allowed networks" } dd { (nets(&rules.allow)) }
-                dt { "Blocked networks" } dd { (nets(&rules.deny)) }
-                @if let Some(g) = &config.geo {
-                    dt { "Only these countries" } dd { (countries(&g.allow_countries)) }
-                    dt { "Blocked countries" } dd { (countries(&g.block_countries)) }
+                dt { "Allowed networks" } dd { (list("/allow")) }
+                dt { "Blocked networks" } dd { (list("/deny")) }
+                dt { "This practice: allowed" } dd { (list("/practice_allow")) }
+                dt { "This practice: blocked" } dd { (list("/practice_deny")) }
+                @if geo {
+                    dt { "Only these countries" } dd { (list("/countries/allow")) }
+                    dt { "Blocked countries" } dd { (list("/countries/block")) }
                 } @else {
                     dt { "Countries" } dd { "No country rules (no GeoIP database configured)" }
-                }
-                @if let Some(p) = practice {
-                    dt { "This practice: allowed" } dd { (nets(&p.allow)) }
-                    dt { "This practice: blocked" } dd { (nets(&p.deny)) }
                 }
             }
         }

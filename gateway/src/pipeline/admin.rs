@@ -101,10 +101,6 @@ impl<'a> AsUser<'a> {
         }
     }
 
-    pub(crate) fn gateway(&self) -> &Arc<Gateway> {
-        self.gw
-    }
-
     pub(crate) fn session(&self) -> &SessionPrincipal {
         self.session
     }

@@ -129,6 +129,32 @@ pub(super) struct Unrelated {
 pub(super) struct Security {
     pub(super) practice: String,
     pub(super) security: SecuritySettings,
+    /// The network and country rules that apply to the practice: the configuration file's,
+    /// read-only here.
+    pub(super) network: NetworkRulesInForce,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct NetworkRulesInForce {
+    /// Where they are changed: `configuration` (the gateway's file).
+    pub(super) from: String,
+    /// The gateway's `[network]` allow and deny lists (CIDR).
+    pub(super) allow: Vec<String>,
+    pub(super) deny: Vec<String>,
+    /// `[practices.<id>]`: the practice's own lists.
+    pub(super) practice_allow: Vec<String>,
+    pub(super) practice_deny: Vec<String>,
+    /// `[geo]`: only these countries (when not empty), and these never; `null` without a
+    /// GeoIP database.
+    pub(super) countries: Option<CountryRules>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(super) struct CountryRules {
+    pub(super) allow: Vec<String>,
+    pub(super) block: Vec<String>,
 }
 
 #[derive(JsonSchema)]

@@ -179,6 +179,7 @@ fn sample_ops() -> Vec<Op> {
             name: "p.policy".into(),
             text: Some("policy \"x\" version \"1\"".into()),
             module_base64: None,
+            expect: Some("sha256:abc".into()),
         }),
         Op::RollbackPolicy,
         Op::PolicyMatrix,

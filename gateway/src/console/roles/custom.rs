@@ -213,7 +213,7 @@ pub(super) async fn post(c: &Console<'_>) -> Out {
         ));
     }
     let text = format!("{}{}", source.trim_end(), d.text(&by));
-    let body = json!({"name": format!("console: role {}", d.name), "text": text});
+    let body = json!({"name": format!("console: role {}", d.name), "text": text, "expect": hash});
     if c.req.f("do") == "save" {
         if c.req.f("module_hash") != hash {
             return again(Failure::field(
