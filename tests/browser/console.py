@@ -186,6 +186,10 @@ def main():
         admin.sign_in(console, admin_user["email"], admin_user["password"], "Console#Admin2026")
         admin.wait.until(lambda d: d.current_url.startswith(console + "users"))
         admin.page("Users", "users")
+        if SHOTS:  # and at a tablet's width
+            admin.d.set_window_size(820, 1180)
+            admin.d.save_screenshot(os.path.join(SHOTS, "users-tablet.png"))
+            admin.d.set_window_size(1280, 900)
         assert "Priya Provider" in admin.source()
         names = [e.text for e in admin.d.find_elements(By.CSS_SELECTOR, "tbody td:first-child a")]
         assert names[0] == "Priya Provider", names  # providers first
