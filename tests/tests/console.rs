@@ -500,3 +500,79 @@ async fn a_person_sets_up_their_authenticator_from_my_account_with_their_passwor
     let log = serde_json::to_string(&h.audit_records()).unwrap();
     assert!(!log.contains(&shown), "the secret is not audited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_idle_timeout_for_a_role_is_set_in_the_console_and_ends_those_sessions() {
+    let h = Harness::start("console-idle", Setup::default()).await;
+    let (admin, _) = person(&h, "admin@clinic.example", &["System Admin"]).await;
+    let (biller, _) = person(&h, "biller@clinic.example", &["Biller"]).await;
+    let (desk, _) = person(&h, "desk@clinic.example", &["Office Staff"]).await;
+    let security = format!("{CONSOLE}security");
+    let r = admin.get(&security).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Every other setting as it is, Billers idle out after 2 minutes.
+    let s =
+        h.gw.store()
+            .security(wardgate_tests::gateway::PRACTICE)
+            .unwrap();
+    let (idle, max, sessions, inactive) = (
+        s.session_idle_minutes.to_string(),
+        s.session_max_hours.to_string(),
+        s.max_sessions.to_string(),
+        s.inactivity_days.to_string(),
+    );
+    let (len, hist, age, after, mins) = (
+        s.password.min_length.to_string(),
+        s.password.history.to_string(),
+        s.password.max_age_days.to_string(),
+        s.lockout_after.to_string(),
+        s.lockout_minutes.to_string(),
+    );
+    let form = vec![
+        ("session_idle_minutes", idle.as_str()),
+        ("session_max_hours", max.as_str()),
+        ("max_sessions", sessions.as_str()),
+        ("inactivity_days", inactive.as_str()),
+        ("password.min_length", len.as_str()),
+        ("password.history", hist.as_str()),
+        ("password.max_age_days", age.as_str()),
+        ("lockout_after", after.as_str()),
+        ("lockout_minutes", mins.as_str()),
+        ("idle.Biller", "2"),
+    ];
+    let r = admin.post(&security, &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let saved =
+        h.gw.store()
+            .security(wardgate_tests::gateway::PRACTICE)
+            .unwrap();
+    assert_eq!(saved.idle_minutes_by_role.get("Biller"), Some(&2));
+    // A role the policy does not have is refused by the API, nothing changed.
+    let mut wrong = saved.clone();
+    wrong.idle_minutes_by_role.insert("Nobody".into(), 5);
+    let r = h
+        .operator(wardgate::api::ops::Op::SetSecurity(
+            wardgate_tests::gateway::PRACTICE.into(),
+            Box::new(wrong),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("Nobody is not a role"), "{}", r.body);
+    h.clock.advance(std::time::Duration::from_secs(150));
+    let r = biller.get(&format!("{CONSOLE}account")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the Biller's session idled out"
+    );
+    assert!(r.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/.wardgate/login"));
+    let r = desk.get(&format!("{CONSOLE}account")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "Office Staff keep the practice's 30 minutes"
+    );
+}

@@ -35,6 +35,9 @@ pub struct SecuritySettings {
     /// The password rules of the practice's people. Someone at several practices follows the
     /// strictest of them.
     pub password: PasswordPolicy,
+    /// A shorter idle timeout for some roles (role -> minutes): someone holding several gets
+    /// the shortest that applies ("Session Timeout ... per role").
+    pub idle_minutes_by_role: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for SecuritySettings {
@@ -48,6 +51,7 @@ impl Default for SecuritySettings {
             lockout_after: 5,
             lockout_minutes: 15,
             password: PasswordPolicy::default(),
+            idle_minutes_by_role: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -85,6 +89,13 @@ impl SecuritySettings {
         number("password.min_length", p.min_length, 8, 128);
         number("password.history", p.history, 0, 24);
         number("password.max_age_days", p.max_age_days as usize, 0, 3650);
+        for (role, minutes) in &self.idle_minutes_by_role {
+            if !(1..=24 * 60).contains(minutes) {
+                out.push(format!(
+                    "idle_minutes_by_role.{role} must be between 1 and 1440 (it is {minutes})"
+                ));
+            }
+        }
         out
     }
 }
@@ -147,7 +158,16 @@ impl Store {
         practice: &str,
         settings: &SecuritySettings,
     ) -> Result<SecuritySettings> {
-        let problems = settings.problems();
+        let mut problems = settings.problems();
+        if let Some(roles) = self.policy_roles() {
+            for role in settings.idle_minutes_by_role.keys() {
+                if !roles.contains(role) {
+                    problems.push(format!(
+                        "idle_minutes_by_role: {role} is not a role of the policy in force"
+                    ));
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(IdentityError::Invalid(problems.join("; ")));
         }

@@ -200,8 +200,25 @@ fn locations_section(
 
 /// The settings a posted form asks for: every number checked by the API, every problem
 /// named by its field.
-fn posted(c: &Console<'_>, mut s: SecuritySettings) -> Result<SecuritySettings, Failure> {
+fn posted(
+    c: &Console<'_>,
+    mut s: SecuritySettings,
+    roles: &[String],
+) -> Result<SecuritySettings, Failure> {
     let mut problems = Vec::new();
+    s.idle_minutes_by_role.clear();
+    for role in roles {
+        let field = format!("idle.{role}");
+        match c.req.f(&field) {
+            "" => {}
+            v => match v.parse::<u32>() {
+                Ok(n) => {
+                    s.idle_minutes_by_role.insert(role.clone(), n);
+                }
+                Err(_) => problems.push((field, "must be a whole number of minutes".to_string())),
+            },
+        }
+    }
     let mut num = |name: &str, into: &mut u32| match c.req.f(name).parse::<u32>() {
         Ok(n) => *into = n,
         Err(_) => problems.push((name.to_string(), "must be a whole number".to_string())),
@@ -249,8 +266,9 @@ pub(super) async fn security(c: &Console<'_>) -> Out {
     };
     let mut failure = None;
     let mut shown = current.clone();
+    let (roles, _) = super::users::choices(c).await;
     if c.req.post() && c.perms.edit_security {
-        match posted(c, current) {
+        match posted(c, current, &roles) {
             Ok(s) => match serde_json::to_value(&s) {
                 Ok(body) => match c.json(Method::PUT, &path, Some(&body)).await {
                     Ok(_) => return Out::Redirect(format!("{PREFIX}security?done=saved")),
@@ -266,13 +284,18 @@ pub(super) async fn security(c: &Console<'_>) -> Out {
     }
     let body = html! {
         @if let Some(f) = &failure { (layout::problems(f)) }
-        (security_form(c, &shown, failure.as_ref()))
+        (security_form(c, &shown, &roles, failure.as_ref()))
         (network_rules(c, network.as_ref()))
     };
     Out::page("Security", body)
 }
 
-fn security_form(c: &Console<'_>, s: &SecuritySettings, failure: Option<&Failure>) -> Markup {
+fn security_form(
+    c: &Console<'_>,
+    s: &SecuritySettings,
+    roles: &[String],
+    failure: Option<&Failure>,
+) -> Markup {
     let editable = c.perms.edit_security;
     let n = |v: u32| v.to_string();
     let check = |name: &str, label: &str, on: bool| {
@@ -291,6 +314,23 @@ fn security_form(c: &Console<'_>, s: &SecuritySettings, failure: Option<&Failure
                 (input("session_max_hours", "Absolute lifetime: sign out after this many hours", "number", &n(s.session_max_hours), failure, true))
                 (input("max_sessions", "Concurrent sessions per user (0: no limit)", "number", &n(s.max_sessions), failure, true))
                 (input("inactivity_days", "Disable accounts unused for this many days (0: never)", "number", &n(s.inactivity_days), failure, true))
+                @if !roles.is_empty() {
+                    fieldset {
+                        legend { "Shorter idle timeout for a role (minutes; empty: the practice's)" }
+                        @for (i, role) in roles.iter().enumerate() {
+                            @let name = format!("idle.{role}");
+                            @let id = format!("idle-{i}");
+                            @let value = s.idle_minutes_by_role.get(role).map(|m| m.to_string()).unwrap_or_default();
+                            @let problem = failure.and_then(|f| f.problem(&name));
+                            div class="field" {
+                                label for=(id) { (role) }
+                                input id=(id) name=(name) type="number" min="1" max="1440" value=(value) disabled[!editable]
+                                    aria-invalid=[problem.map(|_| "true")];
+                                @if let Some(p) = problem { span class="field-error" { (p) } }
+                            }
+                        }
+                    }
+                }
             }
             fieldset {
                 legend { "Passwords" }

@@ -77,10 +77,11 @@ pub(crate) fn limits(
     }
     let mut absolute = c.absolute.0;
     if let Some(s) = gw.security(practice) {
-        if s.session_idle_minutes > 0 {
-            idle = idle.min(std::time::Duration::from_secs(
-                u64::from(s.session_idle_minutes) * 60,
-            ));
+        let by_role = roles.iter().filter_map(|r| s.idle_minutes_by_role.get(r));
+        for minutes in std::iter::once(&s.session_idle_minutes).chain(by_role) {
+            if *minutes > 0 {
+                idle = idle.min(std::time::Duration::from_secs(u64::from(*minutes) * 60));
+            }
         }
         if s.session_max_hours > 0 {
             absolute = absolute.min(std::time::Duration::from_secs(
