@@ -260,24 +260,7 @@ impl Gateway {
         // The console is for people: an integration's key uses the API. Under break-glass,
         // no administration.
         if console {
-            let Who::Session(s) = who else {
-                return Err(Rejection::PeopleOnly);
-            };
-            if s.emergency.is_some() {
-                return Err(Rejection::EmergencyRefused);
-            }
-            rate_limit::check(
-                self.limits(),
-                &Who::Session(s.clone()),
-                c.sessions.per_minute.0.get(),
-            )?;
-            cx.action = Some("gateway:console".into());
-            return Ok(Next::Console(Box::new(admin::ConsoleCall {
-                parts,
-                body,
-                session: *s,
-                practice,
-            })));
+            return admin::console(self, cx, parts, body, who, practice);
         }
         // 5. Rate limit, per key or per session.
         let rate = rate_limit::check(self.limits(), &who, c.sessions.per_minute.0.get())?;

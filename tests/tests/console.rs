@@ -356,6 +356,42 @@ async fn a_custom_role_is_previewed_tested_and_put_in_force_and_survives_a_resta
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.json()["error"], "stale");
+    // Edited (found by the console's marks, replaced in place): notes no more.
+    let hash = h.gw.policy().current().module_hash.clone();
+    let r = owner
+        .get(&format!("{CONSOLE}roles?edit=Senior%20Front%20Desk"))
+        .await;
+    assert!(r.body.contains("Edit Senior Front Desk"), "{}", r.body);
+    let edit = [
+        ("do", "save"),
+        ("module_hash", hash.as_str()),
+        ("editing", "Senior Front Desk"),
+        ("name", "Senior Front Desk"),
+        ("extends", "Front Desk"),
+        ("allow", "billing:read"),
+    ];
+    let r = owner.post(&format!("{CONSOLE}roles"), &edit).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let text = std::fs::read_to_string(&h.policy_path).unwrap();
+    assert_eq!(
+        text.matches("\nrole \"Senior Front Desk\"").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("allow notes:read when own"), "{text}");
+    // A role the console did not write is not edited here.
+    let r = owner
+        .post(
+            &format!("{CONSOLE}roles"),
+            &[
+                ("do", "preview"),
+                ("editing", "Owner"),
+                ("name", "Owner"),
+                ("allow", "billing:read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // Given to someone, and still there after a restart.
     let desk = h.user(
         "lead@clinic.example",
@@ -376,6 +412,23 @@ async fn a_custom_role_is_previewed_tested_and_put_in_force_and_survives_a_resta
         h.gw.store().user(&desk.id).unwrap().assignments[0].role,
         "Senior Front Desk"
     );
+    // Deleting a role someone holds is refused by the swap's check, and says why.
+    let (owner, _) = person(&h, "owner2@clinic.example", &["Owner"]).await;
+    let hash = h.gw.policy().current().module_hash.clone();
+    let r = owner
+        .post(
+            &format!("{CONSOLE}roles"),
+            &[
+                ("do", "save"),
+                ("module_hash", hash.as_str()),
+                ("editing", "Senior Front Desk"),
+                ("name", "Senior Front Desk"),
+                ("delete", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("holders"), "{}", r.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

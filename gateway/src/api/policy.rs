@@ -84,42 +84,7 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
         Op::SwapPolicy(_) | Op::RollbackPolicy if !may_change(gw, caller) => Err(ApiError::forbidden(
             "the policy is the gateway's, and it serves other practices too: the host's operator changes it",
         )),
-        Op::SwapPolicy(body) => {
-            let bytes = match (body.text, body.module_base64) {
-                (Some(text), None) => text.into_bytes(),
-                (None, Some(b64)) => data_encoding::BASE64.decode(b64.trim().as_bytes()).map_err(|e| {
-                    ApiError::invalid(vec![Problem {
-                        field: "module_base64".into(),
-                        message: e.to_string(),
-                    }])
-                })?,
-                _ => {
-                    return Err(ApiError::invalid(vec![Problem {
-                        field: "text".into(),
-                        message: "send the policy's text or its module (module_base64), one of the two".into(),
-                    }]))
-                }
-            };
-            let name = if body.name.trim().is_empty() {
-                "candidate.policy".to_string()
-            } else {
-                body.name
-            };
-            let expect = body.expect.as_deref();
-            match gw.swap_in(name, bytes, "api", audit_actor(caller), expect).await {
-                Ok(report) => Ok(ok(json!({ "swapped": report, "saved_to": persist(gw) }))),
-                Err(crate::swap::SwapError::Stale) => Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "stale",
-                    crate::swap::SwapError::Stale.to_string(),
-                )),
-                Err(e) => Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "refused",
-                    e.to_string(),
-                )),
-            }
-        }
+        Op::SwapPolicy(body) => swap(gw, caller, body).await,
         Op::PolicyPreview(body) => preview(gw, body).await,
         Op::RollbackPolicy => match gw.rollback(audit_actor(caller)) {
             Ok(report) => Ok(ok(json!({ "rolled_back": report, "saved_to": persist(gw) }))),
@@ -360,5 +325,59 @@ fn persist(gw: &Gateway) -> Option<String> {
             tracing::error!(path = %path.display(), error = %e, "the policy put in force could not be saved to its file");
             None
         }
+    }
+}
+
+/// `PUT /policy`: the text or the module, checked as a file swap is, put in force when the
+/// module it expects to replace (if it names one) is still the one in force.
+async fn swap(
+    gw: &Arc<Gateway>,
+    caller: &Caller,
+    body: super::ops::PolicyBody,
+) -> Result<Reply, ApiError> {
+    let bytes = match (body.text, body.module_base64) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(b64)) => data_encoding::BASE64
+            .decode(b64.trim().as_bytes())
+            .map_err(|e| {
+                ApiError::invalid(vec![Problem {
+                    field: "module_base64".into(),
+                    message: e.to_string(),
+                }])
+            })?,
+        _ => {
+            return Err(ApiError::invalid(vec![Problem {
+                field: "text".into(),
+                message: "send the policy's text or its module (module_base64), one of the two"
+                    .into(),
+            }]))
+        }
+    };
+    let name = if body.name.trim().is_empty() {
+        "candidate.policy".to_string()
+    } else {
+        body.name
+    };
+    let expect = body.expect.as_deref();
+    match gw
+        .swap_in(name, bytes, "api", audit_actor(caller), expect)
+        .await
+    {
+        Ok(report) => Ok(Reply {
+            status: StatusCode::OK,
+            body: json!({ "swapped": report, "saved_to": persist(gw) }),
+            etag: None,
+            replayed: false,
+        }),
+        Err(crate::swap::SwapError::Stale) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "stale",
+            crate::swap::SwapError::Stale.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            e.to_string(),
+        )),
     }
 }

@@ -124,6 +124,10 @@ pub fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiError> {
         | Op::PolicyPreview(_) => Err(ApiError::not_found(
             "operation here: the running gateway serves the audit log and the policy (or run `wardgate audit` and `wardgate policy`)",
         )),
+        Op::Me => me::me(store, caller),
+        Op::ChangePassword(b) => me::change_password(store, caller, b),
+        Op::EnrollSecondFactor(b) => me::enroll(store, caller, b),
+        Op::ConfirmSecondFactor(b) => me::confirm(store, caller, b),
         op => users::run(store, caller, op),
     }
 }

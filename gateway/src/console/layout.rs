@@ -171,6 +171,7 @@ fn notice(req: &Req) -> Option<&'static str> {
         "password" => "Your password was changed.",
         "emergency" => "The emergency access has ended.",
         "factor" => "Two-factor authentication is on: sign-in asks for a code from now on.",
+        "role-deleted" => "The custom role was deleted from the policy in force.",
         "role" => "The custom role is in force: give it to people from their page.",
         _ => return None,
     })

@@ -98,10 +98,27 @@ pub(super) async fn matrix(c: &Console<'_>) -> Out {
         Ok(m) => m,
         Err(out) => return out,
     };
+    // The policy's text (for those who may read it): which roles the console wrote.
+    let source = if c.perms.policy {
+        c.get("/policy")
+            .await
+            .ok()
+            .and_then(|p| p.get("source")?.as_str().map(str::to_string))
+    } else {
+        None
+    };
+    let made = source
+        .as_deref()
+        .map(custom::console_roles)
+        .unwrap_or_default();
+    let prefill = c
+        .req
+        .q("edit")
+        .and_then(|name| custom::prefill(source.as_deref()?, name));
     let body = html! {
         (table(&m))
-        (roles(&m))
-        (custom::form(c, &m, None))
+        (roles(c, &m, &made))
+        (custom::form(c, &m, None, prefill.as_ref()))
         p class="note" { "Policy module " code { (m.module_hash.get(..19).unwrap_or(&m.module_hash)) } "." }
     };
     Out::page("Roles", body)
@@ -155,7 +172,8 @@ fn table(m: &Matrix) -> Markup {
 }
 
 /// Each role, feature by feature and verb by verb, with where each permission comes from.
-fn roles(m: &Matrix) -> Markup {
+fn roles(c: &Console<'_>, m: &Matrix, made: &[String]) -> Markup {
+    let editable = c.perms.preview_policy && c.perms.swap_policy;
     let features = m.features();
     html! {
         h2 { "Each role" }
@@ -163,6 +181,12 @@ fn roles(m: &Matrix) -> Markup {
             @let about = m.about.iter().find(|a| &a.role == role);
             details class="card" {
                 summary { strong { (role) } @if let Some(d) = about.and_then(|a| a.description.as_deref()) { " — " (d) } }
+                @if editable && made.contains(role) {
+                    div class="actions" {
+                        a class="button" href={ (super::PREFIX) "roles?edit=" (super::call::seg(role)) "#custom-role" } { "Edit " (role) }
+                        (custom::delete_button(c, role))
+                    }
+                }
                 @if let Some(a) = about.filter(|a| !a.extends.is_empty()) {
                     p { "Extends " (a.extends.join(", ")) ": it has everything they have, and what is listed as its own." }
                 }

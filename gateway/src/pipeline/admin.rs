@@ -54,6 +54,33 @@ pub(super) async fn admit(
     })))
 }
 
+/// A console page's request after the credential checks: for a person (not a key), not
+/// under break-glass, within the session's rate.
+pub(super) fn console(
+    gw: &Gateway,
+    cx: &mut Ctx,
+    parts: http::request::Parts,
+    body: Body,
+    who: Who,
+    practice: Practice,
+) -> Result<Next<'static>, Rejection> {
+    let Who::Session(s) = who else {
+        return Err(Rejection::PeopleOnly);
+    };
+    if s.emergency.is_some() {
+        return Err(Rejection::EmergencyRefused);
+    }
+    let rate = gw.config().sessions.per_minute.0.get();
+    super::rate_limit::check(gw.limits(), &Who::Session(s.clone()), rate)?;
+    cx.action = Some("gateway:console".into());
+    Ok(Next::Console(Box::new(ConsoleCall {
+        parts,
+        body,
+        session: *s,
+        practice,
+    })))
+}
+
 /// A console page's request, once its checks passed: the signed-in person and their practice.
 pub(crate) struct ConsoleCall {
     pub parts: http::request::Parts,

@@ -95,6 +95,14 @@ impl Op {
                 ),
                 None,
             ),
+            Op::Me => (Method::GET, "/me".into(), None),
+            Op::ChangePassword(b) => (Method::POST, "/me/password".into(), to_value(b)),
+            Op::EnrollSecondFactor(b) => (Method::POST, "/me/second-factor".into(), to_value(b)),
+            Op::ConfirmSecondFactor(b) => (
+                Method::POST,
+                "/me/second-factor/confirm".into(),
+                to_value(b),
+            ),
             _ => return None,
         })
     }
@@ -211,14 +219,6 @@ impl Op {
                     query(&[("practice", practice)])
                 ),
                 None,
-            ),
-            Op::Me => (Method::GET, "/me".into(), None),
-            Op::ChangePassword(b) => (Method::POST, "/me/password".into(), to_value(b)),
-            Op::EnrollSecondFactor(b) => (Method::POST, "/me/second-factor".into(), to_value(b)),
-            Op::ConfirmSecondFactor(b) => (
-                Method::POST,
-                "/me/second-factor/confirm".into(),
-                to_value(b),
             ),
             // A user's operation is `user_call`'s.
             _ => (Method::GET, "/".into(), None),

@@ -139,10 +139,6 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
                 json!({"user": user.id, "patient": r.patient, "relation": r.relation}),
             ))
         }
-        Op::Me => super::me::me(store, caller),
-        Op::ChangePassword(b) => super::me::change_password(store, caller, b),
-        Op::EnrollSecondFactor(b) => super::me::enroll(store, caller, b),
-        Op::ConfirmSecondFactor(b) => super::me::confirm(store, caller, b),
         _ => Err(ApiError::not_found("such operation")),
     }
 }

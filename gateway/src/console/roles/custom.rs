@@ -13,7 +13,7 @@ use super::super::{Console, Failure, Out, PREFIX};
 use super::{fetch, Matrix};
 
 /// A custom role as the form describes it, checked.
-struct Draft {
+pub(super) struct Draft {
     name: String,
     extends: Option<String>,
     description: String,
@@ -21,6 +21,39 @@ struct Draft {
     allow: Vec<String>,
     /// Features whose added actions hold for the person's own records only.
     own: Vec<String>,
+}
+
+/// The lines around a role the console wrote, so it can find it again to edit or delete.
+fn begin(name: &str) -> String {
+    format!("# wardgate-console role \"{name}\" begin")
+}
+
+fn end(name: &str) -> String {
+    format!("# wardgate-console role \"{name}\" end")
+}
+
+/// Where the console's block of role `name` is in `source`, its lines whole.
+fn block(source: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let start = source.find(&begin(name))?;
+    let close = end(name);
+    let stop = source.get(start..)?.find(&close)? + start + close.len();
+    let stop = match source.get(stop..) {
+        Some(rest) if rest.starts_with('\n') => stop + 1,
+        _ => stop,
+    };
+    Some(start..stop)
+}
+
+/// The roles of `source` the console wrote (and can edit or delete).
+pub(super) fn console_roles(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("# wardgate-console role \"")?
+                .strip_suffix("\" begin")
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 /// What may be in a name or description written into the policy: no quote, backslash or
@@ -37,7 +70,7 @@ fn draft(c: &Console<'_>, m: &Matrix) -> Result<Draft, Failure> {
             "name".to_string(),
             "1 to 60 characters, without quotes or backslashes".to_string(),
         ));
-    } else if m.roles.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+    } else if c.req.f("editing") != name && m.roles.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
         problems.push(("name".to_string(), format!("a role named {name} exists")));
     }
     let extends = c.req.opt("extends");
@@ -88,7 +121,8 @@ impl Draft {
     /// The policy text of the role.
     fn text(&self, by: &str) -> String {
         let mut t = format!(
-            "\n# Custom role, made in the console by {by}.\nrole \"{}\"",
+            "\n{}\n# Custom role, made in the console by {by}.\nrole \"{}\"",
+            begin(&self.name),
             self.name
         );
         if let Some(e) = &self.extends {
@@ -111,13 +145,53 @@ impl Draft {
             t.push_str(&format!("  allow {} when own\n", join(&own)));
         }
         t.push_str("}\n");
+        t.push_str(&end(&self.name));
+        t.push('\n');
         t
     }
 
+    /// A role the console wrote, read back from its block (for the Edit form).
+    fn parse(name: &str, block: &str) -> Draft {
+        let quoted = |line: &str, key: &str| {
+            line.split_once(key)
+                .and_then(|(_, rest)| rest.split('"').nth(1))
+                .map(str::to_string)
+        };
+        let mut d = Draft {
+            name: name.to_string(),
+            extends: None,
+            description: String::new(),
+            allow: Vec::new(),
+            own: Vec::new(),
+        };
+        for line in block.lines().map(str::trim) {
+            if line.starts_with("role ") {
+                d.extends = quoted(line, " extends ");
+            } else if line.starts_with("description ") {
+                d.description = quoted(line, "description").unwrap_or_default();
+            } else if let Some(rest) = line.strip_prefix("allow ") {
+                let (actions, own) = match rest.strip_suffix(" when own") {
+                    Some(a) => (a, true),
+                    None => (rest, false),
+                };
+                for a in actions.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                    let feature = a.split(':').next().unwrap_or("").to_string();
+                    if own && !d.own.contains(&feature) {
+                        d.own.push(feature);
+                    }
+                    d.allow.push(a.to_string());
+                }
+            }
+        }
+        d
+    }
+
     /// The form's fields again, for the next step.
-    fn hidden(&self) -> Markup {
+    fn hidden(&self, editing: &str, delete: bool) -> Markup {
         html! {
             input type="hidden" name="name" value=(self.name);
+            input type="hidden" name="editing" value=(editing);
+            @if delete { input type="hidden" name="delete" value="yes"; }
             input type="hidden" name="extends" value=(self.extends.as_deref().unwrap_or(""));
             input type="hidden" name="description" value=(self.description);
             @for a in &self.allow { input type="hidden" name="allow" value=(a); }
@@ -126,30 +200,52 @@ impl Draft {
     }
 }
 
-/// The "Create a custom role" form, for those the policy lets change it.
-pub(super) fn form(c: &Console<'_>, m: &Matrix, failure: Option<&Failure>) -> Markup {
+/// The "Create a custom role" form (or "Edit" of one the console wrote: `prefill`), for
+/// those the policy lets change it.
+pub(super) fn form(
+    c: &Console<'_>,
+    m: &Matrix,
+    failure: Option<&Failure>,
+    prefill: Option<&Draft>,
+) -> Markup {
     if !(c.perms.policy && c.perms.preview_policy && c.perms.swap_policy) {
         return html! {};
     }
-    let chosen = c.req.all("allow");
-    let own = c.req.all("own");
+    let posted = Draft {
+        name: c.req.f("name").to_string(),
+        extends: c.req.opt("extends"),
+        description: c.req.f("description").to_string(),
+        allow: c.req.all("allow"),
+        own: c.req.all("own"),
+    };
+    let editing = match prefill {
+        Some(d) => d.name.clone(),
+        None => c.req.f("editing").to_string(),
+    };
+    let d = prefill.unwrap_or(&posted);
+    let extends = d.extends.as_deref().unwrap_or("");
     html! {
-        details class="card" id="custom-role" open[failure.is_some()] {
-            summary { h2 class="inline" { "Create a custom role" } }
+        details class="card" id="custom-role" open[failure.is_some() || prefill.is_some()] {
+            summary { h2 class="inline" { @if editing.is_empty() { "Create a custom role" } @else { "Edit " (editing) } } }
             p { "Start from a built-in role and add permissions, e.g. a “Lead Therapist” who is a Provider and also manages patients and appointments. You see who gains what, and the policy's tests run, before anything is saved." }
             @if let Some(f) = failure { (layout::problems(f)) }
             form method="post" action={ (PREFIX) "roles" } {
                 (csrf(&c.req))
                 input type="hidden" name="do" value="preview";
-                (input("name", "Role name", "text", c.req.f("name"), failure, true))
+                @if editing.is_empty() {
+                    (input("name", "Role name", "text", &d.name, failure, true))
+                } @else {
+                    input type="hidden" name="editing" value=(editing);
+                    input type="hidden" name="name" value=(editing);
+                }
                 div class="field" {
                     label for="extends" { "Extends" }
                     select id="extends" name="extends" {
                         option value="" { "Nothing (only what is checked below)" }
-                        @for r in &m.roles { option value=(r) selected[c.req.f("extends") == r] { (r) } }
+                        @for r in m.roles.iter().filter(|r| **r != editing) { option value=(r) selected[extends == r] { (r) } }
                     }
                 }
-                (input("description", "Description", "text", c.req.f("description"), failure, false))
+                (input("description", "Description", "text", &d.description, failure, false))
                 div class="scroll" {
                     table {
                         caption class="note" { "Permissions it adds" }
@@ -161,11 +257,11 @@ pub(super) fn form(c: &Console<'_>, m: &Matrix, failure: Option<&Failure>) -> Ma
                                     td class="checks" {
                                         @for row in rows {
                                             @let verb = row.action.split(':').nth(1).unwrap_or("");
-                                            label { input type="checkbox" name="allow" value=(row.action) checked[chosen.contains(&row.action)]; " " (verb) }
+                                            label { input type="checkbox" name="allow" value=(row.action) checked[d.allow.contains(&row.action)]; " " (verb) }
                                         }
                                     }
                                     td class="checks" {
-                                        label { input type="checkbox" name="own" value=(feature) checked[own.contains(&feature)]; span class="note" { " own only (" (feature) ")" } }
+                                        label { input type="checkbox" name="own" value=(feature) checked[d.own.contains(&feature)]; span class="note" { " own only (" (feature) ")" } }
                                     }
                                 }
                             }
@@ -178,17 +274,33 @@ pub(super) fn form(c: &Console<'_>, m: &Matrix, failure: Option<&Failure>) -> Ma
     }
 }
 
+/// A console-made role's Edit form, prefilled from its block of the policy text.
+pub(super) fn prefill(source: &str, name: &str) -> Option<Draft> {
+    let range = block(source, name)?;
+    Some(Draft::parse(name, source.get(range)?))
+}
+
+/// The "Delete" button of a role the console wrote.
+pub(super) fn delete_button(c: &Console<'_>, name: &str) -> Markup {
+    html! {
+        form method="post" action={ (PREFIX) "roles" } class="inline" {
+            (csrf(&c.req))
+            input type="hidden" name="do" value="preview";
+            input type="hidden" name="editing" value=(name);
+            input type="hidden" name="name" value=(name);
+            input type="hidden" name="delete" value="yes";
+            button type="submit" class="danger" aria-label={ "Delete role " (name) } { "Delete" }
+        }
+    }
+}
+
 /// The form's two steps: preview (checked, tested, compared) and save (put in force).
 pub(super) async fn post(c: &Console<'_>) -> Out {
     let m = match fetch(c).await {
         Ok(m) => m,
         Err(out) => return out,
     };
-    let again = |f: Failure| Out::status(f.status, "Roles", form(c, &m, Some(&f)));
-    let d = match draft(c, &m) {
-        Ok(d) => d,
-        Err(f) => return again(f),
-    };
+    let again = |f: Failure| Out::status(f.status, "Roles", form(c, &m, Some(&f), None));
     let policy = match c.get("/policy").await {
         Ok(p) => p,
         Err(f) => return layout::failed(&f),
@@ -203,6 +315,36 @@ pub(super) async fn post(c: &Console<'_>) -> Out {
         .get("module_hash")
         .and_then(Value::as_str)
         .unwrap_or("");
+    let editing = c.req.f("editing");
+    let delete = !editing.is_empty() && c.req.f("delete") == "yes";
+    // Only a role the console wrote is edited or deleted here, found by its marks.
+    let at = if editing.is_empty() {
+        None
+    } else {
+        match block(source, editing) {
+            Some(range) => Some(range),
+            None => {
+                return again(Failure::field(
+                    "name",
+                    "this role was not made in the console: change it in the policy file",
+                ))
+            }
+        }
+    };
+    let d = if delete {
+        match prefill(source, editing) {
+            Some(d) => d,
+            None => return layout::not_found(),
+        }
+    } else {
+        match draft(c, &m) {
+            Ok(d) if at.is_some() && d.name != editing => {
+                return again(Failure::field("name", "a role is not renamed here"))
+            }
+            Ok(d) => d,
+            Err(f) => return again(f),
+        }
+    };
     // The author by id only: ids are the store's own, names and emails are typed by people
     // and must never reach the policy's text.
     let by = c.api.session().user.id.clone();
@@ -212,7 +354,20 @@ pub(super) async fn post(c: &Console<'_>) -> Out {
             "your account id cannot be written into the policy",
         ));
     }
-    let text = format!("{}{}", source.trim_end(), d.text(&by));
+    let text = match (&at, delete) {
+        (Some(r), true) => format!(
+            "{}{}",
+            source.get(..r.start).unwrap_or(""),
+            source.get(r.end..).unwrap_or("")
+        ),
+        (Some(r), false) => format!(
+            "{}{}{}",
+            source.get(..r.start).unwrap_or(""),
+            d.text(&by).trim_start(),
+            source.get(r.end..).unwrap_or("")
+        ),
+        (None, _) => format!("{}{}", source.trim_end(), d.text(&by)),
+    };
     let body = json!({"name": format!("console: role {}", d.name), "text": text, "expect": hash});
     if c.req.f("do") == "save" {
         if c.req.f("module_hash") != hash {
@@ -222,17 +377,18 @@ pub(super) async fn post(c: &Console<'_>) -> Out {
             ));
         }
         return match c.json(http::Method::PUT, "/policy", Some(&body)).await {
+            Ok(_) if delete => Out::Redirect(format!("{PREFIX}roles?done=role-deleted")),
             Ok(_) => Out::Redirect(format!("{PREFIX}roles?done=role")),
             Err(f) => again(f),
         };
     }
     match c.post("/policy/preview", &body).await {
-        Ok(v) => preview(c, &d, hash, &v),
+        Ok(v) => preview(c, &d, hash, &v, editing, delete),
         Err(f) => again(f),
     }
 }
 
-fn preview(c: &Console<'_>, d: &Draft, hash: &str, v: &Value) -> Out {
+fn preview(c: &Console<'_>, d: &Draft, hash: &str, v: &Value, editing: &str, delete: bool) -> Out {
     let changes = v
         .get("changes")
         .and_then(Value::as_array)
@@ -262,9 +418,9 @@ fn preview(c: &Console<'_>, d: &Draft, hash: &str, v: &Value) -> Out {
             (csrf(&c.req))
             input type="hidden" name="do" value="save";
             input type="hidden" name="module_hash" value=(hash);
-            (d.hidden())
+            (d.hidden(editing, delete))
             div class="actions" {
-                button type="submit" { "Save and put in force" }
+                button type="submit" { @if delete { "Delete the role" } @else { "Save and put in force" } }
                 a href={ (PREFIX) "roles" } { "Cancel" }
             }
         }
