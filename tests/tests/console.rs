@@ -500,7 +500,7 @@ async fn break_glass_is_seen_and_ended_from_the_console_and_locks_out_administra
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_sets_up_their_authenticator_from_my_account_with_their_password() {
+async fn a_person_sets_up_and_replaces_their_authenticator_from_my_account() {
     let h = Harness::start("console-mfa", Setup::default()).await;
     let (b, id) = person(&h, "desk@clinic.example", &["Office Staff"]).await;
     let account = format!("{CONSOLE}account");
@@ -540,15 +540,71 @@ async fn a_person_sets_up_their_authenticator_from_my_account_with_their_passwor
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(h.gw.store().has_second_factor(&id).unwrap());
-    // Once on, it is not replaced from a session: an administrator resets a lost one.
+    // Replacing it (a new phone) takes the password and a current code of the old one.
     let r = b
         .post(
             &account,
             &[("do", "enroll"), ("password", "Correct#Horse9")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert!(h.gw.store().has_second_factor(&id).unwrap());
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = b
+        .post(
+            &account,
+            &[
+                ("do", "enroll"),
+                ("password", "Correct#Horse9"),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    h.clock.advance(std::time::Duration::from_secs(31));
+    let old_code = wardgate_identity::totp(&secret, h.clock.utc().timestamp());
+    let r = b
+        .post(
+            &account,
+            &[
+                ("do", "enroll"),
+                ("password", "Correct#Horse9"),
+                ("code", &old_code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new_secret = wardgate_tests::gateway::base32(&secret_of(&r.body));
+    assert_ne!(new_secret, secret);
+    // Until the new one is confirmed the old one still signs in.
+    h.clock.advance(std::time::Duration::from_secs(31));
+    let store = h.gw.store();
+    let t = h.clock.utc().timestamp();
+    store
+        .verify_second_factor(&id, &wardgate_identity::totp(&secret, t), None)
+        .unwrap();
+    let r = b
+        .post(
+            &account,
+            &[
+                ("do", "confirm"),
+                ("code", &wardgate_identity::totp(&new_secret, t)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Now the new one does, and the old one no more.
+    h.clock.advance(std::time::Duration::from_secs(31));
+    let t = h.clock.utc().timestamp();
+    assert!(store
+        .verify_second_factor(&id, &wardgate_identity::totp(&secret, t), None)
+        .is_err());
+    store
+        .verify_second_factor(&id, &wardgate_identity::totp(&new_secret, t), None)
+        .unwrap();
+    assert_eq!(
+        b.get(&account).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
     // The secret is in no record of the activity log.
     let log = serde_json::to_string(&h.audit_records()).unwrap();
     assert!(!log.contains(&shown), "the secret is not audited");

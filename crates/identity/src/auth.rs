@@ -191,7 +191,7 @@ impl Store {
                 )));
             }
             tx.execute(
-                "UPDATE users SET totp_secret = ?1, totp_enabled = 0, totp_last_step = 0 WHERE id = ?2",
+                "UPDATE users SET totp_secret = ?1, totp_pending = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?2",
                 params![self.secrets.seal(user, &secret)?, user],
             )?;
             tx.execute(
@@ -254,9 +254,103 @@ impl Store {
             .find(|step| totp(secret, step * 30) == code)
     }
 
-    /// Confirms enrollment with a first code (which is then spent).
+    /// Starts replacing a confirmed factor (a new phone): a new seed and recovery codes wait
+    /// beside the old ones, which keep working until the new one's first code confirms it
+    /// (`confirm_totp`). The caller has checked the person (password and a current code).
+    pub fn begin_replace_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
+        let secret = random_bytes::<20>()?;
+        let codes: Vec<String> = (0..10)
+            .map(|_| random_bytes::<5>().map(|b| hex(&b)))
+            .collect::<Result<_>>()?;
+        self.tx(|tx| {
+            let u = load_user(tx, user)?;
+            let enabled: bool = tx.query_row(
+                "SELECT totp_enabled FROM users WHERE id = ?1",
+                params![user],
+                |r| r.get(0),
+            )?;
+            if !enabled {
+                return Err(IdentityError::Invalid(format!(
+                    "{} has no second factor to replace",
+                    u.email
+                )));
+            }
+            tx.execute(
+                "UPDATE users SET totp_pending = ?1 WHERE id = ?2",
+                params![self.secrets.seal(user, &secret)?, user],
+            )?;
+            tx.execute(
+                "DELETE FROM recovery_codes WHERE user_id = ?1 AND pending = 1",
+                params![user],
+            )?;
+            for c in &codes {
+                tx.execute(
+                    "INSERT INTO recovery_codes (user_id, hash, pending) VALUES (?1, ?2, 1)",
+                    params![user, sha256_hex(c)],
+                )?;
+            }
+            let b32 = base32(&secret);
+            Ok(TotpEnrollment {
+                uri: format!(
+                    "otpauth://totp/{issuer}:{}?secret={b32}&issuer={issuer}&digits=6&period=30",
+                    u.email
+                ),
+                secret: b32,
+                recovery_codes: codes.clone(),
+            })
+        })
+    }
+
+    /// The first code of a replacement factor: it takes the old one's place, with its
+    /// recovery codes. `None` when no replacement is waiting.
+    fn confirm_replacement(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        user: &str,
+        code: &str,
+    ) -> Result<Option<()>> {
+        let pending: Option<String> = tx.query_row(
+            "SELECT totp_pending FROM users WHERE id = ?1",
+            params![user],
+            |r| r.get(0),
+        )?;
+        let Some(sealed) = pending else {
+            return Ok(None);
+        };
+        let secret = self
+            .secrets
+            .open(user, &sealed)
+            .ok_or(IdentityError::BadToken)?;
+        let Some(step) = self.fresh_step(&secret, code, 0) else {
+            return Err(IdentityError::BadCredentials);
+        };
+        tx.execute(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_enabled = 1, totp_last_step = ?1 WHERE id = ?2",
+            params![step, user],
+        )?;
+        tx.execute(
+            "DELETE FROM recovery_codes WHERE user_id = ?1 AND pending = 0",
+            params![user],
+        )?;
+        tx.execute(
+            "UPDATE recovery_codes SET pending = 0 WHERE user_id = ?1",
+            params![user],
+        )?;
+        self.record(
+            &Actor::user(user),
+            "user:mfa-replace",
+            None,
+            Some(json!({"user": user})),
+        )?;
+        Ok(Some(()))
+    }
+
+    /// Confirms enrollment with a first code (which is then spent), or a replacement waiting.
     pub fn confirm_totp(&self, user: &str, code: &str) -> Result<()> {
         self.tx(|tx| {
+            if self.confirm_replacement(tx, user, code)?.is_some() {
+                return Ok(());
+            }
             let f = self.factor(tx, user)?.ok_or(IdentityError::BadToken)?;
             let secret = f.secret.ok_or(IdentityError::BadToken)?;
             let Some(step) = self.fresh_step(&secret, code, f.last_step) else {
@@ -303,7 +397,7 @@ impl Store {
                 return Ok(Ok(()));
             }
             let spent = tx.execute(
-                "UPDATE recovery_codes SET used_at = ?1 WHERE rowid = (SELECT rowid FROM recovery_codes WHERE user_id = ?2 AND hash = ?3 AND used_at IS NULL LIMIT 1)",
+                "UPDATE recovery_codes SET used_at = ?1 WHERE rowid = (SELECT rowid FROM recovery_codes WHERE user_id = ?2 AND hash = ?3 AND used_at IS NULL AND pending = 0 LIMIT 1)",
                 params![ts(now), user, sha256_hex(code.trim())],
             )?;
             if spent == 0 {
@@ -323,7 +417,7 @@ impl Store {
         let now = crate::store::ts(self.clock.now());
         self.tx(|tx| {
             let n = tx.execute(
-                "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
+                "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
                 params![user],
             )?;
             if n == 0 {

@@ -168,6 +168,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (actor, key)
     );
     "#,
+    // 6: a second factor being replaced: the new seed and recovery codes wait beside the old
+    // ones until the new factor's first code confirms it.
+    r#"
+    ALTER TABLE users ADD COLUMN totp_pending TEXT;
+    ALTER TABLE recovery_codes ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -199,7 +199,8 @@ pub struct PolicyTestBody {
 pub struct CodeBody {
     /// To enrol: the caller's current password.
     pub password: Option<String>,
-    /// To confirm: the first code of the new authenticator.
+    /// To replace a factor: a current code from it (or a recovery code). To confirm: the
+    /// first code of the new authenticator.
     pub code: Option<String>,
 }
 

@@ -100,7 +100,7 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/policy/preview" "previewPolicy" 200 PolicyBody Preview: "Check a candidate policy and see who gains and loses what, without putting it in force";
     "get" "/emergency" "listEmergency" 200 - EmergencyPage: "Emergency access: the practice's break-glass grants, open and past, newest first";
     "post" "/emergency/{grant}/close" "closeEmergency" 200 - EmergencyClosed: "End an open break-glass grant now";
-    "post" "/me/second-factor" "enrollSecondFactor" 200 CodeBody Enrollment: "Set up your authenticator app (your password again; none set up yet)";
+    "post" "/me/second-factor" "enrollSecondFactor" 200 CodeBody Enrollment: "Set up your authenticator app, or replace it (your password again, and a current code of the old one)";
     "post" "/me/second-factor/confirm" "confirmSecondFactor" 200 CodeBody Enrolled: "Confirm your new authenticator with its first code";
     "get" "/me" "me" 200 - Me: "Who you are: account, practice, roles";
     "post" "/me/password" "changePassword" 200 PasswordBody Changed: "Change your own password (your other sessions end)";

@@ -11,7 +11,7 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
     let mut failure: Option<Failure> = None;
     let mut factor_failure: Option<Failure> = None;
     if c.req.post() && c.req.f("do") == "enroll" {
-        let body = json!({"password": c.req.f("password")});
+        let body = json!({"password": c.req.f("password"), "code": c.req.opt("code")});
         match c.post("/me/second-factor", &body).await {
             Ok(v) => return enrolling(c, Some(&v), None),
             Err(f) => factor_failure = Some(f),
@@ -78,7 +78,18 @@ pub(super) async fn show(c: &Console<'_>) -> Out {
             @if let Some(f) = &factor_failure { (layout::problems(f)) }
             @if has_factor {
                 p { span class="badge ok" { "On" } " Sign-in asks for a code from your authenticator app." }
-                p class="note" { "A new phone, or lost it? An administrator resets it from your user page; you then set up the new one here or at sign-in." }
+                details open[factor_failure.is_some()] {
+                    summary { "Replace it (a new phone)" }
+                    form method="post" action={ (PREFIX) "account" } {
+                        (csrf(&c.req))
+                        input type="hidden" name="do" value="enroll";
+                        (input("password", "Your password", "password", "", factor_failure.as_ref(), true))
+                        (input("code", "A current code from your authenticator (or a recovery code)", "text", "", factor_failure.as_ref(), true))
+                        p class="note" { "The old one keeps working until the new one's first code is typed." }
+                        button type="submit" class="secondary" { "Replace authenticator" }
+                    }
+                }
+                p class="note" { "Lost it? An administrator resets it from your user page; you then set up the new one here or at sign-in." }
             } @else {
                 p { span class="badge warn" { "Off" } " Add a code from an authenticator app to your sign-in." }
                 form method="post" action={ (PREFIX) "account" } {

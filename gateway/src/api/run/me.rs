@@ -94,10 +94,10 @@ fn person_only(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// "Enable Two-Factor Authentication" by a signed-in person who has none: their password
-/// again (a wrong one counts as a failed sign-in), then a new authenticator secret and
-/// recovery codes, shown once (never kept for an Idempotency-Key replay), active once
-/// confirmed. A factor is never replaced here: a lost one is reset by an administrator.
+/// "Enable Two-Factor Authentication" by a signed-in person: their password again (a wrong
+/// one counts as a failed sign-in), and to replace a factor a current code from it; then a
+/// new authenticator secret and recovery codes, shown once (never kept for an
+/// Idempotency-Key replay), in force once confirmed (the old one works until then).
 pub(super) fn enroll(store: &Store, caller: &Caller, b: CodeBody) -> Result<Reply, ApiError> {
     person_only(caller)?;
     let me = &caller.actor.id;
@@ -117,14 +117,26 @@ pub(super) fn enroll(store: &Store, caller: &Caller, b: CodeBody) -> Result<Repl
         }
         Err(e) => return Err(e.into()),
     }
-    if store.has_second_factor(me)? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "second_factor_exists",
-            "you have a second factor; if it is lost, an administrator resets it and you set up a new one",
-        ));
+    if !store.has_second_factor(me)? {
+        return Ok(enrollment(store.enroll_totp(me, "Wardgate")?));
     }
-    Ok(enrollment(store.enroll_totp(me, "Wardgate")?))
+    // A new phone: the old factor proves it is its person; it keeps working until the new
+    // one is confirmed. A lost one is an administrator's reset.
+    let Some(code) = b.code.filter(|c| !c.trim().is_empty()) else {
+        return Err(ApiError::field(
+            "code",
+            "you have a second factor: a current code from it (or a recovery code) replaces it; if it is lost, an administrator resets it",
+        ));
+    };
+    match store.verify_second_factor(me, &code, caller.practice.as_deref()) {
+        Ok(()) => Ok(enrollment(store.begin_replace_totp(me, "Wardgate")?)),
+        Err(IdentityError::LockedOut) => Err(locked_out()),
+        Err(IdentityError::BadCredentials | IdentityError::BadToken) => Err(ApiError::field(
+            "code",
+            "is not a current code of your second factor",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn enrollment(e: wardgate_identity::TotpEnrollment) -> Reply {
