@@ -32,16 +32,32 @@ fn end(name: &str) -> String {
     format!("# wardgate-console role \"{name}\" end")
 }
 
-/// Where the console's block of role `name` is in `source`, its lines whole.
+/// Where the console's block of role `name` is in `source`, its lines whole: its marks each
+/// a whole line, each exactly once, the end after the begin, and between them one role -
+/// anything else (marks copied by hand, a block edited out of shape) is not the console's to
+/// change.
 fn block(source: &str, name: &str) -> Option<std::ops::Range<usize>> {
-    let start = source.find(&begin(name))?;
-    let close = end(name);
-    let stop = source.get(start..)?.find(&close)? + start + close.len();
-    let stop = match source.get(stop..) {
-        Some(rest) if rest.starts_with('\n') => stop + 1,
-        _ => stop,
+    let (open, close) = (begin(name), end(name));
+    let mut at = 0;
+    let (mut starts, mut stops) = (Vec::new(), Vec::new());
+    for line in source.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if bare == open {
+            starts.push(at);
+        } else if bare == close {
+            stops.push(at + line.len());
+        }
+        at += line.len();
+    }
+    let ([start], [stop]) = (starts.as_slice(), stops.as_slice()) else {
+        return None;
     };
-    Some(start..stop)
+    let inside = source.get(*start..*stop)?;
+    let roles = inside
+        .lines()
+        .filter(|l| l.trim_start().starts_with("role "))
+        .count();
+    (start < stop && roles == 1).then_some(*start..*stop)
 }
 
 /// The roles of `source` the console wrote (and can edit or delete).
@@ -75,7 +91,12 @@ fn draft(c: &Console<'_>, m: &Matrix) -> Result<Draft, Failure> {
     }
     let extends = c.req.opt("extends");
     if let Some(e) = &extends {
-        if !m.roles.contains(e) {
+        if *e == name {
+            problems.push((
+                "extends".to_string(),
+                "a role does not extend itself".to_string(),
+            ));
+        } else if !m.roles.contains(e) {
             problems.push(("extends".to_string(), format!("{e} is not a role")));
         }
     }
@@ -316,6 +337,9 @@ pub(super) async fn post(c: &Console<'_>) -> Out {
         .and_then(Value::as_str)
         .unwrap_or("");
     let editing = c.req.f("editing");
+    if !plain(editing) {
+        return layout::not_found();
+    }
     let delete = !editing.is_empty() && c.req.f("delete") == "yes";
     // Only a role the console wrote is edited or deleted here, found by its marks.
     let at = if editing.is_empty() {
@@ -426,4 +450,47 @@ fn preview(c: &Console<'_>, d: &Draft, hash: &str, v: &Value, editing: &str, del
         }
     };
     Out::page("Preview: custom role", body)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn role(name: &str) -> String {
+        format!(
+            "{}\nrole \"{name}\" {{\n  allow a:b\n}}\n{}\n",
+            begin(name),
+            end(name)
+        )
+    }
+
+    #[test]
+    fn only_a_whole_well_formed_block_of_that_name_is_found() {
+        let src = format!(
+            "policy \"p\" version \"1\"\n{}{}",
+            role("Lead"),
+            role("Lead Two")
+        );
+        let r = block(&src, "Lead").unwrap();
+        assert_eq!(&src[r.clone()], role("Lead"));
+        assert_eq!(&src[block(&src, "Lead Two").unwrap()], role("Lead Two"));
+        assert_eq!(console_roles(&src), ["Lead", "Lead Two"]);
+        // A mark that is not a whole line, a mark twice, a begin with no end: not the console's.
+        let quoted = format!("# see {}\n{}", begin("Lead"), role("Lead"));
+        assert_eq!(&quoted[block(&quoted, "Lead").unwrap()], role("Lead"));
+        let twice = format!("{}{}", role("Lead"), role("Lead"));
+        assert!(block(&twice, "Lead").is_none());
+        let open = format!("{}\nrole \"Lead\" {{\n}}\n", begin("Lead"));
+        assert!(block(&open, "Lead").is_none());
+        let two_roles = format!(
+            "{}\nrole \"Lead\" {{\n}}\nrole \"Other\" {{\n}}\n{}\n",
+            begin("Lead"),
+            end("Lead")
+        );
+        assert!(block(&two_roles, "Lead").is_none());
+        // What the console wrote reads back as written.
+        let d = Draft::parse("Lead", &role("Lead"));
+        assert_eq!(d.allow, ["a:b"]);
+    }
 }
