@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use serde_json::json;
 use wardgate_audit::{AuditLog, Durability, Event, EventKind};
-use wardgate_host::{Host, HostConfig, PolicyHandle};
+use wardgate_host::{Host, HostConfig, NoPrevious, PolicyHandle};
 use wardgate_identity::{Practice, SecuritySettings, Store};
 use wardgate_policy::Engine;
 
@@ -366,11 +366,9 @@ impl Gateway {
         })
     }
 
-    /// Puts the previous module back.
-    pub fn rollback(
-        &self,
-        by: wardgate_audit::Actor,
-    ) -> Result<SwapReport, wardgate_host::NoPrevious> {
+    /// Puts the previous module back (one at a time with swaps, so `expect` holds).
+    pub async fn rollback(&self, by: wardgate_audit::Actor) -> Result<SwapReport, NoPrevious> {
+        let _one = self.swapping.lock().await;
         let back = self.policy.rollback()?;
         roles_in_force(&self.store, &back);
         self.metrics

@@ -86,7 +86,7 @@ pub async fn serve(gw: &Arc<Gateway>, caller: &Caller, op: Op) -> Result<Reply, 
         )),
         Op::SwapPolicy(body) => swap(gw, caller, body).await,
         Op::PolicyPreview(body) => preview(gw, body).await,
-        Op::RollbackPolicy => match gw.rollback(audit_actor(caller)) {
+        Op::RollbackPolicy => match gw.rollback(audit_actor(caller)).await {
             Ok(report) => Ok(ok(json!({ "rolled_back": report, "saved_to": persist(gw) }))),
             Err(e) => Err(ApiError::new(StatusCode::CONFLICT, "no_previous", e.to_string())),
         },
