@@ -180,9 +180,7 @@ pub(crate) async fn handle(gw: &Arc<Gateway>, cx: &Ctx, call: ConsoleCall) -> Re
             .find(|(k, _)| k == "csrf")
             .map(|(_, v)| v.as_bytes())
             .unwrap_or_default();
-        let good = !cookie_token.is_empty()
-            && bool::from(subtle::ConstantTimeEq::ct_eq(cookie_token.as_bytes(), sent));
-        if !good {
+        if !crate::session::same_token(&cookie_token, sent) {
             return layout::plain(
                 StatusCode::FORBIDDEN,
                 "this form did not come from this site",

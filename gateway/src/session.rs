@@ -140,3 +140,9 @@ mod tests {
         assert!(set_cookie(COOKIE, Some("x"), None).contains("Secure; HttpOnly; SameSite=Strict"));
     }
 }
+
+/// Whether a form's (or header's) CSRF token is this browser's double-submit cookie, compared
+/// in constant time; an empty cookie matches nothing.
+pub fn same_token(cookie: &str, sent: &[u8]) -> bool {
+    !cookie.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent))
+}

@@ -52,6 +52,43 @@ pub(crate) fn open_emergency_grant(
         .optional()?)
 }
 
+/// A new authenticator seed and its ten recovery codes.
+fn new_seed() -> Result<([u8; 20], Vec<String>)> {
+    let secret = random_bytes::<20>()?;
+    let codes = (0..10)
+        .map(|_| random_bytes::<5>().map(|b| hex(&b)))
+        .collect::<Result<_>>()?;
+    Ok((secret, codes))
+}
+
+/// Stores recovery codes hashed; `pending` ones wait for their seed's first code.
+fn insert_codes(
+    tx: &rusqlite::Transaction<'_>,
+    user: &str,
+    codes: &[String],
+    pending: bool,
+) -> Result<()> {
+    for c in codes {
+        tx.execute(
+            "INSERT INTO recovery_codes (user_id, hash, pending) VALUES (?1, ?2, ?3)",
+            params![user, sha256_hex(c), pending],
+        )?;
+    }
+    Ok(())
+}
+
+/// What a person is shown, once, of a new seed.
+fn enrollment(issuer: &str, email: &str, secret: &[u8], codes: &[String]) -> TotpEnrollment {
+    let b32 = base32(secret);
+    TotpEnrollment {
+        uri: format!(
+            "otpauth://totp/{issuer}:{email}?secret={b32}&issuer={issuer}&digits=6&period=30"
+        ),
+        secret: b32,
+        recovery_codes: codes.to_vec(),
+    }
+}
+
 /// A user's relations to a patient, inside a transaction.
 pub(crate) fn relations_of(
     tx: &rusqlite::Transaction<'_>,
@@ -173,10 +210,7 @@ impl Store {
     /// A confirmed factor is never replaced here (a sign-in begun before it was set up must not
     /// swap it for another); resetting a lost factor is an administrator's act.
     pub fn enroll_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
-        let secret = random_bytes::<20>()?;
-        let codes: Vec<String> = (0..10)
-            .map(|_| random_bytes::<5>().map(|b| hex(&b)))
-            .collect::<Result<_>>()?;
+        let (secret, codes) = new_seed()?;
         self.tx(|tx| {
             let u = load_user(tx, user)?;
             let confirmed: bool = tx.query_row(
@@ -198,21 +232,8 @@ impl Store {
                 "DELETE FROM recovery_codes WHERE user_id = ?1",
                 params![user],
             )?;
-            for c in &codes {
-                tx.execute(
-                    "INSERT INTO recovery_codes (user_id, hash) VALUES (?1, ?2)",
-                    params![user, sha256_hex(c)],
-                )?;
-            }
-            let b32 = base32(&secret);
-            Ok(TotpEnrollment {
-                uri: format!(
-                    "otpauth://totp/{issuer}:{}?secret={b32}&issuer={issuer}&digits=6&period=30",
-                    u.email
-                ),
-                secret: b32,
-                recovery_codes: codes.clone(),
-            })
+            insert_codes(tx, user, &codes, false)?;
+            Ok(enrollment(issuer, &u.email, &secret, &codes))
         })
     }
 
@@ -258,10 +279,7 @@ impl Store {
     /// beside the old ones, which keep working until the new one's first code confirms it
     /// (`confirm_totp`). The caller has checked the person (password and a current code).
     pub fn begin_replace_totp(&self, user: &str, issuer: &str) -> Result<TotpEnrollment> {
-        let secret = random_bytes::<20>()?;
-        let codes: Vec<String> = (0..10)
-            .map(|_| random_bytes::<5>().map(|b| hex(&b)))
-            .collect::<Result<_>>()?;
+        let (secret, codes) = new_seed()?;
         self.tx(|tx| {
             let u = load_user(tx, user)?;
             let enabled: bool = tx.query_row(
@@ -283,21 +301,8 @@ impl Store {
                 "DELETE FROM recovery_codes WHERE user_id = ?1 AND pending = 1",
                 params![user],
             )?;
-            for c in &codes {
-                tx.execute(
-                    "INSERT INTO recovery_codes (user_id, hash, pending) VALUES (?1, ?2, 1)",
-                    params![user, sha256_hex(c)],
-                )?;
-            }
-            let b32 = base32(&secret);
-            Ok(TotpEnrollment {
-                uri: format!(
-                    "otpauth://totp/{issuer}:{}?secret={b32}&issuer={issuer}&digits=6&period=30",
-                    u.email
-                ),
-                secret: b32,
-                recovery_codes: codes.clone(),
-            })
+            insert_codes(tx, user, &codes, true)?;
+            Ok(enrollment(issuer, &u.email, &secret, &codes))
         })
     }
 

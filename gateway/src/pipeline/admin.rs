@@ -24,20 +24,33 @@ pub(super) async fn admit(
     who: Who,
     practice: &Practice,
 ) -> Result<Next<'static>, Rejection> {
+    let body = decide_admin(gw, cx, &parts, body, &who, practice).await?;
+    Ok(Next::Admin(Box::new(AdminCall { parts, body, who })))
+}
+
+/// Steps 7 and 8 for an administrative request: the body to hand the API once allowed.
+async fn decide_admin(
+    gw: &Gateway,
+    cx: &mut Ctx,
+    parts: &http::request::Parts,
+    body: Body,
+    who: &Who,
+    practice: &Practice,
+) -> Result<Body, Rejection> {
     // What a person does for themselves (who am I, my own password) is theirs, whatever
     // the policy says about administration.
     if crate::api::is_self_service(parts.uri.path()) {
         cx.action = Some("self:account".into());
-        return Ok(Next::Admin(Box::new(AdminCall { parts, body, who })));
+        return Ok(body);
     }
     let module = gw.policy().current();
     cx.module_hash = Some(module.module_hash.clone());
     let max_json = gw.config().server.max_json_body_bytes;
-    let routed = route::route(&module, &parts, body, max_json).await?;
+    let routed = route::route(&module, parts, body, max_json).await?;
     cx.action = Some(routed.action.clone());
     cx.location = routed.resource.location.clone();
     cx.patient = routed.resource.patient.clone();
-    let principal = principal::build(gw.store(), &who, practice, &routed.resource)?;
+    let principal = principal::build(gw.store(), who, practice, &routed.resource)?;
     decide::decide(
         gw,
         &module,
@@ -47,11 +60,7 @@ pub(super) async fn admit(
         routed.resource,
         cx,
     )?;
-    Ok(Next::Admin(Box::new(AdminCall {
-        parts,
-        body: routed.body,
-        who,
-    })))
+    Ok(routed.body)
 }
 
 /// A console page's request after the credential checks: for a person (not a key), not
@@ -110,6 +119,8 @@ pub(crate) struct AsUser<'a> {
     gw: &'a Arc<Gateway>,
     page: &'a Ctx,
     session: &'a SessionPrincipal,
+    /// The same person as the pipeline's steps take them, made once for the page's decisions.
+    who: Who,
     practice: &'a Practice,
 }
 
@@ -124,6 +135,7 @@ impl<'a> AsUser<'a> {
             gw,
             page,
             session,
+            who: Who::Session(Box::new(session.clone())),
             practice,
         }
     }
@@ -207,12 +219,8 @@ impl<'a> AsUser<'a> {
         let Some((parts, body)) = Self::request(method, path, None) else {
             return May::No;
         };
-        if crate::api::is_self_service(parts.uri.path()) {
-            return May::Yes;
-        }
         let mut cx = self.child(&parts.method, parts.uri.path());
-        let who = Who::Session(Box::new(self.session.clone()));
-        match admit(self.gw, &mut cx, parts, body, who, self.practice).await {
+        match decide_admin(self.gw, &mut cx, &parts, body, &self.who, self.practice).await {
             Ok(_) => May::Yes,
             Err(Rejection::StepUp { .. }) => May::AfterStepUp,
             Err(_) => May::No,

@@ -69,8 +69,7 @@ pub(super) fn api_csrf(parts: &http::request::Parts) -> Result<(), Rejection> {
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     let cookie = crate::session::cookie(&parts.headers, crate::session::CSRF_COOKIE).unwrap_or("");
-    let token_ok =
-        !cookie.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent));
+    let token_ok = crate::session::same_token(cookie, sent);
     if token_ok && super::login::same_origin(&parts.headers, &parts.uri, true) {
         Ok(())
     } else {

@@ -253,9 +253,9 @@ pub(crate) async fn handle(
     let cookie_token = cookie(headers, CSRF_COOKIE).map(str::to_string);
     if post && !json_body && path != "logout" {
         let sent = form.get("csrf").map(String::as_bytes).unwrap_or_default();
-        let good = cookie_token.as_deref().is_some_and(|t| {
-            !t.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), sent))
-        });
+        let good = cookie_token
+            .as_deref()
+            .is_some_and(|t| crate::session::same_token(t, sent));
         if !good {
             return refuse(&request.rid, Rejection::CrossSite);
         }
