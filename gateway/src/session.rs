@@ -89,6 +89,12 @@ pub fn same_network(a: IpAddr, b: IpAddr, v4: u8, v6: u8) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a form's (or header's) CSRF token is this browser's double-submit cookie, compared
+/// in constant time; an empty cookie matches nothing.
+pub fn same_token(cookie: &str, sent: &[u8]) -> bool {
+    !cookie.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,10 +145,4 @@ mod tests {
         assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
         assert!(set_cookie(COOKIE, Some("x"), None).contains("Secure; HttpOnly; SameSite=Strict"));
     }
-}
-
-/// Whether a form's (or header's) CSRF token is this browser's double-submit cookie, compared
-/// in constant time; an empty cookie matches nothing.
-pub fn same_token(cookie: &str, sent: &[u8]) -> bool {
-    !cookie.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent))
 }
