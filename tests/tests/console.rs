@@ -685,3 +685,74 @@ async fn a_shorter_idle_timeout_for_a_role_is_set_in_the_console_and_ends_those_
         "Office Staff keep the practice's 30 minutes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practice_administers_its_own_people_only_and_a_session_stays_at_its_practice() {
+    let h = Harness::start(
+        "console-practices",
+        Setup {
+            practice: Some("from = \"header\"\nheader = \"x-practice\"".into()),
+            ..Setup::default()
+        },
+    )
+    .await;
+    h.gw.store()
+        .add_practice(
+            &wardgate_identity::Actor::system(),
+            "p2",
+            "Second Clinic",
+            "America/Chicago",
+            &[],
+        )
+        .unwrap();
+    h.gw.refresh_practices().unwrap();
+    let p1 = wardgate_tests::gateway::PRACTICE;
+    h.user(
+        "admin@clinic.example",
+        &["System Admin"],
+        "Correct#Horse9",
+        true,
+    );
+    let admin = h.browser().with_header("x-practice", p1);
+    let r = admin.login("admin@clinic.example", "Correct#Horse9").await;
+    assert!(
+        r.status.is_redirection() || r.status.is_success(),
+        "{}",
+        r.body
+    );
+    let other =
+        h.gw.store()
+            .add_user(
+                &wardgate_identity::Actor::system(),
+                wardgate_identity::NewUser {
+                    email: "uptown@clinic.example".into(),
+                    first_name: "Uma".into(),
+                    last_name: "Uptown".into(),
+                    password: "Temporary#Pass1".into(),
+                    roles: vec!["Biller".into()],
+                    practices: vec!["p2".into()],
+                    ..wardgate_identity::NewUser::default()
+                },
+            )
+            .unwrap();
+    // Another practice's person is not found from here, listed or by id, nor changed.
+    let r = admin.get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!r.body.contains("uptown@clinic.example"));
+    let page = format!("{CONSOLE}users/{}", other.id);
+    assert_eq!(admin.get(&page).await.status, StatusCode::NOT_FOUND);
+    let r = admin.post(&page, &[("do", "disable")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        h.gw.store().user(&other.id).unwrap().status,
+        wardgate_identity::UserStatus::Active
+    );
+    // The same session at the other practice is not signed in there.
+    let elsewhere = admin.clone().with_header("x-practice", "p2");
+    let r = elsewhere.get(&format!("{CONSOLE}users")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/.wardgate/login"));
+}
