@@ -129,10 +129,13 @@ async fn bootstrap(gw: &Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
             "send the bootstrap key, or use the gateway's listener with a session or an API key",
         ));
     }
-    gw.alert(
+    gw.alert(crate::alerts::alert(
         "bootstrap",
-        &format!("the bootstrap key was used from {} for {path}", peer.ip()),
-    );
+        format!("the bootstrap key was used from {} for {path}", peer.ip()),
+        "bootstrap",
+        Some(peer.ip()),
+        None,
+    ));
     if !(req.method() == Method::POST && path == "/v1/users") {
         return crate::api::error(&ApiError::forbidden(
             "the bootstrap key only creates the first administrator (POST /v1/users)",

@@ -3,6 +3,7 @@
 //! once, each with its place in the file.
 
 mod practice;
+mod reach;
 mod sections;
 pub(crate) mod values;
 
@@ -15,6 +16,9 @@ use serde::Deserializer;
 use wardgate_policy::Span as SrcSpan;
 use wardgate_policy::{Code, Diagnostic, Diagnostics, Source};
 
+pub use reach::{
+    AlertsSection, MailSection, MailSecurity, PublicUrl, Retain, ThresholdSetting, WebhookSetting,
+};
 pub use sections::{
     Admin, AuditDurability, AuditSection, EncodedSlashes, Geo, IdentitySection, Network,
     NetworkRules, PolicySection, PracticeFrom, PracticeSource, Proxy, RateLimit, Server, Sessions,
@@ -42,9 +46,12 @@ pub struct Config {
     pub practices: BTreeMap<String, NetworkRules>,
     pub sessions: Sessions,
     pub proxy: Proxy,
+    /// Where messages to people go (none: links and codes are shown to whoever made them).
+    pub mail: Option<MailSection>,
+    pub alerts: AlertsSection,
 }
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "admin",
     "policy",
@@ -58,6 +65,8 @@ const SECTIONS: [&str; 13] = [
     "practices",
     "sessions",
     "proxy",
+    "mail",
+    "alerts",
 ];
 
 /// Reads one top-level section of the document, skipping the others, so a mistake in one
@@ -206,6 +215,8 @@ impl Config {
         let practices = take!("practices", BTreeMap<String, NetworkRules>);
         let sessions = take!("sessions", Sessions);
         let proxy = take!("proxy", Proxy);
+        let mail = take!("mail", MailSection);
+        let alerts = take!("alerts", AlertsSection);
         for (name, present) in [
             ("server", keys.contains_key("server")),
             ("policy", keys.contains_key("policy")),
@@ -254,6 +265,8 @@ impl Config {
             practices: practices.unwrap_or_default(),
             sessions: sessions.unwrap_or_default(),
             proxy: proxy.unwrap_or_default(),
+            mail,
+            alerts: alerts.unwrap_or_default(),
         };
         problems.extend(config.validate(text));
         if problems.is_empty() {
@@ -314,6 +327,12 @@ impl Config {
         if sess.idle.0 > sess.absolute.0 {
             err("sessions", "[sessions] idle is longer than absolute".into());
         }
+        for problem in self.mail.iter().flat_map(MailSection::problems) {
+            err("mail", problem);
+        }
+        for problem in self.alerts.problems() {
+            err("alerts", problem);
+        }
         if self.upstreams.is_empty() {
             err("upstream", "at least one [[upstream]] is needed".into());
         }
@@ -357,6 +376,19 @@ impl Config {
             fix(k);
         }
         fix(&mut self.audit.dir);
+        if let Some(m) = &mut self.mail {
+            for p in [&mut m.dir, &mut m.ca, &mut m.password_file]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
+        for w in &mut self.alerts.webhook {
+            for p in [&mut w.secret_file, &mut w.ca].into_iter().flatten() {
+                fix(p);
+            }
+        }
         if let Some(g) = &mut self.geo {
             fix(&mut g.database);
         }

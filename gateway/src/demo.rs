@@ -113,6 +113,16 @@ database = {db}
 
 [audit]
 dir = {audit}
+retain = "6y"
+
+[mail]
+# No relay: each message (invitations, reset links, sign-in codes, alerts) is one .eml file here.
+dir = {mail}
+from = "Wardgate demo <noreply@demo.wardgate.test>"
+public_url = "https://localhost:{port}"
+
+[alerts]
+email = ["security@demo.wardgate.test"]
 
 [practice]
 from = "fixed"
@@ -146,6 +156,8 @@ prefix = "/"
         tests = toml_str(&dir.join("kareo.tests.toml")),
         db = toml_str(&dir.join("wardgate.db")),
         audit = toml_str(&dir.join("audit")),
+        mail = toml_str(&dir.join("mail")),
+        port = listen.port(),
         geo = toml_str(&dir.join("GeoIP2-Country-Test.mmdb")),
     )
 }
@@ -282,8 +294,16 @@ pub async fn start(opts: DemoOptions) -> anyhow::Result<(Running, DemoInfo)> {
         Some(p) => p.admin_key.clone(),
         None => format!("wga_{}", random_hex(24)?),
     };
+    // The links mailed need the gateway's port: one picked now when asked for any.
+    let mut listen = opts.listen;
+    let any_port = listen.port() == 0;
+    if any_port {
+        let probe = std::net::TcpListener::bind(listen).context("picking a port")?;
+        listen.set_port(probe.local_addr()?.port());
+    }
+    let opts = DemoOptions { listen, ..opts };
     let admin = opts.admin_listen.unwrap_or_else(|| {
-        let port = if opts.listen.port() == 0 {
+        let port = if any_port {
             0
         } else {
             opts.listen.port().wrapping_add(1)
@@ -369,6 +389,7 @@ pub fn banner(info: &DemoInfo, dir: &Path) -> String {
   admin API  {url}/.wardgate/v1/   (people signed in, wg_ keys; decided by the policy)
   app        the built-in demo practice app, only reachable through the gateway
   policy     {dir}/kareo.policy (edit it: the gateway re-checks and swaps it in)
+  mail       {dir}/mail/   (no relay here: each invitation, reset link, code and alert is one .eml file)
 
 Try it (the key is front-desk-sync: Office Staff, patient scopes, 20 requests/min):
   curl --cacert {ca} -H 'Authorization: Bearer {key}' {url}/api/patients           # 200

@@ -3,6 +3,7 @@
 //! before it reaches a practice app, audits every decision, and swaps policies while running.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod body;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod console;
 pub mod demo;
 pub mod geo;
 pub mod logs;
+pub mod mail;
 pub mod metrics;
 pub mod net;
 pub mod next;
@@ -29,6 +31,7 @@ pub mod signins;
 pub mod state;
 pub mod swap;
 pub mod tls;
+mod upkeep;
 
 pub use clock::Clock;
 pub use config::Config;

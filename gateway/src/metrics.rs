@@ -23,6 +23,12 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabel {
+    pub channel: &'static str,
+    pub result: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -33,6 +39,8 @@ pub struct Metrics {
     pub upstream_errors: Family<ResultLabel, Counter>,
     /// Alerts raised (binding mismatches, emergency access).
     pub alerts: Family<ResultLabel, Counter>,
+    /// Outbox deliveries (mail, webhook) by result: sent, retry, failed.
+    pub deliveries: Family<DeliveryLabel, Counter>,
     /// Whole requests, from the first byte read to the response headers.
     pub request_seconds: Histogram,
     /// The checks before forwarding (addresses, key, limit, route, decision, audit).
@@ -57,6 +65,7 @@ impl Metrics {
         let swaps = Family::default();
         let upstream_errors = Family::default();
         let alerts = Family::default();
+        let deliveries = Family::default();
         // 1 us .. ~33 s
         let request_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 26));
         let pipeline_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 20));
@@ -85,6 +94,11 @@ impl Metrics {
         );
         registry.register("alerts", "Alerts raised, by kind", alerts.clone());
         registry.register(
+            "deliveries",
+            "Outbox deliveries, by channel and result",
+            deliveries.clone(),
+        );
+        registry.register(
             "request_duration_seconds",
             "Time from request to response headers",
             request_seconds.clone(),
@@ -112,11 +126,19 @@ impl Metrics {
             swaps,
             upstream_errors,
             alerts,
+            deliveries,
             request_seconds,
             pipeline_seconds,
             decision_seconds,
             connections,
         }
+    }
+
+    /// One delivery attempt of the outbox.
+    pub fn delivered(&self, channel: &'static str, result: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabel { channel, result })
+            .inc();
     }
 
     /// The text exposition format.

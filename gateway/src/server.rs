@@ -240,6 +240,8 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
             None
         }
     };
+    tasks.spawn(crate::mail::run(gateway.clone(), stop_rx.clone()));
+    tasks.spawn(crate::alerts::run(gateway.clone(), stop_rx.clone()));
     tasks.spawn(gateway.clone().upkeep(stop_rx));
     tracing::info!(%addr, admin = ?admin_addr, tls = c.tls.is_some(), socket = ?socket, "wardgate is listening");
     Ok(Running {

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde_json::json;
@@ -40,6 +39,8 @@ pub enum StartError {
     Listen { addr: String, error: String },
     #[error("the Wasm host: {0}")]
     Host(String),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 #[derive(Debug)]
@@ -71,6 +72,8 @@ pub struct Gateway {
     pub(crate) policy_file: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     request_prefix: String,
     request_seq: AtomicU64,
+    alerts: crate::alerts::Alerts,
+    mailer: crate::mail::Mailer,
 }
 
 impl Gateway {
@@ -184,8 +187,15 @@ impl Gateway {
     /// Opens the audit log and the identity store, loads and checks the policy, reads the geo
     /// database and prepares the upstream clients.
     pub fn build(config: Config, clock: Clock) -> Result<Arc<Gateway>, StartError> {
-        let (audit, report) = AuditLog::open(&config.audit.dir, wardgate_audit::Options::default())
-            .map_err(|e| StartError::Audit(format!("{}: {e}", config.audit.dir.display())))?;
+        let alerts = crate::alerts::Alerts::default();
+        let mailer = crate::mail::Mailer::new(&config).map_err(StartError::Mail)?;
+        let (audit, report) = AuditLog::open_with_alerts(
+            &config.audit.dir,
+            config.audit.options(),
+            crate::alerts::rules(&config.alerts),
+            vec![alerts.sink()],
+        )
+        .map_err(|e| StartError::Audit(format!("{}: {e}", config.audit.dir.display())))?;
         if report.truncated_bytes > 0 {
             tracing::warn!(
                 bytes = report.truncated_bytes,
@@ -201,6 +211,7 @@ impl Gateway {
         let store = Store::open_with_key(db, Box::new(audit.clone()), key)
             .map_err(store_err)?
             .with_clock(Box::new(clock.clone()));
+        store.set_mails(mailer.mails());
         let host = Host::new(HostConfig {
             deadline: config.policy.deadline.0,
             ..HostConfig::default()
@@ -256,6 +267,8 @@ impl Gateway {
             policy_file: std::sync::Mutex::new(stamp),
             request_prefix: hex::encode(prefix),
             request_seq: AtomicU64::new(0),
+            alerts,
+            mailer,
         };
         gw.refresh_practices()
             .map_err(|e| StartError::Store(e.to_string()))?;
@@ -412,66 +425,21 @@ impl Gateway {
             .await,
         )
     }
-
-    /// Background upkeep: the policy file watcher, practice refresh, key-usage and session
-    /// flushes. Ends when `stop` fires.
-    pub async fn upkeep(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let watch = self.config.policy.watch.map(|s| s.0);
-        let tick = watch
-            .unwrap_or(Duration::from_secs(5))
-            .min(Duration::from_secs(5));
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_flush = std::time::Instant::now();
-        // Inactive accounts are looked for soon after start, then hourly.
-        let mut last_expiry = std::time::Instant::now()
-            .checked_sub(Duration::from_secs(3540))
-            .unwrap_or_else(std::time::Instant::now);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = stop.changed() => return,
-            }
-            if watch.is_some() {
-                let _ = self.reload_if_changed().await;
-            }
-            if last_flush.elapsed() >= Duration::from_secs(5) {
-                last_flush = std::time::Instant::now();
-                let gw = self.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    if let Err(e) = gw.refresh_practices() {
-                        tracing::warn!(error = %e, "cannot refresh practices");
-                    }
-                    if let Err(e) = gw.store.flush_key_usage() {
-                        tracing::warn!(error = %e, "cannot write key usage");
-                    }
-                    if let Err(e) = gw.store.flush_sessions() {
-                        tracing::warn!(error = %e, "cannot write session activity");
-                    }
-                    // Memory that ended sessions and old attempts would otherwise keep.
-                    let now = gw.clock.utc();
-                    gw.logins.tidy(now);
-                    gw.limits.forget_idle(Duration::from_secs(3600));
-                })
-                .await;
-            }
-            if last_expiry.elapsed() >= Duration::from_secs(3600) {
-                last_expiry = std::time::Instant::now();
-                let gw = self.clone();
-                let _ = tokio::task::spawn_blocking(move || gw.expire_inactive()).await;
-            }
-        }
-    }
 }
 
 impl Gateway {
-    /// Raises an alert: a warning in the log marked `alert`, and a counter.
-    pub fn alert(&self, kind: &'static str, message: &str) {
-        tracing::warn!(alert = true, kind, "{message}");
-        self.metrics
-            .alerts
-            .get_or_create(&crate::metrics::ResultLabel { result: kind })
-            .inc();
+    /// Raises an alert: counted, logged, audited and delivered off the request path.
+    pub fn alert(&self, alert: wardgate_audit::Alert) {
+        self.alerts.raise(alert);
+    }
+
+    pub(crate) fn alerts(&self) -> &crate::alerts::Alerts {
+        &self.alerts
+    }
+
+    /// The outbox's delivery side.
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.mailer
     }
 }
 

@@ -56,6 +56,9 @@ pub struct Alert {
     pub client: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The practice it happened at, when known (its administrators hear of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practice: Option<String>,
 }
 
 /// The rules with their sliding windows.
@@ -84,37 +87,55 @@ impl AlertEngine {
     /// Looks at one event, at `now_ms` (Unix milliseconds); returns the alerts it raises.
     pub fn observe(&mut self, e: &Event, now_ms: i64) -> Vec<Alert> {
         let mut out = Vec::new();
+        // The alerts' own records, and deliveries, raise nothing.
+        if e.action.starts_with("alert:") || e.action.starts_with("outbox:") {
+            return out;
+        }
         let alert = |rule: &'static str, message: String| Alert {
             rule,
             message,
             actor: e.actor.id.clone(),
             client: e.client.clone(),
             request_id: e.request_id.clone(),
+            practice: e.resource.practice.clone(),
         };
         let denied = e
             .decision
             .as_ref()
             .is_some_and(|d| d.verdict == crate::Verdict::Deny);
-        if let (EventKind::Login, true, Some(t)) = (e.kind, denied, self.rules.failed_logins) {
-            let mut keys = vec![format!("account {}", e.actor.id)];
+        let failed = denied || e.action.ends_with(":failure") || e.action.ends_with("-failure");
+        if let (EventKind::Login, true, Some(t)) = (e.kind, failed, self.rules.failed_logins) {
+            // An unknown account is known by the address it was tried with.
+            let account = if e.actor.id.is_empty() {
+                e.detail
+                    .as_ref()
+                    .and_then(|d| d.get("email"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("(unknown)")
+                    .to_string()
+            } else {
+                e.actor.id.clone()
+            };
+            let mut keys = vec![format!("account {account}")];
             keys.extend(e.client.as_ref().map(|c| format!("address {c}")));
+            // One alert however many of its keys reach the threshold with this event.
+            let mut tripped = Vec::new();
             for key in keys {
                 let q = self.failures.entry(key.clone()).or_default();
                 let mut timed: VecDeque<(i64, ())> = q.drain(..).map(|t| (t, ())).collect();
                 timed.push_back((now_ms, ()));
                 expire(&mut timed, now_ms, t.window);
                 if timed.len() >= t.count as usize {
-                    out.push(alert(
-                        "failed_logins",
-                        format!(
-                            "{} failed sign-ins for {key} within {} s",
-                            timed.len(),
-                            t.window.as_secs()
-                        ),
-                    ));
+                    tripped.push(format!("{} failed sign-ins for {key}", timed.len()));
                     timed.clear();
                 }
                 *q = timed.into_iter().map(|(t, _)| t).collect();
+            }
+            if !tripped.is_empty() {
+                out.push(alert(
+                    "failed_logins",
+                    format!("{} within {} s", tripped.join(" and "), t.window.as_secs()),
+                ));
             }
         }
         if let (EventKind::Decision, false, Some(t), Some(patient)) = (
@@ -169,7 +190,16 @@ impl AlertEngine {
                         .any(|r| text.contains(&format!("\"{r}\"")))
                 })
             };
-            if mentions(&e.before) || mentions(&e.after) {
+            if e.action == "practice:security" {
+                out.push(alert(
+                    "admin_change",
+                    format!(
+                        "{} changed the security settings of {}",
+                        e.actor.id,
+                        e.resource.practice.as_deref().unwrap_or("a practice")
+                    ),
+                ));
+            } else if mentions(&e.before) || mentions(&e.after) {
                 out.push(alert(
                     "admin_change",
                     format!("{} changed an administrator ({})", e.actor.id, e.action),

@@ -125,26 +125,46 @@ pub struct TotpEnrollment {
 }
 
 impl Store {
-    fn issue_token(
+    /// A one-time token for `user`, stored as its digest. When links go out by mail, the
+    /// message carrying it is queued in the same transaction.
+    pub(crate) fn issue_token(
         &self,
         actor: &Actor,
         user: &str,
         purpose: &str,
         valid_for: Duration,
+        practice: Option<&str>,
     ) -> Result<String> {
         let token = hex(&random_bytes::<24>()?);
-        let expires = ts(self.clock.now() + valid_for);
+        let now = self.clock.now();
+        let expires = ts(now + valid_for);
         self.tx(|tx| {
-            load_user(tx, user)?;
+            let u = load_user(tx, user)?;
             tx.execute(
-                "INSERT INTO tokens (hash, user_id, purpose, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sha256_hex(&token), user, purpose, expires],
+                "INSERT INTO tokens (hash, user_id, purpose, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256_hex(&token), user, purpose, expires, ts(now)],
             )?;
+            let mailed = self.mails();
+            if mailed {
+                let practice = practice
+                    .map(str::to_string)
+                    .or_else(|| u.assignments.first().map(|a| a.practice_id.clone()));
+                self.enqueue(
+                    tx,
+                    &crate::outbox::NewMessage {
+                        channel: crate::outbox::Channel::Mail,
+                        recipient: u.email.clone(),
+                        template: if purpose == "activation" { "invite" } else { "reset" }.into(),
+                        practice,
+                        payload: json!({"token": token, "first_name": u.first_name, "email": u.email, "expires_at": expires}),
+                    },
+                )?;
+            }
             self.record(
                 actor,
                 &format!("user:{purpose}-token"),
                 None,
-                Some(json!({"user": user, "expires_at": expires})),
+                Some(json!({"user": user, "expires_at": expires, "mailed": mailed})),
             )?;
             Ok(token.clone())
         })
@@ -152,7 +172,7 @@ impl Store {
 
     /// "Reset Password": a one-time link token for the user (default 24 h).
     pub fn reset_token(&self, actor: &Actor, user: &str, valid_for: Duration) -> Result<String> {
-        self.issue_token(actor, user, "reset", valid_for)
+        self.issue_token(actor, user, "reset", valid_for, None)
     }
 
     /// "Send Invite": a one-time activation token (default 7 days) for an existing account
@@ -163,11 +183,34 @@ impl Store {
         user: &str,
         valid_for: Duration,
     ) -> Result<String> {
-        self.issue_token(actor, user, "activation", valid_for)
+        self.issue_token(actor, user, "activation", valid_for, None)
+    }
+
+    /// Whether `token` is one of `purpose` that can still be spent (for showing its page).
+    pub fn token_usable(&self, token: &str, purpose: &str) -> Result<bool> {
+        let now = self.now();
+        self.tx(|tx| {
+            let n: u32 = tx.query_row(
+                "SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND t.purpose = ?2 AND t.used_at IS NULL AND t.expires_at > ?3
+                   AND u.status = 'active'",
+                params![sha256_hex(token), purpose, now],
+                |r| r.get(0),
+            )?;
+            Ok(n > 0)
+        })
     }
 
     /// "User clicks link to set password": spends the token, sets the password.
     pub fn set_password_with_token(&self, token: &str, new: &str) -> Result<()> {
+        self.spend_token(token, None, new).map(drop)
+    }
+
+    /// Spends a token of `purpose` (any, when none) and sets the password; returns the user.
+    /// A reset ends the user's sessions, and an account throttled by failed sign-ins is
+    /// opened again (the person proved they read the mail). A locked, disabled or unassigned
+    /// account's token is refused.
+    pub fn spend_token(&self, token: &str, purpose: Option<&str>, new: &str) -> Result<String> {
         // The rules are the token's user's; an unknown token is refused below, after the same
         // work as a known one.
         let rules = self.tx(|tx| {
@@ -187,22 +230,29 @@ impl Store {
         let hash = password::hash(new)?;
         let now = self.now();
         self.tx(|tx| {
-            let row: Option<(String, String, Option<String>)> = tx
-                .query_row("SELECT user_id, expires_at, used_at FROM tokens WHERE hash = ?1", params![sha256_hex(token)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            let row: Option<(String, String, Option<String>, String, String)> = tx
+                .query_row("SELECT t.user_id, t.expires_at, t.used_at, t.purpose, u.status FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1", params![sha256_hex(token)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
                 .optional()?;
-            let Some((user, expires, used)) = row else { return Err(IdentityError::BadToken) };
-            if used.is_some() || expires <= now {
+            let Some((user, expires, used, kind, status)) = row else { return Err(IdentityError::BadToken) };
+            let kind: String = kind;
+            let status: String = status;
+            if used.is_some() || expires <= now || purpose.is_some_and(|p| p != kind) || status != "active" {
                 return Err(IdentityError::BadToken);
             }
             tx.execute("UPDATE tokens SET used_at = ?1 WHERE hash = ?2", params![now, sha256_hex(token)])?;
             tx.execute(
-                "UPDATE users SET password_hash = ?1, must_change_password = 0, password_changed_at = ?2, failed_attempts = 0 WHERE id = ?3",
+                "UPDATE users SET password_hash = ?1, must_change_password = 0, password_changed_at = ?2, failed_attempts = 0, locked_until = NULL WHERE id = ?3",
                 params![hash, now, user],
             )?;
             tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![user, hash, now])?;
-            self.record(&Actor::user(&user), "user:password-set", None, Some(json!({"user": user})))
+            // Every other token of the user goes with this one: a second link mailed earlier
+            // must not set the password again.
+            tx.execute("UPDATE tokens SET used_at = ?1 WHERE user_id = ?2 AND used_at IS NULL", params![now, user])?;
+            let ended = crate::sessions::end_all(tx, &now, &user, "password reset")?;
+            self.record(&Actor::user(&user), "user:password-set", None, Some(json!({"user": user, "by": kind, "sessions_ended": ended})))?;
+            Ok(user)
         })
     }
 

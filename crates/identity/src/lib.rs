@@ -5,11 +5,13 @@
 
 mod auth;
 mod cache;
+mod codes;
 mod emergency;
 mod facts;
 mod idempotency;
 mod keys;
 mod model;
+mod outbox;
 mod password;
 mod schema;
 mod secret;
@@ -20,15 +22,17 @@ mod users;
 mod validate;
 
 pub use auth::{totp, TotpEnrollment};
+pub use codes::{CodeSent, CODE_ATTEMPTS, CODE_MINUTES, RESETS_PER_HOUR};
 pub use emergency::{EmergencyGrant, MAX_GRANTS};
 pub use facts::{ScopedFacts, SessionFacts};
 pub use idempotency::{Remembered, KEPT_FOR_HOURS};
 pub use keys::{IssuedKey, NewKey};
 pub use model::{Assignment, KeyInfo, Location, Practice, SessionInfo, User, UserKind, UserStatus};
+pub use outbox::{Channel, MessageInfo, NewMessage, Outgoing};
 pub use password::PasswordPolicy;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use secret::{SecretKey, KEY_ENV, KEY_FILE_ENV};
-pub use security::SecuritySettings;
+pub use security::{SecondFactor, SecuritySettings};
 pub use store::{Actor, ActorKind, ChangeSink, Clock, Store, SystemClock, DATA_VERSION_TTL};
 pub use users::{NewUser, UserEdit, UserFilter};
 pub use validate::{valid_email, valid_npi};

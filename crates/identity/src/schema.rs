@@ -174,6 +174,41 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN totp_pending TEXT;
     ALTER TABLE recovery_codes ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: reaching people: the outbox (messages queued with the change that causes them,
+    // their payload sealed until delivered), when each token was made (for "Forgot
+    // password?"'s limit), sign-in codes sent by email, and where each person signs in from.
+    r#"
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL CHECK (channel IN ('mail', 'webhook')),
+        recipient TEXT NOT NULL,
+        template TEXT NOT NULL,
+        practice_id TEXT,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at TEXT,
+        failed_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+    ALTER TABLE tokens ADD COLUMN created_at TEXT;
+    CREATE TABLE email_codes (
+        user_id TEXT PRIMARY KEY REFERENCES users(id),
+        hash TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        sent_at TEXT NOT NULL
+    );
+    CREATE TABLE sign_in_places (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        place TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (user_id, place)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

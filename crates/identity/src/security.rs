@@ -38,6 +38,44 @@ pub struct SecuritySettings {
     /// A shorter idle timeout for some roles (role -> minutes): someone holding several gets
     /// the shortest that applies ("Session Timeout ... per role").
     pub idle_minutes_by_role: std::collections::BTreeMap<String, u32>,
+    /// Which second factors count: an authenticator app (`totp`, the default), a code sent
+    /// by email (`email`), or `either` ("Receives code via email or phone").
+    pub second_factor: SecondFactor,
+}
+
+/// The second factors a practice accepts.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactor {
+    /// An authenticator app's code (TOTP), or a recovery code.
+    #[default]
+    Totp,
+    /// A code sent to the person's email address.
+    Email,
+    /// Either.
+    Either,
+}
+
+impl SecondFactor {
+    /// Whether codes sent by email count.
+    pub fn email(self) -> bool {
+        matches!(self, SecondFactor::Email | SecondFactor::Either)
+    }
+
+    /// Whether an authenticator app counts.
+    pub fn totp(self) -> bool {
+        matches!(self, SecondFactor::Totp | SecondFactor::Either)
+    }
 }
 
 impl Default for SecuritySettings {
@@ -52,6 +90,7 @@ impl Default for SecuritySettings {
             lockout_minutes: 15,
             password: PasswordPolicy::default(),
             idle_minutes_by_role: std::collections::BTreeMap::new(),
+            second_factor: SecondFactor::Totp,
         }
     }
 }

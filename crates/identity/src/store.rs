@@ -187,6 +187,8 @@ pub struct Store {
     /// `data_version` as last read, and when: caches re-read it at most every
     /// [`DATA_VERSION_TTL`], so another process's commit reaches them within that.
     data_version_seen: Mutex<Option<(std::time::Instant, i64)>>,
+    /// Links and codes go out by mail (see [`Store::set_mails`]).
+    pub(crate) mail: std::sync::atomic::AtomicBool,
 }
 
 /// How stale the caches' view of other processes' commits may be.
@@ -263,6 +265,7 @@ impl Store {
             session_cache: Mutex::new(crate::cache::SessionCache::default()),
             changes: std::sync::atomic::AtomicU64::new(0),
             data_version_seen: Mutex::new(None),
+            mail: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

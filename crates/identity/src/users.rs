@@ -641,6 +641,8 @@ impl Store {
                 "emergency_grants",
                 "recovery_codes",
                 "sessions",
+                "email_codes",
+                "sign_in_places",
             ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE user_id = ?1"),

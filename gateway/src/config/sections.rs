@@ -288,6 +288,27 @@ pub struct AuditSection {
     /// within one batch; `group`: forwarded only once it is on disk.
     #[serde(default)]
     pub durability: AuditDurability,
+    /// How long records are kept (`6y`: HIPAA asks six years); older closed segments are
+    /// deleted after a signed note of where the kept chain begins. None: kept forever.
+    pub retain: Option<super::Retain>,
+    /// A segment is closed (and archived) at least this often (default a day).
+    pub rotate: Option<Span>,
+    /// Compress closed segments (gzip; default on).
+    #[serde(default = "yes")]
+    pub archive: bool,
+}
+
+impl AuditSection {
+    /// The log's options from these settings.
+    pub fn options(&self) -> wardgate_audit::Options {
+        let mut o = wardgate_audit::Options::default();
+        o.archive_closed = self.archive;
+        o.retain_for = self.retain.map(|r| r.0);
+        if let Some(r) = self.rotate {
+            o.max_segment_age = r.0;
+        }
+        o
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

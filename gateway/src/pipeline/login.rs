@@ -6,6 +6,7 @@
 
 mod answer;
 mod emergency;
+mod links;
 mod password;
 mod second_factor;
 mod sessions;
@@ -104,6 +105,8 @@ struct Ctx<'a> {
     headers: &'a HeaderMap,
     /// `next` from the query, decoded.
     query_next: Option<String>,
+    /// The query, decoded.
+    query: Vec<(String, String)>,
     form: HashMap<String, String>,
     practice: Practice,
     /// The request's context (its client, and whose session it carries once known).
@@ -118,6 +121,14 @@ impl Ctx<'_> {
     /// A field of the form (empty when absent).
     fn f(&self, k: &str) -> &str {
         self.form.get(k).map(String::as_str).unwrap_or("")
+    }
+
+    /// A value of the query (the first, when repeated).
+    fn query(&self, k: &str) -> Option<String> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
     }
 
     fn client(&self) -> IpAddr {
@@ -157,6 +168,9 @@ fn route(path: &str) -> Option<Handler> {
         "reauth" => sessions::reauth,
         "whoami" => sessions::whoami,
         "emergency" => emergency::open,
+        "activate" => links::activate,
+        "reset" => links::reset,
+        "forgot" => links::forgot,
         _ => return None,
     })
 }
@@ -275,16 +289,21 @@ pub(crate) async fn handle(
             }
         },
     };
-    let query_next = parts.uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "next")
-            .map(|(_, v)| v.into_owned())
-    });
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let query_next = query
+        .iter()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.clone());
     let mut cx = Ctx {
         gw,
         method: parts.method.clone(),
         headers,
         query_next,
+        query,
         form,
         practice,
         request,

@@ -181,15 +181,18 @@ fn end(gw: &Gateway, token: &str, info: &SessionInfo, why: Ended, client: IpAddr
         tracing::error!(error = %err, "a session end could not be audited");
     }
     if alert {
-        gw.alert(
-            why.as_str(),
-            &format!(
+        gw.alert(crate::alerts::alert(
+            "binding_mismatch",
+            format!(
                 "session {} of {} ended: {} (bound to {:?}, now {client})",
                 info.id,
                 info.user_id,
                 why.as_str(),
                 info.client
             ),
-        );
+            &info.user_id,
+            Some(client),
+            Some(&info.practice_id),
+        ));
     }
 }

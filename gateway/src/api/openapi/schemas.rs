@@ -13,8 +13,10 @@ pub(super) struct UserReply {
     pub(super) user: User,
     /// Only when the password was generated: shown this once.
     pub(super) temporary_password: Option<String>,
-    /// Only for an invitation.
+    /// Only for an invitation when no mail is configured: hand it to the user.
     pub(super) activation_token: Option<String>,
+    /// Only for an invitation when mail is configured: where the link went.
+    pub(super) mailed_to: Option<String>,
 }
 
 #[derive(JsonSchema)]

@@ -24,7 +24,12 @@ pub(super) fn run(store: &Store, caller: &Caller, op: Op) -> Result<Reply, ApiEr
             may_give(store, caller, &body.roles)?;
             let new = new_user(caller, *body, Some(String::new()))?;
             let (user, token) = store.invite(actor, new, chrono::Duration::days(7))?;
-            let extra = Some(("activation_token", json!(token)));
+            // Mailed, the link is the user's alone; without mail, whoever invites hands it on.
+            let extra = if store.mails() {
+                Some(("mailed_to", json!(user.email)))
+            } else {
+                Some(("activation_token", json!(token)))
+            };
             Ok(Reply::user(caller, StatusCode::CREATED, &user, extra))
         }
         Op::EditUser(u, body) => {
@@ -365,6 +370,9 @@ fn user_action(
         }
         UserAction::Reset => {
             let token = store.reset_token(actor, &user.id, chrono::Duration::hours(24))?;
+            if store.mails() {
+                return Ok(Reply::ok(json!({"user": user.id, "mailed_to": user.email})));
+            }
             return Ok(Reply::ok(json!({"user": user.id, "token": token})));
         }
         UserAction::ResetSecondFactor => {

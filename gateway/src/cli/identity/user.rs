@@ -218,6 +218,15 @@ pub fn user(c: Common, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             };
             let v = b.run(Op::InviteUser(Box::new(new)))?;
             let u: User = field(&v, "user")?;
+            if let Ok(to) = field::<String>(&v, "mailed_to") {
+                let json = serde_json::json!({"user": u, "mailed_to": to});
+                return show(&c, &json, || {
+                    format!(
+                        "invited: {}\nthe invitation was mailed to {to}",
+                        user_line(&u)
+                    )
+                });
+            }
             let token: String = field(&v, "activation_token")?;
             let json = serde_json::json!({"user": u, "activation_token": token});
             show(&c, &json, || {
@@ -290,6 +299,10 @@ fn access(c: &Common, b: &Backend, cmd: AccessCommand) -> anyhow::Result<ExitCod
         AccessCommand::ResetToken { user } => {
             let u: User = field(&b.run(Op::ShowUser(user))?, "user")?;
             let v = b.run(Op::User(u.id.clone(), UserAction::Reset))?;
+            if let Ok(to) = field::<String>(&v, "mailed_to") {
+                let json = serde_json::json!({"user": u.id, "mailed_to": to});
+                return show(c, &json, || format!("a reset link was mailed to {to}"));
+            }
             let token: String = field(&v, "token")?;
             let json = serde_json::json!({"user": u.id, "token": token});
             show(c, &json, || {

@@ -153,17 +153,23 @@ fn practices(u: &User) -> usize {
     p.len()
 }
 
-/// The one-time reset token, shown once (mail delivery is configured separately).
+/// The reset link went by mail; without mail, the one-time token is shown once.
 fn reset_shown(id: &str, v: &Value) -> Out {
-    let token = v.get("token").and_then(Value::as_str).unwrap_or("");
-    Out::page(
-        "Password reset",
-        html! {
-            p { "A one-time reset token was made. It is shown only now; give it to the user over a trusted channel. It expires, and works once." }
-            p { code id="reset-token" class="secret" { (token) } " " button type="button" class="secondary" data-copy="reset-token" hidden { "Copy" } }
+    let body = match v.get("mailed_to").and_then(Value::as_str) {
+        Some(to) => html! {
+            p class="notice" role="status" { "A link to choose a new password was sent to " strong { (to) } ". It works once, for 24 hours." }
             p { a href=(user_url(id)) { "Back to the user" } }
         },
-    )
+        None => {
+            let token = v.get("token").and_then(Value::as_str).unwrap_or("");
+            html! {
+                p { "A one-time reset token was made. It is shown only now; give it to the user over a trusted channel. It expires, and works once." }
+                p { code id="reset-token" class="secret" { (token) } " " button type="button" class="secondary" data-copy="reset-token" hidden { "Copy" } }
+                p { a href=(user_url(id)) { "Back to the user" } }
+            }
+        }
+    };
+    Out::page("Password reset", body)
 }
 
 /// The buttons of the user's page, as the policy and the user's state allow.

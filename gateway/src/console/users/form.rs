@@ -100,6 +100,7 @@ fn added(v: &Value, invite: bool) -> Out {
         .unwrap_or("");
     let password = v.get("temporary_password").and_then(Value::as_str);
     let token = v.get("activation_token").and_then(Value::as_str);
+    let mailed = v.get("mailed_to").and_then(Value::as_str);
     let body = html! {
         p class="notice" role="status" { @if invite { "The user was added and invited." } @else { "The user was added." } }
         @if let Some(p) = password {
@@ -110,7 +111,10 @@ fn added(v: &Value, invite: bool) -> Out {
             p { "Their activation token, shown only now; it works once and expires:" }
             p { code id="activation-token" class="secret" { (t) } " " button type="button" class="secondary" data-copy="activation-token" hidden { "Copy" } }
         }
-        @if password.is_none() && token.is_none() {
+        @if let Some(to) = mailed {
+            p { "The invitation was sent to " strong { (to) } ". Its link works once, for seven days." }
+        }
+        @if password.is_none() && token.is_none() && mailed.is_none() {
             p { "They sign in with the temporary password you typed, and must change it then." }
         }
         p { a href=(user_url(id)) { "Open the user" } " · " a href={ (PREFIX) "users" } { "Back to Users" } }

@@ -28,13 +28,16 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let max_text = format!("{} minutes", max_seconds / 60);
     let forbidden = |cx: &mut Ctx<'_>, a: Answer, why: &str| {
         cx.refused(Rejection::EmergencyRefused);
-        cx.gw.alert(
-            "emergency-refused",
-            &format!(
+        cx.gw.alert(crate::alerts::alert(
+            "emergency_refused",
+            format!(
                 "{} was refused emergency access at {}: {why}",
                 me.user.email, cx.practice.id
             ),
-        );
+            &me.info.user_id,
+            Some(cx.request.client),
+            Some(&cx.practice.id),
+        ));
         a.page(
             StatusCode::FORBIDDEN,
             pages::message(
@@ -73,13 +76,16 @@ pub(super) fn open(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         .open_emergency(&me.info.user_id, &practice, &reason, max)
     {
         Ok(until) => {
-            gw.alert(
-                "emergency-access",
-                &format!(
-                    "{} opened emergency access at {practice}: {reason}",
+            gw.alert(crate::alerts::alert(
+                "break_glass",
+                format!(
+                    "{} opened emergency access at {practice} until {until}: {reason}",
                     me.user.email
                 ),
-            );
+                &me.info.user_id,
+                Some(cx.request.client),
+                Some(&practice),
+            ));
             Ok(a.go(&next, json!({"emergency": true, "until": until})))
         }
         Err(IdentityError::Invalid(msg)) => Ok(a.page(

@@ -1,14 +1,81 @@
-//! `/.wardgate/second-factor`: enrolment when the practice requires a factor and none is set
-//! up, else a code (TOTP, once each) or a recovery code. Wrong codes count toward the
-//! account's throttle; when it starts, the sign-in in progress ends.
+//! `/.wardgate/second-factor`: a code from an authenticator app (TOTP, once each) or a
+//! recovery code; or, where the practice accepts them and mail is set up, a code sent by
+//! email (six digits, ten minutes, once, five tries). Enrolment is asked for when the practice
+//! requires a factor, none is set up, and email codes do not count there. Wrong codes count
+//! toward the account's throttle (TOTP) or void the code (email); when either ends the
+//! attempt, the sign-in in progress ends.
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use wardgate_identity::IdentityError;
+use wardgate_identity::{CodeSent, IdentityError, SecondFactor};
 
 use super::{pages, steps, Answer, Ctx, REFUSED};
 use crate::reject::Rejection;
 use crate::session::{set_cookie, PENDING_COOKIE};
+use crate::signins::Pending;
+
+/// How this sign-in's second factor is asked for.
+struct Way {
+    /// The person must first set up an authenticator app.
+    enroll: bool,
+    /// An emailed code is what is asked for now.
+    email: bool,
+    /// An emailed code may be asked for instead.
+    email_offered: bool,
+}
+
+fn way(cx: &Ctx<'_>, p: &Pending) -> Way {
+    let gw = cx.gw;
+    let accepted = gw
+        .security(&p.practice)
+        .map(|s| s.second_factor)
+        .unwrap_or_default();
+    let email_ok = accepted.email() && gw.mailer().mails();
+    let has_totp = gw.store().has_second_factor(&p.user).unwrap_or(true);
+    let chosen = cx.f("method") == "email" || cx.query("method").as_deref() == Some("email");
+    // Enrol only while the user still has no factor: one confirmed since this sign-in began
+    // (by the user, on another device) is asked for instead, never replaced.
+    let enroll = p.second_factor == Some(true) && !has_totp && !email_ok;
+    Way {
+        enroll,
+        email: email_ok && (!has_totp || accepted == SecondFactor::Email || chosen),
+        email_offered: email_ok && has_totp,
+    }
+}
+
+/// Sends the code (or says one was sent moments ago) and shows where to type it.
+fn send_code(cx: &mut Ctx<'_>, p: &Pending, a: Answer) -> Answer {
+    let gw = cx.gw;
+    let note = match gw.store().send_email_code(&p.user, Some(&p.practice)) {
+        Ok(CodeSent::Sent) => {
+            gw.mailer().wake();
+            steps::audit_login(
+                gw,
+                "login:email-code-sent",
+                &p.user,
+                cx.client(),
+                json!({"practice": p.practice}),
+            );
+            "We sent a six-digit code to your email address. It works once, for ten minutes."
+        }
+        Ok(CodeSent::TooSoon) => {
+            "A code was sent moments ago; it is still good. Wait a little before asking for another."
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "an email code could not be queued");
+            return a.page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::message("Try again", "A code cannot be sent right now."),
+                json!({"error": "identity_unavailable"}),
+            );
+        }
+    };
+    a.page(
+        StatusCode::OK,
+        pages::email_code(None, Some(note), &cx.csrf),
+        json!({"step": "second_factor", "method": "email", "message": note}),
+    )
+}
 
 pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let gw = cx.gw;
@@ -20,22 +87,23 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             json!({"error": "no_sign_in_in_progress"}),
         ));
     };
-    // Enrol only while the user still has no factor: one confirmed since this sign-in began
-    // (by the user, on another device) is asked for instead, never replaced.
-    let enroll =
-        p.second_factor == Some(true) && !gw.store().has_second_factor(&p.user).unwrap_or(true);
-    if cx.method != Method::POST {
-        if !enroll {
+    let way = way(cx, &p);
+    let post = cx.method == Method::POST;
+    if way.email && (!post || cx.f("send") == "email") {
+        return Ok(send_code(cx, &p, a));
+    }
+    if !post {
+        if !way.enroll {
             return Ok(a.page(
                 StatusCode::OK,
-                pages::second_factor(None, None, &cx.csrf),
-                json!({"step": "second_factor"}),
+                pages::second_factor(None, None, way.email_offered, &cx.csrf),
+                json!({"step": "second_factor", "method": "totp", "email": way.email_offered}),
             ));
         }
         return Ok(match gw.store().enroll_totp(&p.user, "Wardgate") {
             Ok(e) => a.page(
                 StatusCode::OK,
-                pages::second_factor(None, Some((&e.secret, &e.uri)), &cx.csrf),
+                pages::second_factor(None, Some((&e.secret, &e.uri)), false, &cx.csrf),
                 json!({"step": "enroll_second_factor", "secret": e.secret, "uri": e.uri, "recovery_codes": e.recovery_codes}),
             ),
             Err(_) => a.page(
@@ -45,8 +113,10 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             ),
         });
     }
-    let checked = if enroll {
+    let checked = if way.enroll {
         gw.store().confirm_totp(&p.user, cx.f("code"))
+    } else if way.email {
+        gw.store().verify_email_code(&p.user, cx.f("code"))
     } else {
         gw.store()
             .verify_second_factor(&p.user, cx.f("code"), Some(&p.practice))
@@ -65,7 +135,7 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
                 "login:second-factor-lockout",
                 &p.user,
                 cx.client(),
-                json!({}),
+                json!({"method": if way.email { "email" } else { "totp" }}),
             );
             Ok(a.cookie(set_cookie(PENDING_COOKIE, None, None)).page(
                 StatusCode::UNAUTHORIZED,
@@ -73,17 +143,32 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
                 json!({"error": "invalid_credentials", "message": REFUSED}),
             ))
         }
-        Err(_) => {
+        Err(e) => {
             steps::audit_login(
                 gw,
                 "login:second-factor-failure",
                 &p.user,
                 cx.client(),
-                json!({}),
+                json!({"method": if way.email { "email" } else { "totp" }}),
             );
+            let page = if way.email {
+                let msg = if matches!(e, IdentityError::BadToken) {
+                    "That code has expired. Send a new one."
+                } else {
+                    "That code is not correct."
+                };
+                pages::email_code(Some(msg), None, &cx.csrf)
+            } else {
+                pages::second_factor(
+                    Some("That code is not correct."),
+                    None,
+                    way.email_offered,
+                    &cx.csrf,
+                )
+            };
             Ok(a.page(
                 StatusCode::UNAUTHORIZED,
-                pages::second_factor(Some("That code is not correct."), None, &cx.csrf),
+                page,
                 json!({"error": "invalid_code"}),
             ))
         }

@@ -44,7 +44,13 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
         Ok(user) => user,
         Err(IdentityError::BadCredentials) | Err(IdentityError::LockedOut) => {
             let email = cx.f("email").trim().to_ascii_lowercase();
-            steps::audit_login(gw, "login:failure", "", client, json!({"email": email}));
+            steps::audit_login(
+                gw,
+                "login:failure",
+                "",
+                client,
+                json!({"email": email, "practice": practice}),
+            );
             return Ok(refused(a, &cx.csrf));
         }
         Err(e) => {
@@ -67,7 +73,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             "login:failure",
             &user.id,
             client,
-            json!({"why": "no roles at this practice"}),
+            json!({"why": "no roles at this practice", "practice": practice}),
         );
         return Ok(refused(a, &cx.csrf));
     }

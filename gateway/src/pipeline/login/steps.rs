@@ -26,6 +26,11 @@ pub(super) fn audit_login(gw: &Gateway, action: &str, user: &str, client: IpAddr
         action,
     );
     e.client = Some(client.to_string());
+    // The practice it happened at, so its administrators hear of it.
+    e.resource.practice = detail
+        .get("practice")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     e.detail = Some(detail);
     if let Err(err) = gw.audit().try_append(e) {
         tracing::error!(error = %err, "a sign-in event could not be audited");
@@ -48,7 +53,7 @@ pub(super) fn drop_pending(gw: &Gateway, id: &str) {
 
 /// The next step of a sign-in, or the session when none is left.
 pub(super) fn advance(
-    gw: &Gateway,
+    gw: &std::sync::Arc<Gateway>,
     id: &str,
     p: Pending,
     client: IpAddr,
@@ -69,7 +74,7 @@ pub(super) fn advance(
 }
 
 pub(super) fn start_session(
-    gw: &Gateway,
+    gw: &std::sync::Arc<Gateway>,
     p: &Pending,
     client: IpAddr,
     headers: &HeaderMap,
@@ -144,6 +149,7 @@ pub(super) fn start_session(
                 client,
                 json!({"practice": p.practice, "mfa": p.mfa}),
             );
+            crate::alerts::signed_in_from(gw, &p.user, &p.practice, client);
             a.cookie(set_cookie(COOKIE, Some(&token), None))
                 .go(&p.next, json!({"signed_in": true}))
         }

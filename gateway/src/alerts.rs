@@ -1,0 +1,227 @@
+//! Alerts that arrive. Two sources feed one queue: the audit log's alert rules over every
+//! event (failed sign-ins per account and per address, bulk patient access, changes touching
+//! administrators or a practice's security settings), and the gateway's own moments
+//! (emergency access opened or refused, the bootstrap key used, a session ended because its
+//! binding broke, a sign-in from a country or network never seen for that person). Each alert
+//! is counted, logged, and — in one transaction — audited as `alert:<rule>` and queued in the
+//! outbox by mail to the practice's administrators and the configured addresses, and to every
+//! webhook.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use wardgate_audit::{Alert, AlertRules, AlertSink, Threshold};
+use wardgate_identity::{Actor, Channel, NewMessage};
+
+use crate::config::AlertsSection;
+use crate::state::Gateway;
+
+/// The queue of alerts raised and not yet handled.
+pub struct Alerts {
+    tx: UnboundedSender<Alert>,
+    rx: Mutex<Option<UnboundedReceiver<Alert>>>,
+}
+
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerts").finish_non_exhaustive()
+    }
+}
+
+/// The audit log's alerts, into the queue.
+struct Forward(UnboundedSender<Alert>);
+
+impl AlertSink for Forward {
+    fn deliver(&self, alert: &Alert) -> Result<(), String> {
+        self.0
+            .send(alert.clone())
+            .map_err(|_| "the gateway's alert queue is closed".to_string())
+    }
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        let (tx, rx) = unbounded_channel();
+        Alerts {
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl Alerts {
+    /// A sink for the audit log's alert rules.
+    pub fn sink(&self) -> Box<dyn AlertSink> {
+        Box::new(Forward(self.tx.clone()))
+    }
+
+    /// Raises an alert; it is handled off the request path.
+    pub fn raise(&self, alert: Alert) {
+        let _ = self.tx.send(alert);
+    }
+
+    fn take(&self) -> Option<UnboundedReceiver<Alert>> {
+        self.rx.lock().ok()?.take()
+    }
+}
+
+/// The audit log's rules from `[alerts]`. Break-glass is alerted by the gateway when it is
+/// opened, once, not on each request made under it.
+pub fn rules(config: &AlertsSection) -> AlertRules {
+    let t = |s: crate::config::ThresholdSetting| {
+        Some(Threshold {
+            count: s.count,
+            window: s.within.0,
+        })
+    };
+    AlertRules {
+        failed_logins: t(config.failed_logins),
+        bulk_access: t(config.bulk_access),
+        break_glass: false,
+        admin_roles: vec!["System Admin".into(), "Owner".into()],
+    }
+}
+
+/// An alert of the gateway's own.
+pub fn alert(
+    rule: &'static str,
+    message: String,
+    actor: &str,
+    client: Option<IpAddr>,
+    practice: Option<&str>,
+) -> Alert {
+    Alert {
+        rule,
+        message,
+        actor: actor.to_string(),
+        client: client.map(|c| c.to_string()),
+        request_id: None,
+        practice: practice.map(str::to_string),
+    }
+}
+
+/// Handles alerts until `stop`.
+pub async fn run(gw: Arc<Gateway>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(mut rx) = gw.alerts().take() else {
+        return;
+    };
+    loop {
+        let alert = tokio::select! {
+            a = rx.recv() => match a { Some(a) => a, None => return },
+            _ = stop.changed() => return,
+        };
+        handle(&gw, alert).await;
+    }
+}
+
+/// Counts, logs, audits and queues one alert.
+async fn handle(gw: &Arc<Gateway>, alert: Alert) {
+    gw.metrics()
+        .alerts
+        .get_or_create(&crate::metrics::ResultLabel { result: alert.rule })
+        .inc();
+    tracing::warn!(alert = true, kind = alert.rule, practice = ?alert.practice, "{}", alert.message);
+    let g = gw.clone();
+    let queued = tokio::task::spawn_blocking(move || queue(&g, &alert)).await;
+    match queued {
+        Ok(Ok(n)) if n > 0 => gw.mailer().wake(),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "an alert could not be recorded"),
+        Err(_) => {}
+    }
+}
+
+fn queue(gw: &Gateway, alert: &Alert) -> Result<usize, wardgate_identity::IdentityError> {
+    let settings = &gw.config().alerts;
+    let mut to: Vec<String> = settings.email.clone();
+    if settings.notify_admins {
+        if let Some(p) = &alert.practice {
+            to.extend(gw.store().admin_emails(p)?);
+        }
+    }
+    to.sort();
+    to.dedup();
+    let mut payload = json!(alert);
+    if let Some(o) = payload.as_object_mut() {
+        o.insert("at".into(), json!(gw.store().now()));
+    }
+    let mut messages: Vec<NewMessage> = Vec::new();
+    if gw.mailer().mails() {
+        messages.extend(to.iter().map(|r| NewMessage {
+            channel: Channel::Mail,
+            recipient: r.clone(),
+            template: "alert".into(),
+            practice: alert.practice.clone(),
+            payload: payload.clone(),
+        }));
+    }
+    messages.extend(
+        gw.mailer()
+            .webhooks()
+            .names()
+            .into_iter()
+            .map(|name| NewMessage {
+                channel: Channel::Webhook,
+                recipient: name,
+                template: "alert".into(),
+                practice: alert.practice.clone(),
+                payload: payload.clone(),
+            }),
+    );
+    let mut detail = payload.clone();
+    if let Some(o) = detail.as_object_mut() {
+        o.insert("recipients".into(), json!(to.len()));
+    }
+    gw.store().queue(
+        &Actor::system(),
+        &format!("alert:{}", alert.rule),
+        detail,
+        &messages,
+    )?;
+    Ok(messages.len())
+}
+
+/// The places a sign-in comes from: its network (a /24 or /48) and, with a geo database, its
+/// country.
+pub fn places(gw: &Gateway, client: IpAddr) -> Vec<String> {
+    let client = crate::config::values::canonical(client);
+    let net = match client {
+        IpAddr::V4(_) => ipnet::IpNet::new(client, 24),
+        IpAddr::V6(_) => ipnet::IpNet::new(client, 48),
+    }
+    .map(|n| n.trunc().to_string())
+    .unwrap_or_else(|_| client.to_string());
+    let mut out = vec![format!("network {net}")];
+    if let Some(c) = gw.geo().and_then(|g| g.country(client)) {
+        out.push(format!("country {c}"));
+    }
+    out
+}
+
+/// After a sign-in: notes where it came from, and alerts when that is somewhere new for the
+/// person (off the request path).
+pub fn signed_in_from(gw: &Arc<Gateway>, user: &str, practice: &str, client: IpAddr) {
+    if !gw.config().alerts.new_place {
+        return;
+    }
+    let (gw, user, practice) = (gw.clone(), user.to_string(), practice.to_string());
+    tokio::task::spawn_blocking(move || {
+        let places = places(&gw, client);
+        match gw.store().note_sign_in_places(&user, &places) {
+            Ok(new) if !new.is_empty() => gw.alerts().raise(alert(
+                "new_place",
+                format!(
+                    "{user} signed in from {} for the first time",
+                    new.join(" and ")
+                ),
+                &user,
+                Some(client),
+                Some(&practice),
+            )),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot note where a sign-in came from"),
+        }
+    });
+}
