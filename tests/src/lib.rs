@@ -48,3 +48,4 @@ pub mod api;
 pub mod fuzz;
 pub mod gateway;
 pub mod gen;
+pub mod mail;
