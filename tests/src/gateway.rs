@@ -419,6 +419,20 @@ impl Harness {
     }
 
     /// The metrics, as a scraper on this machine reads them.
+    /// The metrics once they contain `needle` (alerts are counted off the request path), or
+    /// as they are after five seconds.
+    pub async fn metrics_with(&self, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..50 {
+            last = self.metrics().await;
+            if last.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        last
+    }
+
     pub async fn metrics(&self) -> String {
         self.admin(Method::GET, "/metrics", None).await.body
     }

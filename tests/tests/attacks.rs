@@ -110,11 +110,9 @@ async fn break_glass_opens_only_where_the_user_holds_a_role_and_is_allowed() {
             .any(|r| r["event"]["actor"]["id"] == omar.id.as_str()),
         "{refused:?}"
     );
-    let metrics = h.metrics().await;
-    assert!(
-        metrics.contains("wardgate_alerts_total{result=\"emergency-refused\"} 1"),
-        "{metrics}"
-    );
+    let needle = "wardgate_alerts_total{result=\"emergency_refused\"} 1";
+    let metrics = h.metrics_with(needle).await;
+    assert!(metrics.contains(needle), "{metrics}");
     // At p1, where both hold it, break-glass works as before.
     let o1 = at(&h.api_browser(), "p1");
     o1.login("omar@clinic.test", PASSWORD).await;

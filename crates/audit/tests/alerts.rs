@@ -210,3 +210,58 @@ fn alerts_reach_a_webhook_as_http_posts() {
     assert_eq!(alert["actor"], "mallory");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A failed sign-in as the gateway records it: nobody known, the address tried in the detail.
+fn gateway_failure(email: &str, client: &str) -> Event {
+    let mut e = Event::new(EventKind::Login, Actor::anonymous(), "login:failure");
+    e.client = Some(client.into());
+    e.resource.practice = Some("p1".into());
+    e.detail = Some(serde_json::json!({"email": email, "practice": "p1"}));
+    e
+}
+
+#[test]
+fn the_gateways_failed_sign_ins_alert_once_when_account_and_address_trip_together() {
+    let mut engine = AlertEngine::new(rules());
+    assert!(engine
+        .observe(&gateway_failure("a@x.test", "10.0.0.1"), 0)
+        .is_empty());
+    assert!(engine
+        .observe(&gateway_failure("a@x.test", "10.0.0.1"), 10)
+        .is_empty());
+    let fired = engine.observe(&gateway_failure("a@x.test", "10.0.0.1"), 20);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(fired[0].message.contains("account a@x.test"));
+    assert!(fired[0].message.contains("address 10.0.0.1"));
+    assert_eq!(fired[0].practice.as_deref(), Some("p1"));
+    // The counts start again after an alert.
+    assert!(engine
+        .observe(&gateway_failure("a@x.test", "10.0.0.1"), 30)
+        .is_empty());
+}
+
+#[test]
+fn security_changes_alert_and_the_alerts_own_records_do_not() {
+    let mut engine = AlertEngine::new(rules());
+    let mut c = Event::new(EventKind::Change, Actor::user("owner"), "practice:security");
+    c.resource.practice = Some("p1".into());
+    c.after = Some(serde_json::json!({"practice": "p1", "settings": {"require_mfa": false}}));
+    let fired = engine.observe(&c, 0);
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].rule, "admin_change");
+    assert!(fired[0].message.contains("security settings of p1"));
+    let mut own = Event::new(
+        EventKind::Change,
+        Actor::system("system"),
+        "alert:admin_change",
+    );
+    own.after = Some(serde_json::json!({"roles": ["System Admin"]}));
+    assert!(engine.observe(&own, 0).is_empty());
+    let mut delivered = Event::new(
+        EventKind::Change,
+        Actor::system("system"),
+        "outbox:delivered",
+    );
+    delivered.after = Some(serde_json::json!({"role": "System Admin"}));
+    assert!(engine.observe(&delivered, 0).is_empty());
+}
