@@ -5,7 +5,9 @@ Headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium
 `wardgate serve --demo`:
 
   1. the System Admin signs in at /.wardgate/console/ (changing the temporary password);
-  2. adds a user with two roles at a location (a generated temporary password, shown once);
+  2. adds a user with two roles at a location (a generated temporary password, shown once),
+     and invites another: the mail lands in the demo's mail folder, its link sets the first
+     password in the invitee's browser, they sign in, and the link works once;
   3. the new user signs in with it in a second browser and must change it first;
   4. the admin locks them (the seed's "I confirm this action") and their open session ends;
   5. the admin issues an API key (shown once), it works, they revoke it, it stops working;
@@ -156,6 +158,22 @@ def start(data):
     raise SystemExit("demo.json did not appear")
 
 
+def invite_link(data, to):
+    """The activation link of the invitation mailed to `to`, from the demo's mail folder."""
+    import email
+    import email.policy
+    folder = os.path.join(data, "mail")
+    for _ in range(100):
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            msg = email.message_from_bytes(open(os.path.join(folder, name), "rb").read(),
+                                           policy=email.policy.default)
+            if to in str(msg["To"]) and "account" in str(msg["Subject"]):
+                text = msg.get_body(preferencelist=("plain",)).get_content()
+                return next(w for w in text.split() if "/.wardgate/activate?token=" in w)
+        time.sleep(0.1)
+    raise SystemExit("no invitation for %s in %s" % (to, folder))
+
+
 def api_status(url, key, ca):
     """The status of an app request with an API key, over TLS checked against the demo's CA."""
     ctx = ssl.create_default_context(cafile=ca)
@@ -213,6 +231,38 @@ def main():
         assert "Office Staff (Main Street Clinic)" in page and "Biller (Main Street Clinic)" in page
         dana_url = admin.d.current_url.split("?")[0]
         dana_id = dana_url.rsplit("/", 1)[1]
+
+        # 2b. Send Invite: the invitation lands in the demo's mail folder; its link, opened
+        #     in the invitee's browser, sets the first password, and they sign in with it.
+        admin.go(console + "users/new")
+        admin.page("Add User")
+        admin.type("#first_name", "Ines")
+        admin.type("#last_name", "Invited")
+        admin.type("#email", "ines.invited@demo.wardgate.test")
+        admin.click("input[name=roles][value='Office Staff']")
+        admin.click("button[name=mode][value=invite]")
+        admin.page("Invitation sent")
+        assert "ines.invited@demo.wardgate.test" in admin.el(".notice + p, main").text
+        link = invite_link(data, "ines.invited@demo.wardgate.test")
+        assert link.startswith(url + "/.wardgate/activate?token="), link
+        invitee = Browser(data, "invitee")
+        invitee.go(link)
+        invitee.wait.until(lambda d: (d.title or "").startswith("Welcome"))
+        axe(invitee)
+        if SHOTS:
+            invitee.d.save_screenshot(os.path.join(SHOTS, "activate.png"))
+        invitee.type("#new", "Ines#Invited2026")
+        invitee.type("#confirm", "Ines#Invited2026")
+        invitee.click("button[type=submit]")
+        invitee.wait.until(lambda d: "Your password is set" in d.page_source)
+        invitee.type("#email", "ines.invited@demo.wardgate.test")
+        invitee.type("#password", "Ines#Invited2026")
+        invitee.click("form[action='/.wardgate/login'] button[type=submit]")
+        invitee.wait.until(lambda d: "/.wardgate/login" not in d.current_url)
+        # The link works once.
+        invitee.go(link)
+        invitee.wait.until(lambda d: "expired or was already used" in d.page_source)
+        invitee.quit()
 
         # 3. The new user signs in with it and must change it before anything else.
         newcomer = Browser(data, "newcomer")

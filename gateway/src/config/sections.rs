@@ -301,13 +301,13 @@ pub struct AuditSection {
 impl AuditSection {
     /// The log's options from these settings.
     pub fn options(&self) -> wardgate_audit::Options {
-        let mut o = wardgate_audit::Options::default();
-        o.archive_closed = self.archive;
-        o.retain_for = self.retain.map(|r| r.0);
-        if let Some(r) = self.rotate {
-            o.max_segment_age = r.0;
+        let defaults = wardgate_audit::Options::default();
+        wardgate_audit::Options {
+            archive_closed: self.archive,
+            retain_for: self.retain.map(|r| r.0),
+            max_segment_age: self.rotate.map(|r| r.0).unwrap_or(defaults.max_segment_age),
+            ..defaults
         }
-        o
     }
 }
 

@@ -5,7 +5,7 @@
 use http::Method;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-use wardgate_identity::{Location, Practice, SecuritySettings};
+use wardgate_identity::{Location, Practice, SecondFactor, SecuritySettings};
 
 use super::call::seg;
 use super::layout::{self, csrf, input};
@@ -237,6 +237,11 @@ fn posted(
     size("password.min_length", &mut s.password.min_length);
     size("password.history", &mut s.password.history);
     s.require_mfa = c.req.f("require_mfa") == "yes";
+    s.second_factor = match c.req.f("second_factor") {
+        "email" => SecondFactor::Email,
+        "either" => SecondFactor::Either,
+        _ => SecondFactor::Totp,
+    };
     s.password.mixed_case = c.req.f("password.mixed_case") == "yes";
     s.password.digit = c.req.f("password.digit") == "yes";
     s.password.special = c.req.f("password.special") == "yes";
@@ -307,6 +312,18 @@ fn security_form(
             fieldset class="checks" {
                 legend { "Two-factor authentication" }
                 (check("require_mfa", "Require a second factor at sign-in for everyone at this practice", s.require_mfa))
+                div class="field" {
+                    label for="second_factor" { "Second factors that count" }
+                    select id="second_factor" name="second_factor" disabled[!editable] {
+                        @for (value, label, kind) in [
+                            ("totp", "An authenticator app (TOTP)", SecondFactor::Totp),
+                            ("email", "A code sent by email", SecondFactor::Email),
+                            ("either", "Either", SecondFactor::Either),
+                        ] {
+                            option value=(value) selected[s.second_factor == kind] { (label) }
+                        }
+                    }
+                }
             }
             fieldset {
                 legend { "Sessions" }
