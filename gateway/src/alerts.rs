@@ -5,7 +5,7 @@
 //! binding broke, a sign-in from a country or network never seen for that person). Each alert
 //! is counted, logged, and — in one transaction — audited as `alert:<rule>` and queued in the
 //! outbox by mail to the practice's administrators and the configured addresses, and to every
-//! webhook.
+//! webhook; the same alert again within ten minutes is counted and audited, not sent again.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,16 @@ use wardgate_identity::{Actor, Channel, NewMessage};
 use crate::config::AlertsSection;
 use crate::state::Gateway;
 
+/// The same alert (rule, practice, who, from where) is sent at most once in this long; the
+/// repeats are counted and audited, not mailed, so an attacker cannot flood the inboxes.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// The queue of alerts raised and not yet handled.
 pub struct Alerts {
     tx: UnboundedSender<Alert>,
     rx: Mutex<Option<UnboundedReceiver<Alert>>>,
+    /// When each alert was last sent.
+    sent: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -47,6 +53,7 @@ impl Default for Alerts {
         Alerts {
             tx,
             rx: Mutex::new(Some(rx)),
+            sent: Mutex::default(),
         }
     }
 }
@@ -64,6 +71,27 @@ impl Alerts {
 
     fn take(&self) -> Option<UnboundedReceiver<Alert>> {
         self.rx.lock().ok()?.take()
+    }
+
+    /// Whether this alert goes out now (not sent within [`QUIET`]).
+    fn goes_out(&self, a: &Alert) -> bool {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            a.rule,
+            a.practice.as_deref().unwrap_or(""),
+            a.actor,
+            a.client.as_deref().unwrap_or("")
+        );
+        let Ok(mut sent) = self.sent.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        sent.retain(|_, at| now.duration_since(*at) < QUIET);
+        if sent.contains_key(&key) {
+            return false;
+        }
+        sent.insert(key, now);
+        true
     }
 }
 
@@ -123,8 +151,9 @@ async fn handle(gw: &Arc<Gateway>, alert: Alert) {
         .get_or_create(&crate::metrics::ResultLabel { result: alert.rule })
         .inc();
     tracing::warn!(alert = true, kind = alert.rule, practice = ?alert.practice, "{}", alert.message);
+    let send = gw.alerts().goes_out(&alert);
     let g = gw.clone();
-    let queued = tokio::task::spawn_blocking(move || queue(&g, &alert)).await;
+    let queued = tokio::task::spawn_blocking(move || queue(&g, &alert, send)).await;
     match queued {
         Ok(Ok(n)) if n > 0 => gw.mailer().wake(),
         Ok(Ok(_)) => {}
@@ -133,7 +162,11 @@ async fn handle(gw: &Arc<Gateway>, alert: Alert) {
     }
 }
 
-fn queue(gw: &Gateway, alert: &Alert) -> Result<usize, wardgate_identity::IdentityError> {
+fn queue(
+    gw: &Gateway,
+    alert: &Alert,
+    send: bool,
+) -> Result<usize, wardgate_identity::IdentityError> {
     let settings = &gw.config().alerts;
     let mut to: Vec<String> = settings.email.clone();
     if settings.notify_admins {
@@ -148,7 +181,7 @@ fn queue(gw: &Gateway, alert: &Alert) -> Result<usize, wardgate_identity::Identi
         o.insert("at".into(), json!(gw.store().now()));
     }
     let mut messages: Vec<NewMessage> = Vec::new();
-    if gw.mailer().mails() {
+    if send && gw.mailer().mails() {
         messages.extend(to.iter().map(|r| NewMessage {
             channel: Channel::Mail,
             recipient: r.clone(),
@@ -157,22 +190,24 @@ fn queue(gw: &Gateway, alert: &Alert) -> Result<usize, wardgate_identity::Identi
             payload: payload.clone(),
         }));
     }
-    messages.extend(
-        gw.mailer()
-            .webhooks()
-            .names()
-            .into_iter()
-            .map(|name| NewMessage {
-                channel: Channel::Webhook,
-                recipient: name,
-                template: "alert".into(),
-                practice: alert.practice.clone(),
-                payload: payload.clone(),
-            }),
-    );
+    let hooks = if send {
+        gw.mailer().webhooks().names()
+    } else {
+        Vec::new()
+    };
+    messages.extend(hooks.into_iter().map(|name| NewMessage {
+        channel: Channel::Webhook,
+        recipient: name,
+        template: "alert".into(),
+        practice: alert.practice.clone(),
+        payload: payload.clone(),
+    }));
     let mut detail = payload.clone();
     if let Some(o) = detail.as_object_mut() {
-        o.insert("recipients".into(), json!(to.len()));
+        o.insert("recipients".into(), json!(if send { to.len() } else { 0 }));
+        if !send {
+            o.insert("repeat".into(), json!(true));
+        }
     }
     gw.store().queue(
         &Actor::system(),

@@ -31,6 +31,16 @@ fn setup(port: u16, extra: &str) -> Setup {
     }
 }
 
+/// A relay listening before the gateway starts (so nothing else takes its port meanwhile).
+fn relay(name: &str) -> (Relay, u16) {
+    let dir = std::env::temp_dir().join(format!("wardgate-relay-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut relay = Relay::new(&dir, free_port());
+    relay.start();
+    let port = relay.port;
+    (relay, port)
+}
+
 /// Every audit record's text, for looking for what must never be there.
 fn audit_text(h: &Harness) -> String {
     h.audit_records()
@@ -42,10 +52,8 @@ fn audit_text(h: &Harness) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_mailed_and_its_link_sets_the_password_once() {
-    let port = free_port();
+    let (relay, port) = relay("mail-invite");
     let h = Harness::start("mail-invite", setup(port, "")).await;
-    let mut relay = Relay::new(&h.dir, port);
-    relay.start();
     let (admin, admin_id) = signed_in(&h, "admin@clinic.test", &["System Admin"]).await;
     let r = call(
         &h,
@@ -175,10 +183,8 @@ async fn an_invitation_is_mailed_and_its_link_sets_the_password_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_answers_alike_and_mails_a_limited_number_of_links() {
-    let port = free_port();
+    let (relay, port) = relay("mail-forgot");
     let h = Harness::start("mail-forgot", setup(port, "")).await;
-    let mut relay = Relay::new(&h.dir, port);
-    relay.start();
     h.user("rita@clinic.test", &["Biller"], "Original#Pass1", true);
     // Signed in elsewhere: a reset ends that session.
     let elsewhere = h.browser();
@@ -268,10 +274,8 @@ async fn forgot_password_answers_alike_and_mails_a_limited_number_of_links() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_code_signs_in_once_and_is_never_logged() {
-    let port = free_port();
+    let (relay, port) = relay("mail-code");
     let h = Harness::start("mail-code", setup(port, "")).await;
-    let mut relay = Relay::new(&h.dir, port);
-    relay.start();
     let mut settings = h.gw.store().security(PRACTICE).unwrap();
     settings.require_mfa = true;
     settings.second_factor = wardgate_identity::SecondFactor::Email;
@@ -381,7 +385,7 @@ async fn a_message_queued_while_the_relay_is_down_arrives_once_after_a_restart()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_failed_sign_ins_raise_one_alert_by_mail_and_one_signed_webhook() {
-    let port = free_port();
+    let (relay, port) = relay("mail-alert");
     let certs = std::env::temp_dir().join(format!("wardgate-hook-{}", std::process::id()));
     std::fs::create_dir_all(&certs).unwrap();
     let tls = wardgate::tls::self_signed(&certs).unwrap();
@@ -395,8 +399,6 @@ async fn five_failed_sign_ins_raise_one_alert_by_mail_and_one_signed_webhook() {
         tls.ca_cert.display().to_string()
     );
     let h = Harness::start("mail-alert", setup(port, &hooks)).await;
-    let mut relay = Relay::new(&h.dir, port);
-    relay.start();
     h.user(
         "boss@clinic.test",
         &["System Admin"],
