@@ -350,7 +350,7 @@ def main():
         biller.go(console + "users/new")
         biller.page("Not permitted")
         print("console browser test passed: admin sign-in, add user with two roles at a location, "
-              "forced password change, lock ends the session, key issued/used/revoked, activity "
+              "invitation mailed and its link used once, forced password change, lock ends the session, key issued/used/revoked, activity "
               "filtered and exported, custom role put in force, Biller refused" +
               (", axe-core clean" if os.path.exists(AXE) else " (axe-core not installed)"))
     finally:

@@ -448,7 +448,14 @@ async fn five_failed_sign_ins_raise_one_alert_by_mail_and_one_signed_webhook() {
     let v: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
     assert_eq!(v["alert"]["rule"], "failed_logins");
     assert_eq!(v["alert"]["practice"], PRACTICE);
-    // Once each, not once per key or per failure.
+    // Once each, not once per key or per failure; five more failures raise the alert again
+    // (audited, counted) but send nothing within ten minutes.
+    for i in 5..10 {
+        b.login("target@clinic.test", &format!("Wrong#Guess{i}"))
+            .await;
+    }
+    let needle = "wardgate_alerts_total{result=\"failed_logins\"} 2";
+    assert!(h.metrics_with(needle).await.contains(needle));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mails = relay
         .messages()
@@ -461,9 +468,11 @@ async fn five_failed_sign_ins_raise_one_alert_by_mail_and_one_signed_webhook() {
         .filter(|p| String::from_utf8_lossy(&p.body).contains("failed_logins"))
         .count();
     assert_eq!((mails, posts), (1, 1));
-    assert!(h
-        .metrics()
-        .await
-        .contains("wardgate_alerts_total{result=\"failed_logins\"} 1"));
-    assert!(audit_text(&h).contains("\"alert:failed_logins\""));
+    let raised: Vec<serde_json::Value> = h
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["event"]["action"] == "alert:failed_logins")
+        .collect();
+    assert_eq!(raised.len(), 2, "each alert is an audit event");
+    assert_eq!(raised[1]["event"]["after"]["repeat"], true, "{}", raised[1]);
 }

@@ -67,7 +67,7 @@ const ENDPOINTS: &[Endpoint] = endpoints! {
     "post" "/users/{user}/logout" "logoutUser" 200 - LoggedOut: "Remote logout: end every session";
     "delete" "/users/{user}/sessions/{session}" "endSession" 200 - LoggedOut: "End one session";
     "post" "/users/{user}/reset-second-factor" "resetSecondFactor" 200 - UserReply: "Reset a lost second factor";
-    "post" "/users/{user}/reset" "resetUser" 200 - ResetToken: "Reset Password: a one-time token";
+    "post" "/users/{user}/reset" "resetUser" 200 - ResetToken: "Reset Password: the link mailed, or a one-time token";
     "post" "/users/{user}/roles" "grantRole" 200 GrantBody UserReply: "Grant a role at a practice or location";
     "delete" "/users/{user}/roles/{role}" "revokeRole" 200 - UserReply: "Revoke a role (?practice=)";
     "post" "/users/{user}/relations" "relatePatient" 200 RelateBody Related: "Relate a user to a patient";

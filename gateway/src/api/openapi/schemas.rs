@@ -51,8 +51,10 @@ pub(super) struct LoggedOut {
 #[allow(dead_code)]
 pub(super) struct ResetToken {
     pub(super) user: String,
-    /// A one-time reset token, valid 24 hours.
-    pub(super) token: String,
+    /// Without mail: a one-time reset token, valid 24 hours, to hand to the user.
+    pub(super) token: Option<String>,
+    /// With mail: where the reset link went.
+    pub(super) mailed_to: Option<String>,
 }
 
 #[derive(JsonSchema)]
