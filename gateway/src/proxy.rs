@@ -39,15 +39,7 @@ impl Upstreams {
         for u in configs {
             let tls = crate::tls::client_config(u.ca.as_deref())
                 .map_err(|e| format!("`{}`: {e}", u.name))?;
-            let mut http = HttpConnector::new();
-            http.set_connect_timeout(Some(u.connect_timeout.0));
-            http.set_nodelay(true);
-            http.enforce_http(false);
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http);
+            let https = crate::tls::connector(tls, u.connect_timeout.0);
             let client = Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
                 .pool_max_idle_per_host(1024)

@@ -124,3 +124,20 @@ pub fn self_signed(dir: &Path) -> Result<SelfSigned, String> {
         .map_err(|e| format!("{}: {e}", out.key.display()))?;
     Ok(out)
 }
+
+/// An HTTP(S) connector for a client of the gateway's (upstreams, webhooks): `tls` for
+/// `https://`, plain for `http://`, HTTP/1.1.
+pub(crate) fn connector(
+    tls: ClientConfig,
+    connect_timeout: std::time::Duration,
+) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}

@@ -75,14 +75,7 @@ impl Webhooks {
                 .map_err(|e| format!("webhook {:?}: {e}", w.name))?;
             let tls = crate::tls::client_config(w.ca.as_deref())
                 .map_err(|e| format!("webhook {:?}: {e}", w.name))?;
-            let mut http = HttpConnector::new();
-            http.set_connect_timeout(Some(Duration::from_secs(5)));
-            http.enforce_http(false);
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http);
+            let https = crate::tls::connector(tls, Duration::from_secs(5));
             let client = Client::builder(TokioExecutor::new()).build(https);
             hooks.insert(
                 w.name.clone(),
