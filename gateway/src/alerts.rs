@@ -18,22 +18,31 @@ use wardgate_identity::{Actor, Channel, NewMessage};
 use crate::config::AlertsSection;
 use crate::state::Gateway;
 
-/// The same alert (rule, practice, who, from where) is sent at most once in this long; the
-/// repeats are counted and audited, not mailed, so an attacker cannot flood the inboxes.
+/// The same alert (rule, practice, who) is sent at most once in this long, from wherever it
+/// comes; the repeats are counted and audited, not sent.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// And at most this many alerts of one rule at one practice are sent an hour, so that
+/// failures from many addresses or against many accounts cannot flood the inboxes either.
+const PER_RULE_PER_HOUR: usize = 10;
 
 /// The queue of alerts raised and not yet handled.
 pub struct Alerts {
     tx: UnboundedSender<Alert>,
     rx: Mutex<Option<UnboundedReceiver<Alert>>>,
-    /// When each alert was last sent.
-    sent: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// When each alert was last sent, and when each rule's alerts were.
+    sent: Mutex<Sent>,
 }
 
 impl std::fmt::Debug for Alerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Alerts").finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Default)]
+struct Sent {
+    alerts: std::collections::HashMap<String, std::time::Instant>,
+    rules: std::collections::HashMap<String, Vec<std::time::Instant>>,
 }
 
 /// The audit log's alerts, into the queue.
@@ -73,24 +82,32 @@ impl Alerts {
         self.rx.lock().ok()?.take()
     }
 
-    /// Whether this alert goes out now (not sent within [`QUIET`]).
+    /// Whether this alert goes out now: not sent within [`QUIET`], and its rule under
+    /// [`PER_RULE_PER_HOUR`] at its practice.
     fn goes_out(&self, a: &Alert) -> bool {
-        let key = format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}",
-            a.rule,
-            a.practice.as_deref().unwrap_or(""),
-            a.actor,
-            a.client.as_deref().unwrap_or("")
-        );
+        let practice = a.practice.as_deref().unwrap_or("");
+        let rule = format!("{}\u{0}{practice}", a.rule);
+        let key = format!("{rule}\u{0}{}", a.actor);
         let Ok(mut sent) = self.sent.lock() else {
             return true;
         };
         let now = std::time::Instant::now();
-        sent.retain(|_, at| now.duration_since(*at) < QUIET);
-        if sent.contains_key(&key) {
+        let hour = std::time::Duration::from_secs(3600);
+        sent.alerts.retain(|_, at| now.duration_since(*at) < QUIET);
+        sent.rules.retain(|_, times| {
+            times.retain(|at| now.duration_since(*at) < hour);
+            !times.is_empty()
+        });
+        if sent.alerts.contains_key(&key)
+            || sent
+                .rules
+                .get(&rule)
+                .is_some_and(|t| t.len() >= PER_RULE_PER_HOUR)
+        {
             return false;
         }
-        sent.insert(key, now);
+        sent.alerts.insert(key, now);
+        sent.rules.entry(rule).or_default().push(now);
         true
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use wardgate_identity::{Channel, Outgoing};
 
 use crate::config::{Config, MailSecurity};
@@ -24,16 +24,18 @@ pub use render::Rendered;
 pub use webhook::{signature, Webhooks};
 
 /// Messages taken per round.
-const BATCH: u32 = 20;
-/// How long a message taken for delivery is someone's (then another round takes it again).
-const LEASE_SECONDS: i64 = 300;
+const BATCH: u32 = 8;
 /// The longest one delivery may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long messages taken for delivery are this worker's: longer than a whole round can
+/// take, so no other worker sends them again meanwhile.
+const LEASE_SECONDS: i64 = 2 * BATCH as i64 * 30;
 
 /// Where mail goes.
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Dir(AsyncFileTransport<Tokio1Executor>),
+    /// One file per message, its owner's only (links and codes are in it).
+    Dir(std::path::PathBuf),
 }
 
 /// The outbox's delivery side, built from `[mail]` and `[alerts]`.
@@ -87,7 +89,7 @@ impl Mailer {
             (_, Some(dir)) => {
                 wardgate_audit::private::create_dir(dir)
                     .map_err(|e| format!("[mail] dir {}: {e}", dir.display()))?;
-                Transport::Dir(AsyncFileTransport::<Tokio1Executor>::new(dir))
+                Transport::Dir(dir.clone())
             }
             (Some(relay), None) => Transport::Smtp(smtp(m, relay)?),
             (None, None) => return Err("[mail] needs a relay or a dir".into()),
@@ -122,6 +124,11 @@ impl Mailer {
         match m.channel {
             Channel::Webhook => self.webhooks.post(m).await,
             Channel::Mail => {
+                if expired(m, gw) {
+                    return Err(Failure::Final(
+                        "it expired before it could be delivered".into(),
+                    ));
+                }
                 let (Some(transport), Some(from)) = (&self.transport, &self.from) else {
                     return Err(Failure::Retry("no mail relay is configured".into()));
                 };
@@ -139,16 +146,31 @@ impl Mailer {
                             Failure::Retry(e.to_string())
                         }
                     }),
-                    Transport::Dir(t) => t
-                        .send(message)
+                    Transport::Dir(dir) => {
+                        // Named by the message, so a retry writes the same file again.
+                        let path = dir.join(format!("{:08}-{}.eml", m.id, m.template));
+                        let bytes = message.formatted();
+                        tokio::task::spawn_blocking(move || {
+                            wardgate_audit::private::write_file(&path, &bytes)
+                        })
                         .await
-                        .map(drop)
-                        .map_err(|e| Failure::Retry(e.to_string())),
+                        .map_err(|e| Failure::Retry(e.to_string()))?
+                        .map_err(|e| Failure::Retry(e.to_string()))
+                    }
                 };
                 sent
             }
         }
     }
+}
+
+/// A link or code whose `expires_at` has passed is not worth sending.
+fn expired(m: &Outgoing, gw: &Gateway) -> bool {
+    m.payload
+        .get("expires_at")
+        .and_then(|e| e.as_str())
+        .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+        .is_some_and(|e| e <= gw.clock().utc())
 }
 
 /// Builds the relay's transport.

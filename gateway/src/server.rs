@@ -130,7 +130,18 @@ impl Handler for Admin {
     }
 }
 
-/// Starts the listeners and the upkeep task of a built gateway.
+/// The gateway's own work beside the requests: the outbox's delivery, alerts, upkeep.
+fn background(
+    tasks: &mut tokio::task::JoinSet<()>,
+    gateway: &Arc<Gateway>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    tasks.spawn(crate::mail::run(gateway.clone(), stop.clone()));
+    tasks.spawn(crate::alerts::run(gateway.clone(), stop.clone()));
+    tasks.spawn(gateway.clone().upkeep(stop));
+}
+
+/// Starts the listeners and the background tasks of a built gateway.
 pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
     let c = &gateway.config().server;
     let tls = match &c.tls {
@@ -240,9 +251,7 @@ pub async fn start(gateway: Arc<Gateway>) -> Result<Running, StartError> {
             None
         }
     };
-    tasks.spawn(crate::mail::run(gateway.clone(), stop_rx.clone()));
-    tasks.spawn(crate::alerts::run(gateway.clone(), stop_rx.clone()));
-    tasks.spawn(gateway.clone().upkeep(stop_rx));
+    background(&mut tasks, &gateway, stop_rx);
     tracing::info!(%addr, admin = ?admin_addr, tls = c.tls.is_some(), socket = ?socket, "wardgate is listening");
     Ok(Running {
         addr,

@@ -69,6 +69,15 @@ pub struct AlertEngine {
     access: HashMap<String, VecDeque<(i64, String)>>,
 }
 
+/// Whether `s` can be an email address (short, one `@`, no spaces or controls).
+fn looks_like_email(s: &str) -> bool {
+    s.len() <= 254
+        && s.matches('@').count() == 1
+        && !s.starts_with('@')
+        && !s.ends_with('@')
+        && s.chars().all(|c| c.is_ascii_graphic())
+}
+
 fn expire<T>(q: &mut VecDeque<(i64, T)>, now_ms: i64, window: Duration) {
     let horizon = now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
     while q.front().is_some_and(|(t, _)| *t < horizon) {
@@ -82,6 +91,11 @@ impl AlertEngine {
             rules,
             ..AlertEngine::default()
         }
+    }
+
+    /// How many accounts and addresses have failures counted now.
+    pub fn tracked(&self) -> usize {
+        self.failures.len()
     }
 
     /// Looks at one event, at `now_ms` (Unix milliseconds); returns the alerts it raises.
@@ -105,37 +119,8 @@ impl AlertEngine {
             .is_some_and(|d| d.verdict == crate::Verdict::Deny);
         let failed = denied || e.action.ends_with(":failure") || e.action.ends_with("-failure");
         if let (EventKind::Login, true, Some(t)) = (e.kind, failed, self.rules.failed_logins) {
-            // An unknown account is known by the address it was tried with.
-            let account = if e.actor.id.is_empty() {
-                e.detail
-                    .as_ref()
-                    .and_then(|d| d.get("email"))
-                    .and_then(|m| m.as_str())
-                    .unwrap_or("(unknown)")
-                    .to_string()
-            } else {
-                e.actor.id.clone()
-            };
-            let mut keys = vec![format!("account {account}")];
-            keys.extend(e.client.as_ref().map(|c| format!("address {c}")));
-            // One alert however many of its keys reach the threshold with this event.
-            let mut tripped = Vec::new();
-            for key in keys {
-                let q = self.failures.entry(key.clone()).or_default();
-                let mut timed: VecDeque<(i64, ())> = q.drain(..).map(|t| (t, ())).collect();
-                timed.push_back((now_ms, ()));
-                expire(&mut timed, now_ms, t.window);
-                if timed.len() >= t.count as usize {
-                    tripped.push(format!("{} failed sign-ins for {key}", timed.len()));
-                    timed.clear();
-                }
-                *q = timed.into_iter().map(|(t, _)| t).collect();
-            }
-            if !tripped.is_empty() {
-                out.push(alert(
-                    "failed_logins",
-                    format!("{} within {} s", tripped.join(" and "), t.window.as_secs()),
-                ));
+            if let Some(message) = self.failed_login(e, now_ms, t) {
+                out.push(alert("failed_logins", message));
             }
         }
         if let (EventKind::Decision, false, Some(t), Some(patient)) = (
@@ -207,6 +192,51 @@ impl AlertEngine {
             }
         }
         out
+    }
+
+    /// Counts a failed sign-in per account and per address; the message of the alert when
+    /// one of them (or both: one alert) reaches the threshold.
+    fn failed_login(&mut self, e: &Event, now_ms: i64, t: Threshold) -> Option<String> {
+        // An unknown account is known by the address it was tried with, when that is one
+        // (what someone typed is not put into an alert as it is).
+        let account = if e.actor.id.is_empty() {
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get("email"))
+                .and_then(|m| m.as_str())
+                .filter(|m| looks_like_email(m))
+                .unwrap_or("(an unknown address)")
+                .to_string()
+        } else {
+            e.actor.id.clone()
+        };
+        let mut keys = vec![format!("account {account}")];
+        keys.extend(e.client.as_ref().map(|c| format!("address {c}")));
+        let mut tripped = Vec::new();
+        for key in keys {
+            let q = self.failures.entry(key.clone()).or_default();
+            q.push_back(now_ms);
+            let horizon =
+                now_ms.saturating_sub(i64::try_from(t.window.as_millis()).unwrap_or(i64::MAX));
+            while q.front().is_some_and(|at| *at < horizon) {
+                q.pop_front();
+            }
+            if q.len() >= t.count as usize {
+                tripped.push(format!("{} failed sign-ins for {key}", q.len()));
+                q.clear();
+            }
+        }
+        // Keys whose failures are all past the window are forgotten, so a stream of made-up
+        // accounts holds no memory.
+        if self.failures.len() > 10_000 {
+            let horizon =
+                now_ms.saturating_sub(i64::try_from(t.window.as_millis()).unwrap_or(i64::MAX));
+            self.failures
+                .retain(|_, q| q.back().is_some_and(|at| *at >= horizon));
+        }
+        self.failures.retain(|_, q| !q.is_empty());
+        (!tripped.is_empty())
+            .then(|| format!("{} within {} s", tripped.join(" and "), t.window.as_secs()))
     }
 }
 

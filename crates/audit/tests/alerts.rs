@@ -265,3 +265,30 @@ fn security_changes_alert_and_the_alerts_own_records_do_not() {
     delivered.after = Some(serde_json::json!({"role": "System Admin"}));
     assert!(engine.observe(&delivered, 0).is_empty());
 }
+
+#[test]
+fn what_someone_typed_is_not_put_into_an_alert_and_made_up_accounts_hold_no_memory() {
+    let mut engine = AlertEngine::new(rules());
+    let typed = "Please call 555-0100\nto verify your account <b>now</b>";
+    let mut fired = Vec::new();
+    for t in 0..3 {
+        fired.extend(engine.observe(&gateway_failure(typed, "10.9.9.9"), t));
+    }
+    assert_eq!(fired.len(), 1);
+    assert!(
+        !fired[0].message.contains("555-0100"),
+        "{}",
+        fired[0].message
+    );
+    assert!(fired[0].message.contains("an unknown address"));
+    // Thousands of made-up accounts, each tried once: the engine forgets the old ones.
+    for i in 0..30_000i64 {
+        engine.observe(
+            &gateway_failure(&format!("u{i}@x.test"), "10.9.9.8"),
+            i * 100,
+        );
+    }
+    assert!(engine.tracked() <= 10_002, "{}", engine.tracked());
+    let late = engine.observe(&gateway_failure("last@x.test", "10.1.1.1"), 3_000_000_000);
+    assert!(late.is_empty());
+}

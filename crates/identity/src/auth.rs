@@ -135,39 +135,50 @@ impl Store {
         valid_for: Duration,
         practice: Option<&str>,
     ) -> Result<String> {
+        self.tx(|tx| self.issue_token_in(tx, actor, user, purpose, valid_for, practice))
+    }
+
+    /// [`Store::issue_token`] inside a transaction.
+    pub(crate) fn issue_token_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        actor: &Actor,
+        user: &str,
+        purpose: &str,
+        valid_for: Duration,
+        practice: Option<&str>,
+    ) -> Result<String> {
         let token = hex(&random_bytes::<24>()?);
         let now = self.clock.now();
         let expires = ts(now + valid_for);
-        self.tx(|tx| {
-            let u = load_user(tx, user)?;
-            tx.execute(
-                "INSERT INTO tokens (hash, user_id, purpose, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256_hex(&token), user, purpose, expires, ts(now)],
+        let u = load_user(tx, user)?;
+        tx.execute(
+            "INSERT INTO tokens (hash, user_id, purpose, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![sha256_hex(&token), user, purpose, expires, ts(now)],
+        )?;
+        let mailed = self.mails();
+        if mailed {
+            let practice = practice
+                .map(str::to_string)
+                .or_else(|| u.assignments.first().map(|a| a.practice_id.clone()));
+            self.enqueue(
+                tx,
+                &crate::outbox::NewMessage {
+                    channel: crate::outbox::Channel::Mail,
+                    recipient: u.email.clone(),
+                    template: if purpose == "activation" { "invite" } else { "reset" }.into(),
+                    practice,
+                    payload: json!({"token": token, "first_name": u.first_name, "email": u.email, "expires_at": expires}),
+                },
             )?;
-            let mailed = self.mails();
-            if mailed {
-                let practice = practice
-                    .map(str::to_string)
-                    .or_else(|| u.assignments.first().map(|a| a.practice_id.clone()));
-                self.enqueue(
-                    tx,
-                    &crate::outbox::NewMessage {
-                        channel: crate::outbox::Channel::Mail,
-                        recipient: u.email.clone(),
-                        template: if purpose == "activation" { "invite" } else { "reset" }.into(),
-                        practice,
-                        payload: json!({"token": token, "first_name": u.first_name, "email": u.email, "expires_at": expires}),
-                    },
-                )?;
-            }
-            self.record(
-                actor,
-                &format!("user:{purpose}-token"),
-                None,
-                Some(json!({"user": user, "expires_at": expires, "mailed": mailed})),
-            )?;
-            Ok(token.clone())
-        })
+        }
+        self.record(
+            actor,
+            &format!("user:{purpose}-token"),
+            None,
+            Some(json!({"user": user, "expires_at": expires, "mailed": mailed})),
+        )?;
+        Ok(token)
     }
 
     /// "Reset Password": a one-time link token for the user (default 24 h).
@@ -213,7 +224,7 @@ impl Store {
     pub fn spend_token(&self, token: &str, purpose: Option<&str>, new: &str) -> Result<String> {
         // The rules are the token's user's; an unknown token is refused below, after the same
         // work as a known one.
-        let rules = self.tx(|tx| {
+        let (rules, recent) = self.tx(|tx| {
             let user: Option<String> = tx
                 .query_row(
                     "SELECT user_id FROM tokens WHERE hash = ?1",
@@ -221,12 +232,22 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            match user {
-                Some(u) => self.password_rules_of(tx, &u),
-                None => Ok(crate::PasswordPolicy::default()),
-            }
+            let Some(u) = user else {
+                return Ok((crate::PasswordPolicy::default(), Vec::new()));
+            };
+            let rules = self.password_rules_of(tx, &u)?;
+            let mut st = tx.prepare_cached(
+                "SELECT hash FROM password_history WHERE user_id = ?1 ORDER BY changed_at DESC LIMIT ?2",
+            )?;
+            let recent = st
+                .query_map(params![u, rules.history as i64], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rules, recent))
         })?;
         rules.check(new)?;
+        if recent.iter().any(|h| password::verify(new, h)) {
+            return Err(IdentityError::PasswordReused);
+        }
         let hash = password::hash(new)?;
         let now = self.now();
         self.tx(|tx| {

@@ -20,17 +20,28 @@ const CODE_GAP_SECONDS: i64 = 30;
 /// Reset links one account may be sent per hour through "Forgot password?".
 pub const RESETS_PER_HOUR: u32 = 3;
 
-/// Why no code was sent.
+/// Codes one account may be sent per hour.
+pub const CODES_PER_HOUR: u32 = 5;
+
+/// Whether a code was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSent {
     Sent,
     /// One was sent moments ago; it is still good.
     TooSoon,
+    /// [`CODES_PER_HOUR`] were sent this hour; none until the hour is over.
+    Limited,
 }
+
+/// A code row: its digest (empty once spent or void), expiry, wrong tries, when the last was
+/// sent, and the hour's sends.
+type CodeRow = (String, String, u32, String, String, u32);
 
 impl Store {
     /// Sends `user` a six-digit sign-in code by email (replacing any earlier one). The code is
-    /// kept only as a keyed digest; the message carrying it is sealed until delivered.
+    /// kept only as a keyed digest; the message carrying it is sealed until delivered. At most
+    /// one every 30 seconds and [`CODES_PER_HOUR`] an hour; none while the account is
+    /// throttled by failed sign-ins ([`IdentityError::LockedOut`]).
     pub fn send_email_code(&self, user: &str, practice: Option<&str>) -> Result<CodeSent> {
         if !self.mails() {
             return Err(IdentityError::Invalid(
@@ -41,21 +52,35 @@ impl Store {
         let now = self.clock.now();
         self.tx(|tx| {
             let u = load_user(tx, user)?;
-            let last: Option<String> = tx
-                .query_row(
-                    "SELECT sent_at FROM email_codes WHERE user_id = ?1",
-                    params![user],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if last.is_some_and(|l| l > ts(now - Duration::seconds(CODE_GAP_SECONDS))) {
-                return Ok(CodeSent::TooSoon);
+            let locked: Option<String> =
+                tx.query_row("SELECT locked_until FROM users WHERE id = ?1", params![user], |r| r.get(0))?;
+            if crate::security::is_throttled(locked.as_deref(), now) {
+                return Err(IdentityError::LockedOut);
+            }
+            let row = code_row(tx, user)?;
+            let hour_ago = ts(now - Duration::hours(1));
+            let (window, sends) = match &row {
+                Some((_, _, _, sent, window, sends)) => {
+                    if *sent > ts(now - Duration::seconds(CODE_GAP_SECONDS)) {
+                        return Ok(CodeSent::TooSoon);
+                    }
+                    if *window > hour_ago {
+                        (window.clone(), *sends)
+                    } else {
+                        (ts(now), 0)
+                    }
+                }
+                None => (ts(now), 0),
+            };
+            if sends >= CODES_PER_HOUR {
+                return Ok(CodeSent::Limited);
             }
             let expires = ts(now + Duration::minutes(CODE_MINUTES));
             tx.execute(
-                "INSERT INTO email_codes (user_id, hash, expires_at, attempts, sent_at) VALUES (?1, ?2, ?3, 0, ?4)
-                 ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, expires_at = excluded.expires_at, attempts = 0, sent_at = excluded.sent_at",
-                params![user, self.code_digest(user, &code), expires, ts(now)],
+                "INSERT INTO email_codes (user_id, hash, expires_at, attempts, sent_at, window_start, sends) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)
+                 ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, expires_at = excluded.expires_at, attempts = 0,
+                   sent_at = excluded.sent_at, window_start = excluded.window_start, sends = excluded.sends",
+                params![user, self.code_digest(user, &code), expires, ts(now), window, sends + 1],
             )?;
             self.enqueue(
                 tx,
@@ -64,7 +89,7 @@ impl Store {
                     recipient: u.email.clone(),
                     template: "code".into(),
                     practice: practice.map(str::to_string),
-                    payload: json!({"code": code, "first_name": u.first_name, "minutes": CODE_MINUTES}),
+                    payload: json!({"code": code, "first_name": u.first_name, "minutes": CODE_MINUTES, "expires_at": expires}),
                 },
             )?;
             self.record(
@@ -77,32 +102,54 @@ impl Store {
         })
     }
 
-    /// Spends `user`'s emailed code. A wrong code counts; the fifth voids it
-    /// ([`IdentityError::LockedOut`]); an expired or absent one is [`IdentityError::BadToken`].
-    pub fn verify_email_code(&self, user: &str, code: &str) -> Result<()> {
-        let now = self.now();
+    /// Spends `user`'s emailed code. A wrong code counts toward the account's failed sign-ins
+    /// (throttled as `practice`'s settings say, as a wrong TOTP code does) and the fifth voids
+    /// the code ([`IdentityError::LockedOut`] either way); a spent, expired or absent one is
+    /// [`IdentityError::BadToken`]; while throttled even the right one is refused.
+    pub fn verify_email_code(&self, user: &str, code: &str, practice: Option<&str>) -> Result<()> {
+        let now = self.clock.now();
         let sent = self.code_digest(user, code.trim());
         let outcome = self.tx(|tx| {
-            let row: Option<(String, String, u32)> = tx
+            let throttle = crate::security::throttle_of(tx, practice)?;
+            let locked: Option<String> = tx
                 .query_row(
-                    "SELECT hash, expires_at, attempts FROM email_codes WHERE user_id = ?1",
+                    "SELECT locked_until FROM users WHERE id = ?1",
                     params![user],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| r.get(0),
                 )
-                .optional()?;
-            let Some((hash, expires, attempts)) = row else {
+                .optional()?
+                .flatten();
+            if crate::security::is_throttled(locked.as_deref(), now) {
+                return Ok(Err(IdentityError::LockedOut));
+            }
+            let Some((hash, expires, attempts, ..)) = code_row(tx, user)? else {
                 return Ok(Err(IdentityError::BadToken));
             };
-            if expires <= now {
-                tx.execute("DELETE FROM email_codes WHERE user_id = ?1", params![user])?;
+            let void = |tx: &rusqlite::Transaction<'_>| {
+                tx.execute(
+                    "UPDATE email_codes SET hash = '' WHERE user_id = ?1",
+                    params![user],
+                )
+            };
+            if hash.is_empty() || expires <= ts(now) {
+                void(tx)?;
                 return Ok(Err(IdentityError::BadToken));
             }
             if subtle::ConstantTimeEq::ct_eq(hash.as_bytes(), sent.as_bytes()).into() {
-                tx.execute("DELETE FROM email_codes WHERE user_id = ?1", params![user])?;
+                void(tx)?;
+                tx.execute(
+                    "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?1",
+                    params![user],
+                )?;
                 return Ok(Ok(()));
             }
-            if attempts + 1 >= CODE_ATTEMPTS {
-                tx.execute("DELETE FROM email_codes WHERE user_id = ?1", params![user])?;
+            tx.execute(
+                "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1",
+                params![user],
+            )?;
+            let counted = self.count_failure(tx, user, &throttle, now)?;
+            if attempts + 1 >= CODE_ATTEMPTS || matches!(counted, IdentityError::LockedOut) {
+                void(tx)?;
                 self.record(
                     &Actor::user(user),
                     "user:email-code-void",
@@ -111,10 +158,6 @@ impl Store {
                 )?;
                 return Ok(Err(IdentityError::LockedOut));
             }
-            tx.execute(
-                "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1",
-                params![user],
-            )?;
             Ok(Err(IdentityError::BadCredentials))
         })?;
         outcome
@@ -134,7 +177,8 @@ impl Store {
             return Ok(());
         }
         let now = self.clock.now();
-        let found = self.tx(|tx| {
+        // Counted and issued in one transaction, so concurrent requests cannot pass the limit.
+        self.tx(|tx| {
             let id: Option<String> = tx
                 .query_row(
                     "SELECT u.id FROM users u WHERE u.email = ?1 AND u.status = 'active'
@@ -143,35 +187,23 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let Some(id) = id else { return Ok(None) };
+            let Some(user) = id else { return Ok(()) };
             let recent: u32 = tx.query_row(
                 "SELECT COUNT(*) FROM tokens WHERE user_id = ?1 AND purpose = 'reset' AND created_at > ?2",
-                params![id, ts(now - Duration::hours(1))],
+                params![user, ts(now - Duration::hours(1))],
                 |r| r.get(0),
             )?;
-            Ok(Some((id, recent)))
-        })?;
-        let Some((user, recent)) = found else {
-            return Ok(());
-        };
-        if recent >= RESETS_PER_HOUR {
-            return self.tx(|_| {
-                self.record(
+            if recent >= RESETS_PER_HOUR {
+                return self.record(
                     &Actor::system(),
                     "user:reset-throttled",
                     None,
                     Some(json!({"user": user, "client": client, "practice": practice})),
-                )
-            });
-        }
-        self.issue_token(
-            &Actor::system(),
-            &user,
-            "reset",
-            Duration::hours(1),
-            practice,
-        )
-        .map(drop)
+                );
+            }
+            self.issue_token_in(tx, &Actor::system(), &user, "reset", Duration::hours(1), practice)
+                .map(drop)
+        })
     }
 
     /// Notes that `user` signed in from `places` (a country, a network); returns those never
@@ -224,6 +256,16 @@ impl Store {
             Ok(rows)
         })
     }
+}
+
+fn code_row(tx: &rusqlite::Transaction<'_>, user: &str) -> Result<Option<CodeRow>> {
+    Ok(tx
+        .query_row(
+            "SELECT hash, expires_at, attempts, sent_at, window_start, sends FROM email_codes WHERE user_id = ?1",
+            params![user],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?)
 }
 
 /// Six decimal digits, uniformly.

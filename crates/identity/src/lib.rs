@@ -22,7 +22,7 @@ mod users;
 mod validate;
 
 pub use auth::{totp, TotpEnrollment};
-pub use codes::{CodeSent, CODE_ATTEMPTS, CODE_MINUTES, RESETS_PER_HOUR};
+pub use codes::{CodeSent, CODES_PER_HOUR, CODE_ATTEMPTS, CODE_MINUTES, RESETS_PER_HOUR};
 pub use emergency::{EmergencyGrant, MAX_GRANTS};
 pub use facts::{ScopedFacts, SessionFacts};
 pub use idempotency::{Remembered, KEPT_FOR_HOURS};

@@ -137,8 +137,9 @@ impl Store {
         self.mail.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Hands out up to `limit` messages due now, each leased for `lease` (another worker, or
-    /// this one after a crash, takes it up again once the lease ends). A payload that no
+    /// Hands out up to `limit` messages due now, people's own (codes, links) before alerts,
+    /// each leased for `lease` (another worker, or this one after a crash, takes it up again
+    /// once the lease ends). A payload that no
     /// longer opens (another store key) fails the message for good.
     pub fn due_messages(&self, limit: u32, lease: Duration) -> Result<Vec<Outgoing>> {
         let now = self.now();
@@ -147,7 +148,7 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "SELECT id, channel, recipient, template, practice_id, payload, attempts, created_at FROM outbox
                  WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, id LIMIT ?2",
+                 ORDER BY template = 'alert', next_attempt_at, id LIMIT ?2",
             )?;
             let rows = st
                 .query_map(params![now, limit], |r| {

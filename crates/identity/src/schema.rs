@@ -199,7 +199,9 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL,
         expires_at TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
-        sent_at TEXT NOT NULL
+        sent_at TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        sends INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE sign_in_places (
         user_id TEXT NOT NULL REFERENCES users(id),

@@ -219,10 +219,10 @@ fn emailed_codes_work_once_expire_and_are_voided_by_wrong_guesses() {
     };
     let first = code(s);
     assert_eq!(first.len(), 6);
-    assert!(s.verify_email_code(&f.user, &first).is_ok());
+    assert!(s.verify_email_code(&f.user, &first, Some("p-1")).is_ok());
     assert!(
         matches!(
-            s.verify_email_code(&f.user, &first),
+            s.verify_email_code(&f.user, &first, Some("p-1")),
             Err(IdentityError::BadToken)
         ),
         "once"
@@ -233,7 +233,7 @@ fn emailed_codes_work_once_expire_and_are_voided_by_wrong_guesses() {
     let second = code(s);
     f.clock.advance(Duration::minutes(11));
     assert!(matches!(
-        s.verify_email_code(&f.user, &second),
+        s.verify_email_code(&f.user, &second, Some("p-1")),
         Err(IdentityError::BadToken)
     ));
     // Five wrong guesses void it; the right one after that is refused.
@@ -246,15 +246,31 @@ fn emailed_codes_work_once_expire_and_are_voided_by_wrong_guesses() {
     };
     for _ in 0..4 {
         assert!(matches!(
-            s.verify_email_code(&f.user, wrong),
+            s.verify_email_code(&f.user, wrong, Some("p-1")),
             Err(IdentityError::BadCredentials)
         ));
     }
     assert!(matches!(
-        s.verify_email_code(&f.user, wrong),
+        s.verify_email_code(&f.user, wrong, Some("p-1")),
         Err(IdentityError::LockedOut)
     ));
-    assert!(s.verify_email_code(&f.user, &third).is_err());
+    assert!(s.verify_email_code(&f.user, &third, Some("p-1")).is_err());
+    // The wrong codes counted toward the account's throttle (as wrong TOTP codes do): no
+    // more codes, and no sign-in, until it ends.
+    f.clock.advance(Duration::seconds(31));
+    assert!(matches!(
+        s.send_email_code(&f.user, None),
+        Err(IdentityError::LockedOut)
+    ));
+    f.clock.advance(Duration::minutes(16));
+    // Five codes an hour at most, however long one waits between them.
+    assert_eq!(s.send_email_code(&f.user, None).unwrap(), CodeSent::Sent);
+    f.clock.advance(Duration::seconds(31));
+    assert_eq!(s.send_email_code(&f.user, None).unwrap(), CodeSent::Sent);
+    f.clock.advance(Duration::seconds(31));
+    assert_eq!(s.send_email_code(&f.user, None).unwrap(), CodeSent::Limited);
+    f.clock.advance(Duration::minutes(61));
+    assert_eq!(s.send_email_code(&f.user, None).unwrap(), CodeSent::Sent);
     let actions = f.sink.actions.lock().unwrap().join("\n");
     for c in [&first, &second, &third] {
         assert!(!actions.contains(c.as_str()), "a code is never recorded");
@@ -331,6 +347,18 @@ fn a_link_opens_only_its_own_page_and_spending_one_spends_them_all() {
         "the other link is spent too"
     );
     assert!(s.session(&session).unwrap().is_none(), "sessions ended");
+    // A link does not bring back a recent password.
+    let c = s
+        .reset_token(&Actor::system(), &f.user, Duration::hours(1))
+        .unwrap();
+    assert!(matches!(
+        s.spend_token(&c, Some("reset"), "Brand#New#Pass9"),
+        Err(IdentityError::PasswordReused)
+    ));
+    assert!(
+        s.token_usable(&c, "reset").unwrap(),
+        "a refused password spends nothing"
+    );
 }
 
 #[test]

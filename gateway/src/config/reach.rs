@@ -285,10 +285,11 @@ impl FromStr for Retain {
         let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
         let n: u64 = n.parse().map_err(|_| bad())?;
         let days = match unit {
-            "d" => n,
-            "y" => (n * 36525).div_ceil(100),
+            "d" => Some(n),
+            "y" => n.checked_mul(36525).map(|d| d.div_ceil(100)),
             _ => return Err(bad()),
-        };
+        }
+        .ok_or_else(bad)?;
         if !(1..=36_525).contains(&days) {
             return Err(format!(
                 "`{s}`: keep audit records between 1 day and 100 years"
@@ -314,7 +315,16 @@ mod tests {
     fn retention_reads_days_and_years() {
         assert_eq!("90d".parse::<Retain>().unwrap().0.as_secs(), 90 * 86_400);
         assert_eq!("6y".parse::<Retain>().unwrap().0.as_secs(), 2192 * 86_400);
-        for bad in ["", "6", "y", "0d", "6w", "-1d", "1000y"] {
+        for bad in [
+            "",
+            "6",
+            "y",
+            "0d",
+            "6w",
+            "-1d",
+            "1000y",
+            "99999999999999999y",
+        ] {
             assert!(bad.parse::<Retain>().is_err(), "{bad}");
         }
     }

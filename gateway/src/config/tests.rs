@@ -170,3 +170,43 @@ fn an_admin_listener_beyond_this_machine_needs_tls_and_proxy_settings_parse() {
         31_536_000
     );
 }
+
+#[test]
+fn mail_alerts_and_retention_read_and_every_mistake_is_reported_at_once() {
+    let good = GOOD.replace(
+        "[audit]\ndir = \"audit\"\n",
+        "[audit]\ndir = \"audit\"\nretain = \"6y\"\nrotate = \"12h\"\n\n[mail]\nrelay = \"smtp.clinic.example\"\nusername = \"wg\"\npassword_file = \"mail.secret\"\nfrom = \"Clinic <noreply@clinic.example>\"\npublic_url = \"https://portal.clinic.example/\"\n\n[alerts]\nfailed_logins = { count = 3, within = \"5m\" }\nemail = [\"sec@clinic.example\"]\n[[alerts.webhook]]\nname = \"soc\"\nurl = \"https://soc.clinic.example/hook\"\nsecret_env = \"SOC_SECRET\"\n",
+    );
+    let c = Config::parse("wardgate.toml", &good).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let mail = c.mail.as_ref().unwrap();
+    assert_eq!(mail.port(), 587);
+    assert_eq!(mail.public_url.0, "https://portal.clinic.example");
+    assert_eq!(c.alerts.failed_logins.count, 3);
+    let o = c.audit.options();
+    assert_eq!(o.retain_for.unwrap().as_secs(), 2192 * 86_400);
+    assert_eq!(o.max_segment_age.as_secs(), 12 * 3600);
+    assert!(o.archive_closed);
+
+    let bad = GOOD.replace(
+        "[audit]\ndir = \"audit\"\n",
+        "[audit]\ndir = \"audit\"\n\n[mail]\nrelay = \"smtp.clinic.example\"\ndir = \"mail\"\nsecurity = \"none\"\nfrom = \"not an address\"\npublic_url = \"https://portal.clinic.example\"\n\n[alerts]\nemail = [\"nobody\"]\n[[alerts.webhook]]\nname = \"soc\"\nurl = \"http://soc.clinic.example/hook\"\n",
+    );
+    let text = render(&Config::parse("wardgate.toml", &bad).unwrap_err());
+    for expected in [
+        "both relay and dir",
+        "unencrypted",
+        "is not an address",
+        "\"nobody\" is not an email address",
+        "must be https://",
+        "needs secret_file or secret_env",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    let http_link = GOOD.replace(
+        "[audit]\ndir = \"audit\"\n",
+        "[audit]\ndir = \"audit\"\nretain = \"6w\"\n\n[mail]\ndir = \"mail\"\nfrom = \"a@b.example\"\npublic_url = \"http://portal.clinic.example\"\n",
+    );
+    let text = render(&Config::parse("wardgate.toml", &http_link).unwrap_err());
+    assert!(text.contains("must start with https://"), "{text}");
+    assert!(text.contains("retention like 6y"), "{text}");
+}

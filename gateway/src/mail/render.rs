@@ -123,9 +123,12 @@ pub fn render(
 impl Rendered {
     /// The email to `to`.
     pub fn message(&self, from: &Mailbox, to: &str) -> Result<Message, String> {
-        let to: Mailbox = to
-            .parse()
-            .map_err(|e| format!("{to:?} is not an address: {e}"))?;
+        // An address only, never a display name that routes elsewhere.
+        let to = Mailbox::new(
+            None,
+            to.parse::<lettre::Address>()
+                .map_err(|e| format!("{to:?} is not an address: {e}"))?,
+        );
         let html = html! {
             p style="font:16px/1.5 system-ui,sans-serif;white-space:pre-line" { (self.text) }
             @if let Some((label, url)) = &self.link {

@@ -199,6 +199,13 @@ pub(crate) fn same_origin(headers: &HeaderMap, uri: &http::Uri, json_body: bool)
     json_body
 }
 
+/// The query of `uri`, decoded.
+fn decoded_query(uri: &http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
 /// Answers a request under [`PREFIX`]. The caller has checked the client's network and country.
 pub(crate) async fn handle(
     gw: &Arc<Gateway>,
@@ -289,11 +296,7 @@ pub(crate) async fn handle(
             }
         },
     };
-    let query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let query = decoded_query(&parts.uri);
     let query_next = query
         .iter()
         .find(|(k, _)| k == "next")

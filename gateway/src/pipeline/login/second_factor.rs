@@ -2,8 +2,9 @@
 //! recovery code; or, where the practice accepts them and mail is set up, a code sent by
 //! email (six digits, ten minutes, once, five tries). Enrolment is asked for when the practice
 //! requires a factor, none is set up, and email codes do not count there. Wrong codes count
-//! toward the account's throttle (TOTP) or void the code (email); when either ends the
-//! attempt, the sign-in in progress ends.
+//! toward the account's throttle (both kinds; the fifth wrong email code also voids it), and
+//! codes are sent at most every 30 seconds and five an hour; when the throttle starts, the
+//! sign-in in progress ends.
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -61,6 +62,14 @@ fn send_code(cx: &mut Ctx<'_>, p: &Pending, a: Answer) -> Answer {
         Ok(CodeSent::TooSoon) => {
             "A code was sent moments ago; it is still good. Wait a little before asking for another."
         }
+        Ok(CodeSent::Limited) | Err(IdentityError::LockedOut) => {
+            let text = "Too many codes or wrong tries for this account. Try again later.";
+            return a.page(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::message("Try again later", text),
+                json!({"error": "too_many_codes", "message": text}),
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "an email code could not be queued");
             return a.page(
@@ -116,7 +125,8 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     let checked = if way.enroll {
         gw.store().confirm_totp(&p.user, cx.f("code"))
     } else if way.email {
-        gw.store().verify_email_code(&p.user, cx.f("code"))
+        gw.store()
+            .verify_email_code(&p.user, cx.f("code"), Some(&p.practice))
     } else {
         gw.store()
             .verify_second_factor(&p.user, cx.f("code"), Some(&p.practice))
@@ -135,7 +145,7 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
                 "login:second-factor-lockout",
                 &p.user,
                 cx.client(),
-                json!({"method": if way.email { "email" } else { "totp" }}),
+                json!({"method": if way.email { "email" } else { "totp" }, "practice": p.practice}),
             );
             Ok(a.cookie(set_cookie(PENDING_COOKIE, None, None)).page(
                 StatusCode::UNAUTHORIZED,
@@ -149,7 +159,7 @@ pub(super) fn verify(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
                 "login:second-factor-failure",
                 &p.user,
                 cx.client(),
-                json!({"method": if way.email { "email" } else { "totp" }}),
+                json!({"method": if way.email { "email" } else { "totp" }, "practice": p.practice}),
             );
             let page = if way.email {
                 let msg = if matches!(e, IdentityError::BadToken) {
