@@ -476,3 +476,52 @@ async fn five_failed_sign_ins_raise_one_alert_by_mail_and_one_signed_webhook() {
     assert_eq!(raised.len(), 2, "each alert is an audit event");
     assert_eq!(raised[1]["event"]["after"]["repeat"], true, "{}", raised[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_from_a_new_network_is_alerted_to_the_practice_administrators() {
+    let (relay, port) = relay("mail-place");
+    let mut s = setup(port, "");
+    s.network = "trusted_proxies = [\"127.0.0.1\"]".into();
+    let h = Harness::start("mail-place", s).await;
+    h.user(
+        "boss@clinic.test",
+        &["System Admin"],
+        "Boss#Password1",
+        true,
+    );
+    h.user(
+        "traveler@clinic.test",
+        &["Biller"],
+        "Travel#Password1",
+        true,
+    );
+    for from in ["198.51.100.7", "198.51.100.8"] {
+        let home = h.browser().with_header("x-forwarded-for", from);
+        let r = home.login("traveler@clinic.test", "Travel#Password1").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let away = h.browser().with_header("x-forwarded-for", "203.0.113.9");
+    let r = away.login("traveler@clinic.test", "Travel#Password1").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let alert = relay
+        .wait_for(10, |m| {
+            m.to.contains("boss@clinic.test") && m.subject.contains("new_place")
+        })
+        .await;
+    assert!(
+        alert.text.contains("network 203.0.113.0/24"),
+        "{}",
+        alert.text
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let alerts = relay
+        .messages()
+        .iter()
+        .filter(|m| m.subject.contains("new_place"))
+        .count();
+    assert_eq!(
+        alerts, 1,
+        "the first sign-in and the same network again are nowhere new"
+    );
+}

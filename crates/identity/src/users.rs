@@ -280,6 +280,16 @@ impl Store {
 
     /// Creates a user or provider with a temporary password, as "Add User" does.
     pub fn add_user(&self, actor: &Actor, new: NewUser) -> Result<User> {
+        self.add_user_then(actor, new, |_, user| Ok(user))
+    }
+
+    /// Creates a user and, in the same transaction, does `then` with them.
+    fn add_user_then<T>(
+        &self,
+        actor: &Actor,
+        new: NewUser,
+        then: impl FnOnce(&Transaction<'_>, User) -> Result<T>,
+    ) -> Result<T> {
         let email = new.email.trim().to_ascii_lowercase();
         if !valid_email(&email) {
             return Err(IdentityError::Email(new.email.clone()));
@@ -379,7 +389,7 @@ impl Store {
             }
             let user = load_user(tx, &id)?;
             self.record(actor, "user:create", None, Some(json!(user)))?;
-            Ok(user)
+            then(tx, user)
         })
     }
 
@@ -1142,8 +1152,8 @@ impl Store {
         let mut filler = [0u8; 64];
         getrandom::fill(&mut filler).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         new.password = format!("Aa1!{}", hex::encode(filler));
-        let user = self.add_user(actor, new)?;
-        self.tx(|tx| {
+        // One transaction: the account, its invitation and the mail carrying it, or nothing.
+        let (id, token) = self.add_user_then(actor, new, |tx, user| {
             tx.execute(
                 "UPDATE users SET password_hash = NULL, must_change_password = 0 WHERE id = ?1",
                 params![user.id],
@@ -1152,10 +1162,10 @@ impl Store {
                 "DELETE FROM password_history WHERE user_id = ?1",
                 params![user.id],
             )?;
-            Ok(())
+            let token = self.issue_token_in(tx, actor, &user.id, "activation", valid_for, None)?;
+            Ok((user.id, token))
         })?;
-        let token = self.activation_token(actor, &user.id, valid_for)?;
-        Ok((self.user(&user.id)?, token))
+        Ok((self.user(&id)?, token))
     }
 
     /// "Edit User": names, email (still unique), phone, the emergency flag, a provider's modules.

@@ -20,6 +20,8 @@ use wardgate_identity::{Actor, ChangeSink, Clock, CodeSent, IdentityError, NewUs
 struct Sink {
     actions: Arc<Mutex<Vec<String>>>,
     fail: Arc<AtomicBool>,
+    /// Refuses only the record of this action.
+    fail_on: Arc<Mutex<Option<String>>>,
 }
 impl ChangeSink for Sink {
     fn record(
@@ -29,7 +31,9 @@ impl ChangeSink for Sink {
         _: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> Result<(), String> {
-        if self.fail.load(Ordering::SeqCst) {
+        if self.fail.load(Ordering::SeqCst)
+            || self.fail_on.lock().unwrap().as_deref() == Some(action)
+        {
             return Err("the audit log is down".into());
         }
         self.actions
@@ -154,6 +158,44 @@ fn nothing_is_queued_when_the_change_is_not_recorded() {
         .is_err());
     f.sink.fail.store(false, Ordering::SeqCst);
     assert!(raw_payloads(&f.path).is_empty(), "both or neither");
+    // An invitation is one change: the account, its link and the mail, or none of them.
+    let invite = NewUser {
+        email: "invitee@x.test".into(),
+        first_name: "In".into(),
+        last_name: "Vitee".into(),
+        roles: vec!["Provider".into()],
+        practices: vec!["p-1".into()],
+        ..NewUser::default()
+    };
+    // The account is recorded; the invitation's record then fails.
+    *f.sink.fail_on.lock().unwrap() = Some("user:activation-token".into());
+    assert!(f
+        .store
+        .invite(&Actor::system(), invite.clone(), Duration::days(7))
+        .is_err());
+    *f.sink.fail_on.lock().unwrap() = None;
+    assert!(
+        f.store.user("invitee@x.test").is_err(),
+        "no account without its invitation"
+    );
+    let (user, token) = f
+        .store
+        .invite(&Actor::system(), invite, Duration::days(7))
+        .unwrap();
+    let due = f.store.due_messages(10, Duration::minutes(5)).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].template.as_str(), due[0].recipient.as_str()),
+        ("invite", "invitee@x.test")
+    );
+    assert_eq!(due[0].payload["token"], token.as_str());
+    assert!(f.store.token_usable(&token, "activation").unwrap());
+    assert_eq!(
+        f.store
+            .spend_token(&token, Some("activation"), "First#Password9")
+            .unwrap(),
+        user.id
+    );
 }
 
 #[test]
