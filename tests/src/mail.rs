@@ -20,6 +20,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 pub struct Relay {
     pub port: u16,
     pub maildir: PathBuf,
+    /// Extra arguments (TLS: `--tlscert`/`--tlskey` for STARTTLS, `--smtpscert`/`--smtpskey`).
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -41,6 +43,7 @@ impl Relay {
         Relay {
             port,
             maildir,
+            args: Vec::new(),
             child: None,
         }
     }
@@ -52,6 +55,7 @@ impl Relay {
             .arg(format!("127.0.0.1:{}", self.port))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.maildir)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -69,6 +73,28 @@ impl Relay {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("aiosmtpd did not listen on {}", self.port);
+    }
+
+    /// Offers STARTTLS (and requires it) with this certificate.
+    pub fn starttls(mut self, cert: &Path, key: &Path) -> Relay {
+        self.args = vec![
+            "--tlscert".into(),
+            cert.display().to_string(),
+            "--tlskey".into(),
+            key.display().to_string(),
+        ];
+        self
+    }
+
+    /// Speaks TLS from the first byte (SMTPS) with this certificate.
+    pub fn smtps(mut self, cert: &Path, key: &Path) -> Relay {
+        self.args = vec![
+            "--smtpscert".into(),
+            cert.display().to_string(),
+            "--smtpskey".into(),
+            key.display().to_string(),
+        ];
+        self
     }
 
     pub fn stop(&mut self) {

@@ -525,3 +525,99 @@ async fn a_sign_in_from_a_new_network_is_alerted_to_the_practice_administrators(
         "the first sign-in and the same network again are nowhere new"
     );
 }
+
+/// A relay with `tls` ("starttls", "smtps" or "none") and a gateway mailing to it with
+/// `security`, and `ca` as the relay's trusted authority when given.
+async fn tls_case(name: &str, tls: &str, security: &str, trust: bool) -> (Harness, Relay) {
+    let certs = std::env::temp_dir().join(format!("wardgate-{name}-certs-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let pair = wardgate::tls::self_signed(&certs).unwrap();
+    let dir = std::env::temp_dir().join(format!("wardgate-relay-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let relay = Relay::new(&dir, free_port());
+    let mut relay = match tls {
+        "starttls" => relay.starttls(&pair.cert, &pair.key),
+        "smtps" => relay.smtps(&pair.cert, &pair.key),
+        _ => relay,
+    };
+    relay.start();
+    let ca = if trust {
+        format!("ca = {:?}\n", pair.ca_cert.display().to_string())
+    } else {
+        String::new()
+    };
+    let extra = format!(
+        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"{security}\"\n{ca}from = \"Clinic <noreply@clinic.test>\"\npublic_url = \"https://portal.clinic.test\"\nretry = \"200ms\"\n",
+        relay.port
+    );
+    let h = Harness::start(
+        name,
+        Setup {
+            extra,
+            ..Setup::default()
+        },
+    )
+    .await;
+    (h, relay)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_over_starttls_or_tls_to_a_relay_it_trusts_and_never_in_the_clear() {
+    for (name, tls, security) in [
+        ("mail-starttls", "starttls", "starttls"),
+        ("mail-smtps", "smtps", "tls"),
+    ] {
+        let (h, relay) = tls_case(name, tls, security, true).await;
+        let u = h.user("tls@clinic.test", &["Biller"], "Tls#Password1", true);
+        h.gw.store()
+            .reset_token(
+                &wardgate_identity::Actor::system(),
+                &u.id,
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        let m = relay
+            .wait_for(15, |m| m.to.contains("tls@clinic.test"))
+            .await;
+        assert!(m.link().starts_with("/.wardgate/reset?token="), "{name}");
+    }
+    // A relay whose certificate is not trusted, or one that offers no STARTTLS when it is
+    // required, gets nothing: the message waits, saying why.
+    for (name, tls, trust) in [
+        ("mail-untrusted", "starttls", false),
+        ("mail-plain", "none", true),
+    ] {
+        let (h, relay) = tls_case(name, tls, "starttls", trust).await;
+        let u = h.user("tls@clinic.test", &["Biller"], "Tls#Password1", true);
+        h.gw.store()
+            .reset_token(
+                &wardgate_identity::Actor::system(),
+                &u.id,
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        let mut info = None;
+        for _ in 0..100 {
+            let m = h.gw.store().messages(None, 5).unwrap();
+            if let Some(r) = m
+                .into_iter()
+                .find(|m| m.template == "reset" && m.attempts >= 2)
+            {
+                info = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let info = info.unwrap_or_else(|| panic!("{name}: no attempt recorded"));
+        assert_eq!(info.state, "queued", "{name}: {info:?}");
+        let why = info.last_error.clone().unwrap_or_default();
+        assert!(
+            why.contains("certificate") || why.contains("STARTTLS"),
+            "{name}: {why}"
+        );
+        assert!(
+            relay.messages().is_empty(),
+            "{name}: nothing was sent in the clear"
+        );
+    }
+}
