@@ -55,6 +55,10 @@ impl Gateway {
                 let _ = tokio::task::spawn_blocking(move || {
                     gw.expire_inactive();
                     gw.apply_retention();
+                    // Delivered messages are kept a month as the store's record of them.
+                    if let Err(e) = gw.store().forget_messages(chrono::Duration::days(30)) {
+                        tracing::warn!(error = %e, "cannot tidy the outbox");
+                    }
                 })
                 .await;
             }

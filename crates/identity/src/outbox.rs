@@ -264,6 +264,18 @@ impl Store {
         })
     }
 
+    /// Forgets delivered and given-up messages older than `age` (the audit log keeps their
+    /// record); returns how many.
+    pub fn forget_messages(&self, age: Duration) -> Result<usize> {
+        let before = ts(self.clock.now() - age);
+        self.tx(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?1) OR (failed_at IS NOT NULL AND failed_at < ?1)",
+                params![before],
+            )?)
+        })
+    }
+
     /// Messages waiting for delivery.
     pub fn queued_messages(&self) -> Result<u64> {
         self.tx(|tx| {

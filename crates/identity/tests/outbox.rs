@@ -230,13 +230,17 @@ fn a_failed_delivery_waits_its_backoff_and_a_final_one_is_recorded() {
     assert_eq!(info.last_error.as_deref(), Some("550 no such user"));
     assert_eq!(raw_payloads(&f.path), [""]);
     assert_eq!(f.store.queued_messages().unwrap(), 0);
-    // Nothing comes back once given up, however late.
+    // Nothing comes back once given up, however late; after a month it is forgotten.
     f.clock.advance(Duration::days(2));
     assert!(f
         .store
         .due_messages(10, Duration::minutes(5))
         .unwrap()
         .is_empty());
+    assert_eq!(f.store.forget_messages(Duration::days(30)).unwrap(), 0);
+    f.clock.advance(Duration::days(29));
+    assert_eq!(f.store.forget_messages(Duration::days(30)).unwrap(), 1);
+    assert!(f.store.messages(None, 10).unwrap().is_empty());
 }
 
 #[test]
