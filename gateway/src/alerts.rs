@@ -265,7 +265,11 @@ pub fn signed_in_from(gw: &Arc<Gateway>, user: &str, practice: &str, client: IpA
             Ok(new) if !new.is_empty() => gw.alerts().raise(alert(
                 "new_place",
                 format!(
-                    "{user} signed in from {} for the first time",
+                    "{} signed in from {} for the first time",
+                    gw.store()
+                        .user(&user)
+                        .map(|u| u.email)
+                        .unwrap_or_else(|_| user.clone()),
                     new.join(" and ")
                 ),
                 &user,

@@ -510,7 +510,8 @@ async fn a_sign_in_from_a_new_network_is_alerted_to_the_practice_administrators(
         })
         .await;
     assert!(
-        alert.text.contains("network 203.0.113.0/24"),
+        alert.text.contains("network 203.0.113.0/24")
+            && alert.text.contains("traveler@clinic.test"),
         "{}",
         alert.text
     );
