@@ -5,7 +5,8 @@
 //! binding broke, a sign-in from a country or network never seen for that person). Each alert
 //! is counted, logged, and — in one transaction — audited as `alert:<rule>` and queued in the
 //! outbox by mail to the practice's administrators and the configured addresses, and to every
-//! webhook; the same alert again within ten minutes is counted and audited, not sent again.
+//! webhook; the same alert again within ten minutes (or more than 30 of a rule at a practice
+//! in an hour) is counted and audited, not sent again.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use crate::state::Gateway;
 const QUIET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// And at most this many alerts of one rule at one practice are sent an hour, so that
 /// failures from many addresses or against many accounts cannot flood the inboxes either.
-const PER_RULE_PER_HOUR: usize = 10;
+const PER_RULE_PER_HOUR: usize = 30;
 
 /// The queue of alerts raised and not yet handled.
 pub struct Alerts {
@@ -87,7 +88,9 @@ impl Alerts {
     fn goes_out(&self, a: &Alert) -> bool {
         let practice = a.practice.as_deref().unwrap_or("");
         let rule = format!("{}\u{0}{practice}", a.rule);
-        let key = format!("{rule}\u{0}{}", a.actor);
+        // Who and what: failed sign-ins for one account or address do not hide those for
+        // another (a decoy silences only itself).
+        let key = format!("{rule}\u{0}{}\u{0}{}", a.actor, a.message);
         let Ok(mut sent) = self.sent.lock() else {
             return true;
         };
@@ -139,12 +142,26 @@ pub fn alert(
 ) -> Alert {
     Alert {
         rule,
-        message,
+        message: one_line(&message, 500),
         actor: actor.to_string(),
         client: client.map(|c| c.to_string()),
         request_id: None,
         practice: practice.map(str::to_string),
     }
+}
+
+/// `s` on one line (control characters as spaces), at most `max` characters: what people
+/// typed (a break-glass reason) cannot draw lines of its own into an alert.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 /// Handles alerts until `stop`.
@@ -280,4 +297,63 @@ pub fn signed_in_from(gw: &Arc<Gateway>, user: &str, practice: &str, client: IpA
             Err(e) => tracing::warn!(error = %e, "cannot note where a sign-in came from"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{alert, one_line, Alerts};
+
+    #[test]
+    fn a_decoy_silences_only_itself_and_typed_text_stays_on_one_line() {
+        let alerts = Alerts::default();
+        let decoy = alert(
+            "failed_logins",
+            "5 failed sign-ins for account decoy@x.test".into(),
+            "",
+            None,
+            Some("p1"),
+        );
+        let real = alert(
+            "failed_logins",
+            "5 failed sign-ins for account nurse@x.test".into(),
+            "",
+            None,
+            Some("p1"),
+        );
+        assert!(alerts.goes_out(&decoy));
+        assert!(!alerts.goes_out(&decoy), "the same alert again is not sent");
+        assert!(
+            alerts.goes_out(&real),
+            "another account's failures still are"
+        );
+        let mut sent = 2;
+        for i in 0..100 {
+            let a = alert(
+                "failed_logins",
+                format!("account a{i}@x.test"),
+                "",
+                None,
+                Some("p1"),
+            );
+            sent += usize::from(alerts.goes_out(&a));
+        }
+        assert_eq!(sent, 30, "at most 30 of one rule at one practice an hour");
+        let other = alert(
+            "failed_logins",
+            "account a0@x.test".into(),
+            "",
+            None,
+            Some("p2"),
+        );
+        assert!(alerts.goes_out(&other), "per practice");
+        let reason = alert(
+            "break_glass",
+            "opened: ER\r\nBcc: evil@x.test\n\nCall https://evil".into(),
+            "u-1",
+            None,
+            None,
+        );
+        assert!(!reason.message.contains('\n') && !reason.message.contains('\r'));
+        assert_eq!(one_line(&"x".repeat(600), 500).chars().count(), 501);
+    }
 }

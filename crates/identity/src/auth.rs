@@ -52,6 +52,14 @@ pub(crate) fn open_emergency_grant(
         .optional()?)
 }
 
+/// Spends every unspent link of `user` (their password or address changed).
+pub(crate) fn spend_tokens(tx: &rusqlite::Transaction<'_>, user: &str, now: &str) -> Result<usize> {
+    Ok(tx.execute(
+        "UPDATE tokens SET used_at = ?1 WHERE user_id = ?2 AND used_at IS NULL",
+        params![now, user],
+    )?)
+}
+
 /// A new authenticator seed and its ten recovery codes.
 fn new_seed() -> Result<([u8; 20], Vec<String>)> {
     let secret = random_bytes::<20>()?;

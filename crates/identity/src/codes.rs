@@ -60,8 +60,9 @@ impl Store {
             let row = code_row(tx, user)?;
             let hour_ago = ts(now - Duration::hours(1));
             let (window, sends) = match &row {
-                Some((_, _, _, sent, window, sends)) => {
-                    if *sent > ts(now - Duration::seconds(CODE_GAP_SECONDS)) {
+                Some((hash, _, _, sent, window, sends)) => {
+                    // A code still good was sent moments ago (a spent one is no reason to wait).
+                    if !hash.is_empty() && *sent > ts(now - Duration::seconds(CODE_GAP_SECONDS)) {
                         return Ok(CodeSent::TooSoon);
                     }
                     if *window > hour_ago {

@@ -299,6 +299,11 @@ impl Store {
                 "first and last name are required".into(),
             ));
         }
+        plain_names(&[
+            &new.first_name,
+            &new.last_name,
+            new.middle_name.as_deref().unwrap_or(""),
+        ])?;
         if new.provider {
             match &new.npi {
                 Some(npi) if valid_npi(npi) => {}
@@ -949,6 +954,8 @@ impl Store {
                 params![hash, at, id],
             )?;
             tx.execute("INSERT INTO password_history (user_id, hash, changed_at) VALUES (?1, ?2, ?3)", params![id, hash, at])?;
+            // Links mailed before the change no longer set the password.
+            crate::auth::spend_tokens(tx, id, &at)?;
             self.record(&Actor::user(id), "user:password-change", None, Some(json!({"user": id})))?;
             let reason = "user:password-change";
             let ended = match keep {
@@ -1019,6 +1026,25 @@ fn practice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Practice> {
         timezone: r.get(2)?,
         modules: serde_json::from_str(&modules).unwrap_or_default(),
     })
+}
+
+/// Names are one line of at most 100 characters, without control or direction-override
+/// characters (they end up in mails and pages).
+fn plain_names(names: &[&str]) -> Result<()> {
+    for n in names {
+        let odd = |c: char| {
+            c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        };
+        if n.chars().count() > 100 || n.chars().any(odd) {
+            return Err(IdentityError::Invalid(format!(
+                "a name must be one line of at most 100 characters without control characters ({:?})",
+                n.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn load_user(tx: &Transaction<'_>, id: &str) -> Result<User> {
@@ -1170,6 +1196,11 @@ impl Store {
 
     /// "Edit User": names, email (still unique), phone, the emergency flag, a provider's modules.
     pub fn edit(&self, actor: &Actor, id: &str, edit: &UserEdit) -> Result<User> {
+        plain_names(&[
+            edit.first_name.as_deref().unwrap_or(""),
+            edit.middle_name.as_deref().unwrap_or(""),
+            edit.last_name.as_deref().unwrap_or(""),
+        ])?;
         if let Some(npi) = edit.npi.as_deref().filter(|n| !valid_npi(n)) {
             return Err(IdentityError::Npi(npi.to_string()));
         }
@@ -1190,6 +1221,10 @@ impl Store {
                     tx.query_row("SELECT id FROM users WHERE email = ?1 AND id != ?2", params![e, id], |r| r.get(0)).optional()?;
                 if taken.is_some() {
                     return Err(IdentityError::DuplicateUser(e.clone()));
+                }
+                // A link mailed to the old address must not open the account at the new one.
+                if *e != before.email {
+                    crate::auth::spend_tokens(tx, id, &self.now())?;
                 }
             }
             if edit.modules.is_some() && before.kind != UserKind::Provider {

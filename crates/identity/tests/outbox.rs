@@ -418,3 +418,60 @@ fn a_first_sign_in_is_nowhere_new_and_later_new_places_are_named() {
     assert_eq!(s.note_sign_in_places(&f.user, &away).unwrap(), away);
     assert!(s.note_sign_in_places(&f.user, &away).unwrap().is_empty());
 }
+
+#[test]
+fn links_die_when_the_address_or_the_password_changes_and_names_stay_on_one_line() {
+    let f = fixture("changes");
+    let s = &f.store;
+    let before_email = s
+        .reset_token(&Actor::system(), &f.user, Duration::hours(1))
+        .unwrap();
+    s.edit(
+        &Actor::system(),
+        &f.user,
+        &wardgate_identity::UserEdit {
+            email: Some("right.nurse@x.test".into()),
+            ..wardgate_identity::UserEdit::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        !s.token_usable(&before_email, "reset").unwrap(),
+        "mailed to the old address"
+    );
+    let before_password = s
+        .reset_token(&Actor::system(), &f.user, Duration::hours(1))
+        .unwrap();
+    s.change_password(&f.user, "Temporary#Pass1", "Changed#Pass2026")
+        .unwrap();
+    assert!(
+        !s.token_usable(&before_password, "reset").unwrap(),
+        "older than the password"
+    );
+    for bad in ["Eve\r\nBcc: x@evil.test", "Eve\u{202e}gnp.exe"] {
+        let e = s
+            .edit(
+                &Actor::system(),
+                &f.user,
+                &wardgate_identity::UserEdit {
+                    first_name: Some(bad.into()),
+                    ..wardgate_identity::UserEdit::default()
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Invalid(_)), "{bad:?}: {e}");
+    }
+    // A spent code is no reason to wait for the next one.
+    s.send_email_code(&f.user, None).unwrap();
+    let code = s
+        .due_messages(10, Duration::minutes(5))
+        .unwrap()
+        .last()
+        .unwrap()
+        .payload["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.verify_email_code(&f.user, &code, Some("p-1")).unwrap();
+    assert_eq!(s.send_email_code(&f.user, None).unwrap(), CodeSent::Sent);
+}

@@ -39,14 +39,17 @@ pub fn render(
     public_url: &str,
 ) -> Result<Rendered, String> {
     let p = &m.payload;
-    let name = p.get("first_name").and_then(Value::as_str).unwrap_or("");
+    let name = crate::alerts::one_line(
+        p.get("first_name").and_then(Value::as_str).unwrap_or(""),
+        100,
+    );
     let hello = if name.is_empty() {
         "Hello,".to_string()
     } else {
         format!("Hello {name},")
     };
     let at = practice
-        .map(|p| p.name.clone())
+        .map(|p| crate::alerts::one_line(&p.name, 100))
         .unwrap_or_else(|| "your practice".into());
     let until = p.get("expires_at").and_then(Value::as_str).unwrap_or("");
     Ok(match m.template.as_str() {
