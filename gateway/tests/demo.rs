@@ -254,12 +254,14 @@ async fn secrets_are_private_and_typed_values_cannot_forge_log_lines() {
         .lines()
         .find(|l| l.contains("opened emergency access"))
         .unwrap_or_else(|| panic!("no alert in the log:\n{text}"));
+    // The alert puts what was typed on one line (control characters as spaces) before the
+    // log escapes anything left.
     assert!(
-        alert.contains("broken leg\\nINFO wardgate::admin: FORGED"),
+        alert.contains("broken leg INFO wardgate::admin: FORGED"),
         "{alert}"
     );
     assert!(
-        alert.contains("\\r") && !alert.contains('\u{1b}'),
+        !alert.contains('\u{1b}') && !alert.contains('\r'),
         "{alert}"
     );
     assert!(
