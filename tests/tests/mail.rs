@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::json;
 use wardgate_tests::api::{call, signed_in};
-use wardgate_tests::gateway::{Harness, Setup, PRACTICE};
+use wardgate_tests::gateway::{Browser, Harness, Reply, Setup, PRACTICE};
 use wardgate_tests::mail::{free_port, Receiver, Relay};
 
 const SECRET: &str = "webhook-signing-secret-0123456789";
@@ -39,6 +39,15 @@ fn relay(name: &str) -> (Relay, u16) {
     relay.start();
     let port = relay.port;
     (relay, port)
+}
+
+/// Posts a mailed link's form: the token and the new password twice.
+async fn set_password(b: &Browser, page: &str, token: &str, password: &str) -> Reply {
+    b.post(
+        &format!("/.wardgate/{page}"),
+        &[("token", token), ("new", password), ("confirm", password)],
+    )
+    .await
 }
 
 /// Every audit record's text, for looking for what must never be there.
@@ -108,16 +117,7 @@ async fn an_invitation_is_mailed_and_its_link_sets_the_password_once() {
         )
         .await;
     assert_eq!(weak.status, StatusCode::BAD_REQUEST, "{}", weak.body);
-    let set = b
-        .post(
-            "/.wardgate/activate",
-            &[
-                ("token", &token),
-                ("new", "Nurse#Strong2026"),
-                ("confirm", "Nurse#Strong2026"),
-            ],
-        )
-        .await;
+    let set = set_password(&b, "activate", &token, "Nurse#Strong2026").await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     assert!(set.body.contains("Your password is set"), "{}", set.body);
     let signed = b.login("new.nurse@clinic.test", "Nurse#Strong2026").await;
@@ -127,16 +127,7 @@ async fn an_invitation_is_mailed_and_its_link_sets_the_password_once() {
     // The link works once; a reset link is no activation link; a forged one is nothing.
     let again = h.browser();
     assert_eq!(again.get(&link).await.status, StatusCode::BAD_REQUEST);
-    let replay = again
-        .post(
-            "/.wardgate/activate",
-            &[
-                ("token", &token),
-                ("new", "Attacker#Pass2026"),
-                ("confirm", "Attacker#Pass2026"),
-            ],
-        )
-        .await;
+    let replay = set_password(&again, "activate", &token, "Attacker#Pass2026").await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
     assert_eq!(
         again
@@ -221,16 +212,7 @@ async fn forgot_password_answers_alike_and_mails_a_limited_number_of_links() {
     let token = link.split("token=").nth(1).unwrap().to_string();
     let page = b.get(&link).await;
     assert_eq!(page.status, StatusCode::OK);
-    let set = b
-        .post(
-            "/.wardgate/reset",
-            &[
-                ("token", &token),
-                ("new", "Renewed#Pass2026"),
-                ("confirm", "Renewed#Pass2026"),
-            ],
-        )
-        .await;
+    let set = set_password(&b, "reset", &token, "Renewed#Pass2026").await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     assert_eq!(
         b.login("rita@clinic.test", "Original#Pass1").await.status,
