@@ -20,7 +20,6 @@ use wardgate_identity::{Channel, Outgoing};
 use crate::config::{Config, MailSecurity};
 use crate::state::Gateway;
 
-pub use render::Rendered;
 pub use webhook::{signature, Webhooks};
 
 /// Messages taken per round.

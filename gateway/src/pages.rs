@@ -166,15 +166,22 @@ pub fn second_factor(
             button type="submit" { "Continue" }
         }
         @if email_offered {
-            form method="post" action="/.wardgate/second-factor" {
-                (token_field(csrf))
-                (hidden("method", "email"))
-                (hidden("send", "email"))
-                button type="submit" class="secondary" { "Email me a code instead" }
-            }
+            (send_code(csrf, "Email me a code instead"))
         }
     };
     page("Second factor", error, body)
+}
+
+/// The button that has a sign-in code sent by email.
+fn send_code(csrf: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action="/.wardgate/second-factor" {
+            (token_field(csrf))
+            (hidden("method", "email"))
+            (hidden("send", "email"))
+            button type="submit" class="secondary" { (label) }
+        }
+    }
 }
 
 /// Where the code sent by email is typed.
@@ -190,12 +197,7 @@ pub fn email_code(error: Option<&str>, note: Option<&str>, csrf: &str) -> String
             input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus;
             button type="submit" { "Continue" }
         }
-        form method="post" action="/.wardgate/second-factor" {
-            (token_field(csrf))
-            (hidden("method", "email"))
-            (hidden("send", "email"))
-            button type="submit" class="secondary" { "Send a new code" }
-        }
+        (send_code(csrf, "Send a new code"))
     };
     page("Check your email", error, body)
 }

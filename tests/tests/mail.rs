@@ -50,6 +50,33 @@ async fn set_password(b: &Browser, page: &str, token: &str, password: &str) -> R
     .await
 }
 
+/// A Biller `email` and a reset link for them, queued with its mail.
+fn reset_queued(h: &Harness, email: &str) {
+    let user = h.user(email, &["Biller"], "Reset#Password1", true);
+    h.gw.store()
+        .reset_token(
+            &wardgate_identity::Actor::system(),
+            &user.id,
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+}
+
+/// The reset message once the worker has tried it twice (panics after ten seconds).
+async fn tried_twice(h: &Harness) -> wardgate_identity::MessageInfo {
+    for _ in 0..100 {
+        let m = h.gw.store().messages(None, 20).unwrap();
+        if let Some(r) = m
+            .into_iter()
+            .find(|m| m.template == "reset" && m.attempts >= 2)
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the reset was not tried twice");
+}
+
 /// Every audit record's text, for looking for what must never be there.
 fn audit_text(h: &Harness) -> String {
     h.audit_records()
@@ -324,27 +351,10 @@ async fn a_message_queued_while_the_relay_is_down_arrives_once_after_a_restart()
     let h = Harness::start("mail-down", setup(port, "")).await;
     let mut relay = Relay::new(&h.dir, port);
     // Queued with the reset, in its transaction; the relay is down.
-    let user = h.user("late@clinic.test", &["Biller"], "Late#Password1", true);
-    h.gw.store()
-        .reset_token(
-            &wardgate_identity::Actor::system(),
-            &user.id,
-            chrono::Duration::hours(24),
-        )
-        .unwrap();
-    let mut tries = 0;
-    for _ in 0..100 {
-        let m = h.gw.store().messages(None, 20).unwrap();
-        let reset = m.iter().find(|m| m.template == "reset").unwrap();
-        assert_eq!(reset.state, "queued");
-        tries = reset.attempts;
-        if tries >= 2 {
-            assert!(reset.last_error.is_some());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(tries >= 2, "the worker kept trying");
+    reset_queued(&h, "late@clinic.test");
+    let reset = tried_twice(&h).await;
+    assert_eq!(reset.state, "queued", "the worker kept trying: {reset:?}");
+    assert!(reset.last_error.is_some());
     let h = h.restart().await;
     relay.start();
     let mail = relay
@@ -551,14 +561,7 @@ async fn mail_goes_over_starttls_or_tls_to_a_relay_it_trusts_and_never_in_the_cl
         ("mail-smtps", "smtps", "tls"),
     ] {
         let (h, relay) = tls_case(name, tls, security, true).await;
-        let u = h.user("tls@clinic.test", &["Biller"], "Tls#Password1", true);
-        h.gw.store()
-            .reset_token(
-                &wardgate_identity::Actor::system(),
-                &u.id,
-                chrono::Duration::hours(1),
-            )
-            .unwrap();
+        reset_queued(&h, "tls@clinic.test");
         let m = relay
             .wait_for(15, |m| m.to.contains("tls@clinic.test"))
             .await;
@@ -571,27 +574,8 @@ async fn mail_goes_over_starttls_or_tls_to_a_relay_it_trusts_and_never_in_the_cl
         ("mail-plain", "none", true),
     ] {
         let (h, relay) = tls_case(name, tls, "starttls", trust).await;
-        let u = h.user("tls@clinic.test", &["Biller"], "Tls#Password1", true);
-        h.gw.store()
-            .reset_token(
-                &wardgate_identity::Actor::system(),
-                &u.id,
-                chrono::Duration::hours(1),
-            )
-            .unwrap();
-        let mut info = None;
-        for _ in 0..100 {
-            let m = h.gw.store().messages(None, 5).unwrap();
-            if let Some(r) = m
-                .into_iter()
-                .find(|m| m.template == "reset" && m.attempts >= 2)
-            {
-                info = Some(r);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let info = info.unwrap_or_else(|| panic!("{name}: no attempt recorded"));
+        reset_queued(&h, "tls@clinic.test");
+        let info = tried_twice(&h).await;
         assert_eq!(info.state, "queued", "{name}: {info:?}");
         let why = info.last_error.clone().unwrap_or_default();
         assert!(

@@ -123,6 +123,17 @@ impl Ctx<'_> {
         self.form.get(k).map(String::as_str).unwrap_or("")
     }
 
+    /// The email typed into the form, as the store compares it, and at most an address's
+    /// length of it (it goes into the audit log, whatever was typed).
+    fn typed_email(&self) -> String {
+        self.f("email")
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .take(254)
+            .collect()
+    }
+
     /// A value of the query (the first, when repeated).
     fn query(&self, k: &str) -> Option<String> {
         self.query

@@ -147,14 +147,7 @@ pub(super) fn forgot(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
             json!({"step": "forgot"}),
         ));
     }
-    // At most an address's length is kept in the audit log, whatever was typed.
-    let email: String = cx
-        .f("email")
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .take(254)
-        .collect();
+    let email = cx.typed_email();
     let client = cx.client();
     steps::audit_login(
         gw,

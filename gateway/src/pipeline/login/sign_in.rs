@@ -43,14 +43,7 @@ pub(super) fn login(cx: &mut Ctx<'_>, a: Answer) -> Result<Answer, Rejection> {
     {
         Ok(user) => user,
         Err(IdentityError::BadCredentials) | Err(IdentityError::LockedOut) => {
-            // At most an address's length is kept in the audit log, whatever was typed.
-            let email: String = cx
-                .f("email")
-                .trim()
-                .to_ascii_lowercase()
-                .chars()
-                .take(254)
-                .collect();
+            let email = cx.typed_email();
             steps::audit_login(
                 gw,
                 "login:failure",
